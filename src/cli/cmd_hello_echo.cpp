@@ -1,0 +1,106 @@
+// hello-server, echo-server, echo-client.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "core/sys.hpp"
+#include "services/echo.hpp"
+#include "services/hello.hpp"
+
+namespace concur {
+
+namespace {
+const std::vector<std::string> kHelloModels = {"iterative", "thread", "process", "select", "poll", "epoll"};
+std::vector<std::string> echo_models() { return all_model_names(); }
+}  // namespace
+
+Command hello_server_command() {
+  return {"hello-server", "greet each client with 'Hello <its ip>' and close (lecture slide 1)", [](CLI::App& app) {
+            auto o = std::make_shared<ServerOptions>();
+            add_server_options(app, *o, 9000, "iterative", kHelloModels, "hello-server");
+            return CommandRun([o] {
+              HelloService service(o->quiet);
+              return serve_stream(*o, service, kHelloModels, "hello-server");
+            });
+          }};
+}
+
+Command echo_server_command() {
+  return {"echo-server", "echo every byte back (RFC 862) under any concurrency model", [](CLI::App& app) {
+            auto o = std::make_shared<ServerOptions>();
+            add_server_options(app, *o, 2500, "thread", echo_models(), "echo-server");
+            return CommandRun([o] {
+              EchoService service(o->quiet);
+              return serve_stream(*o, service, echo_models(), "echo-server");
+            });
+          }};
+}
+
+namespace {
+
+// Reads exactly n bytes (the echo of what we sent), or fewer if the server closes.
+std::string read_echo(int fd, size_t n) {
+  std::string got;
+  char buf[65536];
+  while (got.size() < n) {
+    ssize_t r = sys::recv(fd, buf, std::min(sizeof buf, n - got.size()), 0);
+    if (r > 0) got.append(buf, static_cast<size_t>(r));
+    else if (r < 0 && errno == EINTR) continue;
+    else break;
+  }
+  return got;
+}
+
+int echo_client(std::string host, int port, bool port_given) {
+  bool tty = ::isatty(STDIN_FILENO);
+  if (!port_given && tty) {
+    out_raw("Port No: ");
+    std::string line;
+    if (!std::getline(std::cin, line)) return 0;
+    try {
+      port = std::stoi(line);
+    } catch (...) {
+      port = -1;
+    }
+    if (port < 1 || port > 65535) throw UsageError("Port No: '" + line + "' is not a port number");
+  }
+  FileDesc sock = tcp_connect(client_endpoint(host, port));
+  for (;;) {
+    if (tty) out_raw("Message to send: ");
+    std::string line;
+    if (!std::getline(std::cin, line)) break;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Like the seed: the line goes out without its newline and comes back byte for byte.
+    size_t off = 0;
+    while (off < line.size()) {
+      ssize_t w = sys::send(sock.get(), line.data() + off, line.size() - off, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw_errno("cannot send to " + host + ":" + std::to_string(port));
+      off += static_cast<size_t>(w);
+    }
+    std::string echo = read_echo(sock.get(), line.size());
+    outf("Received message: {}", escape_for_terminal(echo));
+    if (echo.size() < line.size()) throw SysError("server closed the connection", ECONNRESET);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command echo_client_command() {
+  return {"echo-client", "send each input line to an echo server and print the echo", [](CLI::App& app) {
+            auto host = std::make_shared<std::string>("127.0.0.1");
+            auto port = std::make_shared<int>(2500);
+            add_client_options(app, *host, *port, 2500);
+            auto* port_opt = app.get_option("--port");
+            return CommandRun([host, port, port_opt] { return echo_client(*host, *port, port_opt->count() > 0); });
+          }};
+}
+
+}  // namespace concur

@@ -1,0 +1,98 @@
+#include "cli/options.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "core/stop.hpp"
+
+namespace concur {
+
+std::vector<std::string> all_model_names() {
+  std::vector<std::string> names;
+  for (const auto& m : model_registry()) names.push_back(m.name);
+  return names;
+}
+
+const ModelInfo& pick_model(const std::string& name, const std::vector<std::string>& supported,
+                            const std::string& command) {
+  bool ok = false;
+  for (const auto& s : supported) ok = ok || s == name;
+  const ModelInfo* m = find_model(name);
+  if (!ok || !m)
+    throw UsageError(fmt::format("--model: '{}' is not supported by {} (supported: {})", name, command,
+                                 fmt::join(supported, ", ")));
+  return *m;
+}
+
+void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
+                        const std::vector<std::string>& models, const std::string& command) {
+  o.port = default_port;
+  o.model = default_model;
+  app.add_option("--port", o.port, "TCP/UDP port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--bind", o.bind, "address to bind (IPv4 or IPv6)")->capture_default_str();
+  app.add_option("--model", o.model, fmt::format("concurrency model: {}", fmt::join(models, ", ")))
+      ->capture_default_str();
+  app.add_flag("--quiet", o.quiet, "no per-message log lines");
+  app.add_option("--workers", o.workers, "event loops for the epoll model")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--max-queue", o.max_queue, "bytes of pending output per client before it is disconnected")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--max-clients", o.max_clients, "refuse clients beyond this many (0 = as descriptors allow)")
+      ->capture_default_str();
+}
+
+void add_client_options(CLI::App& app, std::string& host, int& port, int default_port) {
+  port = default_port;
+  app.add_option("--host", host, "server address")->capture_default_str();
+  app.add_option("--port", port, "server port")->check(CLI::Range(1, 65535))->capture_default_str();
+}
+
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Millis& target, const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [name, &target](const std::string& text) {
+            auto d = parse_duration(text);
+            if (!d) throw CLI::ValidationError(name, "'" + text + "' is not a duration (e.g. 0.5, 500ms, 3s, 2m)");
+            target = *d;
+          },
+          help)
+      ->type_name("DURATION");
+}
+
+Endpoint client_endpoint(const std::string& host, int port) {
+  try {
+    return Endpoint::parse(host, static_cast<uint16_t>(port));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--host: ") + e.what());
+  }
+}
+
+int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
+                 const std::string& command, ServerConfig cfg) {
+  const ModelInfo& info = pick_model(o.model, supported, command);
+  Endpoint at;
+  try {
+    at = Endpoint::parse(o.bind, static_cast<uint16_t>(o.port));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--bind: ") + e.what());
+  }
+  cfg.max_queue = o.max_queue;
+  cfg.max_clients = o.max_clients;
+  cfg.workers = o.workers;
+  auto model = info.make();
+  StopSource stop;
+  install_stop_signals(&stop);
+  FileDesc listener = tcp_listen(at);
+  Endpoint bound = local_endpoint(listener.get());
+  outf("listening on {} (tcp, model={})", bound.to_string(), info.name);
+  model->run(listener.get(), service, cfg, stop);
+  install_stop_signals(nullptr);
+  return 0;
+}
+
+}  // namespace concur

@@ -1,0 +1,47 @@
+#pragma once
+// Options shared by several commands (SPEC §1 "Common options") and the server start-up that
+// every server command goes through: bind, print the `listening on` line, run the model, stop
+// cleanly on SIGINT/SIGTERM.
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "core/endpoint.hpp"
+#include "models/model.hpp"
+
+namespace concur {
+
+struct ServerOptions {
+  int port = 0;
+  std::string bind = "0.0.0.0";
+  std::string model;
+  bool quiet = false;
+  int workers = 1;
+  size_t max_queue = 1 << 20;
+  size_t max_clients = 0;
+};
+
+// --port, --bind, --model (checked against `models`), --quiet, --workers, --max-queue, --max-clients.
+void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
+                        const std::vector<std::string>& models, const std::string& command);
+// --host and --port for clients.
+void add_client_options(CLI::App& app, std::string& host, int& port, int default_port);
+// A duration option ("0.5", "500ms", "3s", "2m"); a bad value names the option.
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Millis& target, const std::string& help);
+
+// Throws UsageError naming --model when the model is unknown or not supported by the command.
+const ModelInfo& pick_model(const std::string& name, const std::vector<std::string>& supported,
+                            const std::string& command);
+std::vector<std::string> all_model_names();
+
+// Binds, prints "listening on <ip>:<port> (tcp, model=<m>)", serves until SIGINT/SIGTERM. Returns 0.
+int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
+                 const std::string& command, ServerConfig cfg = {});
+
+// Resolves --host (numeric, or "localhost") for a client, naming the option when it is bad.
+Endpoint client_endpoint(const std::string& host, int port);
+
+}  // namespace concur

@@ -1,0 +1,14 @@
+#pragma once
+// Durations on the command line: seconds, possibly fractional ("0.5"), or with a unit
+// ("500ms", "3s", "2m", "1h").
+#include <chrono>
+#include <optional>
+#include <string_view>
+
+namespace concur {
+
+using Millis = std::chrono::milliseconds;
+
+std::optional<Millis> parse_duration(std::string_view text);
+
+}  // namespace concur

@@ -1,0 +1,100 @@
+#include "core/log.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace concur {
+
+namespace {
+std::mutex& out_mutex() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
+
+void out_line(std::string_view line) {
+  std::lock_guard lock(out_mutex());
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+void out_raw(std::string_view text) {
+  std::lock_guard lock(out_mutex());
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void err_line(std::string_view line) {
+  std::lock_guard lock(out_mutex());
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+std::string asctime_of(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::localtime_r(&tt, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+  return std::string(buf, n);
+}
+
+std::string asctime_now() { return asctime_of(std::chrono::system_clock::now()); }
+
+namespace {
+// Length of a valid UTF-8 sequence starting at s[i] (2..4), or 0 if invalid.
+size_t utf8_seq_len(std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (c >= 0xF5) n = 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c == 0xE0 && c1 < 0xA0) return 0;  // overlong
+  if (c == 0xED && c1 >= 0xA0) return 0; // surrogates
+  if (c == 0xF0 && c1 < 0x90) return 0;  // overlong
+  if (c == 0xF4 && c1 >= 0x90) return 0; // > U+10FFFF
+  if (c == 0xC2 && c1 < 0xA0) return 0;  // C1 controls U+0080..U+009F (e.g. CSI 0x9b)
+  return n;
+}
+}  // namespace
+
+std::string escape_for_terminal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      if (c == '\\') out += "\\\\";
+      else out += static_cast<char>(c);
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c >= 0x80) {
+      size_t n = utf8_seq_len(s, i);
+      if (n) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += fmt::format("\\x{:02x}", c);
+        ++i;
+      }
+    } else {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case 0x1b: out += "\\x1b"; break;
+        default: out += fmt::format("\\x{:02x}", c);
+      }
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace concur

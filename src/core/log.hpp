@@ -1,0 +1,34 @@
+#pragma once
+// Log lines for stdout and stderr. Each line is written whole and flushed at once (also into a
+// pipe or a file) under one lock, so lines from many threads never interleave.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace concur {
+
+void out_line(std::string_view line);  // stdout, flushed
+void err_line(std::string_view line);  // stderr, flushed
+// Writes raw text to stdout without adding a newline (prompts), flushed.
+void out_raw(std::string_view text);
+
+template <typename... Args>
+void outf(fmt::format_string<Args...> f, Args&&... args) {
+  out_line(fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void errf(fmt::format_string<Args...> f, Args&&... args) {
+  err_line(fmt::format(f, std::forward<Args>(args)...));
+}
+
+// Python's time.asctime() for the local time: "Mon Mar 28 10:50:11 2022".
+std::string asctime_now();
+std::string asctime_of(std::chrono::system_clock::time_point t);
+
+// Shows control characters and escape sequences as text ("\x1b", "\r"), so that received bytes can
+// never drive the terminal (RELIABILITY #6). Valid UTF-8 printable text passes unchanged.
+std::string escape_for_terminal(std::string_view bytes);
+
+}  // namespace concur

@@ -1,0 +1,43 @@
+#include "core/stop.hpp"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/error.hpp"
+
+namespace concur {
+
+StopSource::StopSource() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!fd_) throw_errno("eventfd");
+}
+
+void StopSource::request() noexcept {
+  flag_.store(true, std::memory_order_release);
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd_.get(), &one, sizeof one);  // never read: stays readable
+}
+
+namespace {
+std::atomic<StopSource*> g_stop{nullptr};
+extern "C" void on_stop_signal(int) {
+  int saved = errno;
+  if (StopSource* s = g_stop.load()) s->request();
+  errno = saved;
+}
+}  // namespace
+
+void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
+
+void install_stop_signals(StopSource* stop) {
+  ignore_sigpipe();
+  g_stop.store(stop);
+  struct sigaction sa {};
+  sa.sa_handler = stop ? on_stop_signal : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace concur

@@ -1,0 +1,27 @@
+#pragma once
+// A stop request that event loops can wait on: an eventfd that becomes (and stays) readable.
+// request() is async-signal-safe, so a SIGINT/SIGTERM handler can call it.
+#include <atomic>
+
+#include "core/fd.hpp"
+
+namespace concur {
+
+class StopSource {
+ public:
+  StopSource();
+  void request() noexcept;           // any thread, or a signal handler
+  bool requested() const noexcept { return flag_.load(std::memory_order_acquire); }
+  int fd() const noexcept { return fd_.get(); }  // poll for POLLIN
+
+ private:
+  FileDesc fd_;
+  std::atomic<bool> flag_{false};
+};
+
+// Routes SIGINT and SIGTERM to `stop` (nullptr: back to the default action) and ignores SIGPIPE.
+void install_stop_signals(StopSource* stop);
+// Ignore SIGPIPE process-wide: a peer that resets mid-write is traffic, not a fatal error.
+void ignore_sigpipe();
+
+}  // namespace concur

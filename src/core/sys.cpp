@@ -1,0 +1,9 @@
+#include "core/sys.hpp"
+
+#include <unistd.h>
+
+namespace concur::sys {
+
+Calls calls{::recv, ::send, ::write, ::writev};
+
+}  // namespace concur::sys

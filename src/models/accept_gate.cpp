@@ -1,0 +1,36 @@
+#include "models/accept_gate.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/log.hpp"
+
+namespace concur {
+
+bool AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
+  size_t now = live_.fetch_add(1, std::memory_order_acq_rel);
+  if (cfg_.max_clients == 0 || now < cfg_.max_clients) return true;
+  live_.fetch_sub(1, std::memory_order_acq_rel);
+  const std::string& msg = cfg_.full_message;
+  [[maybe_unused]] ssize_t n = ::send(client.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(client.get(), SHUT_WR);
+  client.reset();
+  errf("refused {}: server full ({} clients)", peer.seed_format(), cfg_.max_clients);
+  return false;
+}
+
+void AcceptGate::report(Acceptor::Result r) {
+  using namespace std::chrono;
+  long long now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  long long last = last_report_ms_.load();
+  if (now - last < 1000 || !last_report_ms_.compare_exchange_strong(last, now)) return;
+  if (r == Acceptor::Result::refused_emfile)
+    err_line("concur: out of descriptors: refused a pending connection (serving existing clients)");
+  else
+    errf("concur: accept failed: {}", std::strerror(errno));
+}
+
+}  // namespace concur

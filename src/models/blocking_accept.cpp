@@ -1,0 +1,33 @@
+#include "models/blocking_accept.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace concur {
+
+void accept_until_stop(int listen_fd, AcceptGate& gate, const StopSource& stop,
+                       const std::function<void(FileDesc, const Endpoint&)>& serve,
+                       const std::function<void()>& tick) {
+  Acceptor acceptor(listen_fd);
+  while (!stop.requested()) {
+    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
+    int rc = ::poll(fds, 2, tick ? 200 : -1);
+    if (tick) tick();
+    if (rc < 0 && errno != EINTR) break;
+    if (fds[1].revents) break;
+    if (!(fds[0].revents & POLLIN)) continue;
+    FileDesc client;
+    Endpoint peer;
+    auto r = acceptor.accept(client, peer);
+    if (r == Acceptor::Result::accepted) {
+      if (gate.admit(client, peer)) serve(std::move(client), peer);
+    } else if (r != Acceptor::Result::again) {
+      gate.report(r);
+      if (r == Acceptor::Result::error) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+}  // namespace concur

@@ -1,0 +1,18 @@
+#pragma once
+// The accept loop of the models that have no poller (iterative, thread, process): wait for the
+// listening socket or the stop request, accept, gate.
+#include <functional>
+
+#include "core/endpoint.hpp"
+#include "core/fd.hpp"
+#include "models/accept_gate.hpp"
+
+namespace concur {
+
+// Calls serve(client, peer) for every admitted client until stop; `tick` runs at least every
+// 200 ms (reaping children, for example). Returns when stop is requested.
+void accept_until_stop(int listen_fd, AcceptGate& gate, const StopSource& stop,
+                       const std::function<void(FileDesc, const Endpoint&)>& serve,
+                       const std::function<void()>& tick = {});
+
+}  // namespace concur

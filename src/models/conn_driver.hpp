@@ -1,0 +1,27 @@
+#pragma once
+// The owner-thread steps every stream model shares: move input from the socket to the service,
+// and retire a connection that is done. Models differ only in how they wait.
+#include <memory>
+
+#include "models/stream_conn.hpp"
+
+namespace concur {
+
+enum class ReadOutcome { again, budget_spent, eof, error };
+
+// Reads until EAGAIN or until `budget` bytes were taken (fairness: one busy peer cannot starve
+// the others, RELIABILITY #13), handing each chunk to service.on_data. On EOF calls
+// on_peer_closed once. Owner thread only.
+ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget = 256 * 1024);
+
+// settle(); when the connection is finished, shuts it and calls on_close. Returns true then.
+bool retire_if_done(StreamConn& c, StreamService& service);
+// Unconditional end (stop, fatal error): shut + on_close.
+void retire(StreamConn& c, StreamService& service);
+
+// Serves one connection on the calling thread until it ends or `stop_fd` becomes readable:
+// poll() on the socket, a private wake eventfd and the stop fd. Used by iterative, thread and
+// process. Calls on_open first and on_close last.
+void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd);
+
+}  // namespace concur

@@ -1,0 +1,18 @@
+// epoll: epoll event loops; --workers N for N cores. The loop is models/reactor/reactor_loop.cpp; this file picks the poller.
+#include "models/model.hpp"
+#include "models/reactor/reactor_loop.hpp"
+
+namespace concur {
+namespace {
+
+class EpollModel final : public Model {
+ public:
+  void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
+    run_reactor(&make_epoll_poller, cfg.workers, listen_fd, service, cfg, stop);
+  }
+};
+
+const ModelRegistration reg({"epoll", "epoll event loops; --workers N for N cores", true, [] { return std::make_unique<EpollModel>(); }}, 60);
+
+}  // namespace
+}  // namespace concur

@@ -1,0 +1,49 @@
+#pragma once
+// The model side of concur's two interfaces (docs/design.md). A model drives any StreamService
+// over a listening socket until the stop source fires, and never knows which service it runs.
+// Models register themselves in the registry below; the CLI and the tests both read it.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/stop.hpp"
+#include "services/service.hpp"
+
+namespace concur {
+
+struct ServerConfig {
+  size_t max_queue = 1 << 20;      // per-connection pending output bound (bytes)
+  size_t max_clients = 0;          // 0: as many as descriptors allow
+  int workers = 1;                 // event loops (epoll)
+  std::string full_message = "error: server full\n";  // sent to a client refused by max_clients
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Serves until stop.requested(); then closes every connection (on_close for each) and returns.
+  // Throws SysError when the model cannot run at all (e.g. the kernel refuses io_uring).
+  virtual void run(int listen_fd, StreamService& service, const ServerConfig& config,
+                   const StopSource& stop) = 0;
+};
+
+struct ModelInfo {
+  std::string name;
+  std::string summary;
+  bool concurrent;  // serves several clients at once
+  std::function<std::unique_ptr<Model>()> make;
+};
+
+// All models, in presentation order.
+const std::vector<ModelInfo>& model_registry();
+const ModelInfo* find_model(std::string_view name);
+
+// Used by each model file to add its row at static-initialisation time.
+struct ModelRegistration {
+  ModelRegistration(ModelInfo info, int order);
+};
+
+}  // namespace concur

@@ -1,0 +1,74 @@
+// process: one forked child per client. The child closes the listening socket, the parent closes
+// the client's; children are reaped as they exit (no zombies) and stopped with the parent.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "core/log.hpp"
+#include "models/blocking_accept.hpp"
+#include "models/conn_driver.hpp"
+#include "models/model.hpp"
+
+namespace concur {
+namespace {
+
+class ProcessModel final : public Model {
+ public:
+  void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
+    AcceptGate gate(cfg);
+    std::set<pid_t> children;
+    auto reap = [&] {
+      // Only our own children: waitpid(-1) would steal the exit status of unrelated ones.
+      for (auto it = children.begin(); it != children.end();) {
+        if (::waitpid(*it, nullptr, WNOHANG) == *it) {
+          it = children.erase(it);
+          gate.leave();
+        } else {
+          ++it;
+        }
+      }
+    };
+    accept_until_stop(
+        listen_fd, gate, stop,
+        [&](FileDesc client, const Endpoint& peer) {
+          reap();
+          pid_t pid = ::fork();
+          if (pid < 0) {
+            errf("concur: fork failed for {}: out of resources", peer.seed_format());
+            gate.leave();
+            return;
+          }
+          if (pid == 0) {
+            // Child: the listening socket belongs to the parent. The stop eventfd is shared, so a
+            // stop in the parent reaches every child too.
+            ::close(listen_fd);
+            ::signal(SIGINT, SIG_IGN);  // a terminal ^C goes to the parent, which stops us
+            auto conn = std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue);
+            serve_blocking(conn, service, stop.fd());
+            std::fflush(nullptr);
+            ::_exit(0);
+          }
+          children.insert(pid);  // the parent's copy of the client socket closes here
+        },
+        reap);
+    // Children saw the stop fd; give them a moment to finish, then insist.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!children.empty() && std::chrono::steady_clock::now() < deadline) {
+      reap();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (pid_t pid : children) ::kill(pid, SIGKILL);
+    for (pid_t pid : children) ::waitpid(pid, nullptr, 0);
+  }
+};
+
+const ModelRegistration reg({"process", "one forked child per client", true,
+                             [] { return std::make_unique<ProcessModel>(); }},
+                            30);
+
+}  // namespace
+}  // namespace concur

@@ -1,0 +1,18 @@
+// select: one thread, select(); refuses descriptors >= FD_SETSIZE. The loop is models/reactor/reactor_loop.cpp; this file picks the poller.
+#include "models/model.hpp"
+#include "models/reactor/reactor_loop.hpp"
+
+namespace concur {
+namespace {
+
+class SelectModel final : public Model {
+ public:
+  void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
+    run_reactor(&make_select_poller, 1, listen_fd, service, cfg, stop);
+  }
+};
+
+const ModelRegistration reg({"select", "one thread, select(); refuses descriptors >= FD_SETSIZE", true, [] { return std::make_unique<SelectModel>(); }}, 40);
+
+}  // namespace
+}  // namespace concur

@@ -1,0 +1,97 @@
+#include "models/stream_conn.hpp"
+
+#include <sys/socket.h>
+
+namespace concur {
+
+namespace {
+std::atomic<uint64_t> g_next_id{1};
+}
+
+StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue)
+    : id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
+      fd_(std::move(fd)),
+      peer_(peer),
+      max_queue_(max_queue) {}
+
+void StreamConn::attach(std::function<void()> wake) {
+  owner_ = std::this_thread::get_id();
+  wake_ = std::move(wake);
+}
+
+bool StreamConn::send(std::string_view bytes) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ || overflowed_.load(std::memory_order_relaxed)) return false;
+    if (out_.size() + bytes.size() > max_queue_) {
+      overflowed_.store(true, std::memory_order_release);
+      out_.clear();
+    } else {
+      out_.append(bytes);
+    }
+  }
+  if (std::this_thread::get_id() != owner_) notify_owner();
+  return !overflowed_.load(std::memory_order_acquire);
+}
+
+void StreamConn::close() {
+  close_requested_.store(true, std::memory_order_release);
+  if (std::this_thread::get_id() != owner_) notify_owner();
+}
+
+void StreamConn::notify_owner() {
+  // One wake-up per flush: later senders see wake_pending_ and rely on the pending one.
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel) && wake_) wake_();
+}
+
+size_t StreamConn::pending_output() const {
+  std::lock_guard lock(mu_);
+  return out_.size();
+}
+
+void StreamConn::set_timer(Millis after) {
+  timer_armed_ = after.count() > 0;
+  timer_due_ = Clock::now() + after;
+}
+
+bool StreamConn::wants_write() const {
+  std::lock_guard lock(mu_);
+  return !out_.empty();
+}
+
+StreamConn::State StreamConn::settle() {
+  wake_pending_.store(false, std::memory_order_release);
+  if (broken_ || overflowed_.load(std::memory_order_acquire)) return State::finished;
+  bool drained;
+  {
+    std::lock_guard lock(mu_);
+    long n = out_.flush_to(fd_.get());
+    if (n < 0) {
+      broken_ = true;
+      return State::finished;
+    }
+    drained = out_.empty();
+  }
+  if (drained && close_requested_.load(std::memory_order_acquire)) return State::finished;
+  return State::open;
+}
+
+void StreamConn::shut() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    out_.clear();
+  }
+  if (fd_ && !broken_) {
+    // Closing with unread input makes the kernel send RST, which can destroy the last bytes we
+    // sent (an error line, the final echo) before the peer reads them. Send FIN first and
+    // discard what is already queued.
+    ::shutdown(fd_.get(), SHUT_WR);
+    char sink[4096];
+    for (int i = 0; i < 16 && ::recv(fd_.get(), sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+    }
+  }
+  fd_.reset();
+}
+
+}  // namespace concur

@@ -1,0 +1,85 @@
+#pragma once
+// The Conn that every stream model hands to services: a socket plus a bounded output queue.
+//
+// Any thread may send(); only the owner thread (the one running the connection's callbacks)
+// touches the socket. A send from another thread queues the bytes and wakes the owner through
+// `wake` at most once until the owner has flushed, so a burst of fan-out sends costs one wake-up
+// and one write (the coalescing that makes group chat fast).
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/buffer.hpp"
+#include "core/fd.hpp"
+#include "services/service.hpp"
+
+namespace concur {
+
+class StreamConn final : public Conn, public std::enable_shared_from_this<StreamConn> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  StreamConn(FileDesc fd, Endpoint peer, size_t max_queue);
+
+  // Conn
+  uint64_t id() const override { return id_; }
+  const Endpoint& peer() const override { return peer_; }
+  bool send(std::string_view bytes) override;
+  void close() override;
+  size_t pending_output() const override;
+  void set_timer(Millis after) override;
+  std::shared_ptr<Conn> shared() override { return shared_from_this(); }
+
+  // ---- model side; owner thread only unless stated ----
+  // Must be called before any callback: the calling thread becomes the owner; `wake` is what
+  // other threads call to get the owner's attention (safe to call after the owner is gone).
+  void attach(std::function<void()> wake);
+  int fd() const { return fd_.get(); }
+
+  // What the owner should do next, after callbacks and wake-ups.
+  enum class State { open, finished };
+  // Writes pending output; decides whether the connection is done (overflow, write error,
+  // close requested and drained, peer gone). Call after every callback and on wake-up.
+  State settle();
+  bool wants_write() const;
+  bool wants_read() const { return !peer_eof_ && !close_requested_.load(std::memory_order_acquire); }
+  void mark_peer_eof() { peer_eof_ = true; }
+  void mark_broken() { broken_ = true; }
+  // Marks the connection closed (later sends fail) and closes the socket.
+  void shut();
+  bool overflowed() const { return overflowed_.load(std::memory_order_acquire); }
+  size_t max_queue() const { return max_queue_; }
+
+  // Timer
+  bool timer_armed() const { return timer_armed_; }
+  Clock::time_point timer_due() const { return timer_due_; }
+  void disarm_timer() { timer_armed_ = false; }
+
+ private:
+  void notify_owner();
+
+  const uint64_t id_;
+  FileDesc fd_;
+  const Endpoint peer_;
+  const size_t max_queue_;
+  std::thread::id owner_;
+  std::function<void()> wake_;
+
+  mutable std::mutex mu_;
+  Buffer out_;            // guarded by mu_
+  bool closed_ = false;   // guarded by mu_
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> close_requested_{false};
+  std::atomic<bool> overflowed_{false};
+
+  bool peer_eof_ = false;  // owner only
+  bool broken_ = false;    // owner only
+  bool timer_armed_ = false;
+  Clock::time_point timer_due_{};
+};
+
+}  // namespace concur

@@ -1,0 +1,77 @@
+#pragma once
+// The service side of concur's two interfaces (docs/design.md). A service is protocol logic,
+// written once: it never sees a descriptor, a thread or a poller, so every model can drive it.
+//
+// Thread contract: the callbacks of one connection are serialized and run on that connection's
+// owner thread. Callbacks of different connections may run at the same time (thread model,
+// epoll --workers), so state shared between connections must be guarded.
+#include <any>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "core/duration.hpp"
+#include "core/endpoint.hpp"
+
+namespace concur {
+
+class Conn {
+ public:
+  virtual ~Conn() = default;
+
+  // Unique for the life of the process, never reused: a departed member's id can never
+  // address a newcomer that got the same descriptor number (RELIABILITY #21).
+  virtual uint64_t id() const = 0;
+  virtual const Endpoint& peer() const = 0;
+
+  // Safe from any thread. Queues bytes for the peer and never blocks. Returns false, drops the
+  // bytes and schedules a disconnect when the pending output would exceed the connection's bound
+  // (--max-queue); also false once the connection is closed.
+  virtual bool send(std::string_view bytes) = 0;
+  // Safe from any thread. Closes once pending output is written; no more callbacks but on_close.
+  virtual void close() = 0;
+  // Bytes queued and not yet taken by the kernel. Safe from any thread.
+  virtual size_t pending_output() const = 0;
+
+  // Owner thread only. Calls on_timeout after `after`; replaces an earlier timer; 0 cancels.
+  virtual void set_timer(Millis after) = 0;
+  // Owner thread only. Per-connection service state (muduo's context).
+  std::any& context() { return context_; }
+
+  // Safe from any thread: a handle that keeps the connection object alive (not its socket).
+  virtual std::shared_ptr<Conn> shared() = 0;
+
+ private:
+  std::any context_;
+};
+
+class StreamService {
+ public:
+  virtual ~StreamService() = default;
+  virtual void on_open(Conn&) {}
+  virtual void on_data(Conn&, std::string_view bytes) = 0;
+  // The peer shut down its sending side (EOF). Default: finish writing, then close, so a
+  // half-closed client still gets everything it is owed (RELIABILITY #22).
+  virtual void on_peer_closed(Conn& c) { c.close(); }
+  // Called exactly once per opened connection, when it is gone.
+  virtual void on_close(Conn&) {}
+  virtual void on_timeout(Conn&) {}
+};
+
+// UDP: a datagram is a message.
+class DatagramSink {
+ public:
+  virtual ~DatagramSink() = default;
+  virtual void send_to(const Endpoint& to, std::string_view bytes) = 0;
+};
+
+class DatagramService {
+ public:
+  virtual ~DatagramService() = default;
+  // truncated: the datagram was larger than the receive buffer (MSG_TRUNC).
+  virtual void on_datagram(DatagramSink&, const Endpoint& from, std::string_view bytes, bool truncated) = 0;
+  // Called about once a second, for expiry.
+  virtual void on_tick(DatagramSink&) {}
+};
+
+}  // namespace concur
