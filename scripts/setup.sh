@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what concur needs on Debian 12 (only what is missing), as root or through sudo.
+set -euo pipefail
+pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config python3
+      libcli11-dev libfmt-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
+      redis-server libuv1-dev libasio-dev libhiredis-dev gnuplot-nox procps)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: all dependencies present"

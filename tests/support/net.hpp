@@ -1,0 +1,43 @@
+#pragma once
+// Loopback test clients with bounded waits: every receive has a timeout, so a broken server
+// fails a test instead of hanging it.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/fd.hpp"
+
+namespace concur::test {
+
+using Ms = std::chrono::milliseconds;
+
+class TestClient {
+ public:
+  // Connects to host:port (TCP), blocking, TCP_NODELAY. Throws on failure.
+  explicit TestClient(int port, const std::string& host = "127.0.0.1");
+  int fd() const { return fd_.get(); }
+
+  void send_all(std::string_view bytes);
+  // Sends in pieces of `piece` bytes (exercises partial reads on the server).
+  void send_in_pieces(std::string_view bytes, size_t piece);
+  void shutdown_write();
+  void close() { fd_.reset(); }
+
+  // Exactly n bytes, or what arrived before timeout/EOF.
+  std::string recv_exact(size_t n, Ms timeout = Ms(5000));
+  // Up to and including the next '\n' (returned without it), or nullopt on timeout/EOF.
+  std::optional<std::string> recv_line(Ms timeout = Ms(5000));
+  // Whatever arrives within `timeout` (waits for at least one byte).
+  std::string recv_some(Ms timeout = Ms(5000));
+  // Everything until the server closes; nullopt if it did not close within timeout.
+  std::optional<std::string> recv_until_eof(Ms timeout = Ms(5000));
+  // True if nothing arrives within `quiet` (and the connection is still open).
+  bool silent_for(Ms quiet);
+
+ private:
+  bool wait_readable(Ms timeout);
+  concur::FileDesc fd_;
+  std::string pending_;
+};
+
+}  // namespace concur::test

@@ -1,0 +1,196 @@
+#include "support/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace concur::test {
+
+std::string concur_binary() { return CONCUR_BINARY; }
+
+Process::Process(std::vector<std::string> argv, std::string cwd) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
+    throw std::runtime_error("pipe failed");
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  in_ = in[1];
+  out_ = out[0];
+  err_ = err[0];
+}
+
+Process::~Process() {
+  if (!status_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait(5000ms);
+  }
+  for (int fd : {in_, out_, err_})
+    if (fd >= 0) ::close(fd);
+}
+
+void Process::write_stdin(const std::string& text) {
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(in_, text.data() + off, text.size() - off);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+void Process::close_stdin() {
+  if (in_ >= 0) ::close(in_);
+  in_ = -1;
+}
+
+void Process::signal(int sig) {
+  if (!status_ && pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Process::fill(int fd, std::string& buf, Ms timeout) {
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char tmp[65536];
+  ssize_t n = ::read(fd, tmp, sizeof tmp);
+  if (n <= 0) return false;
+  buf.append(tmp, static_cast<size_t>(n));
+  return true;
+}
+
+std::optional<std::string> Process::read_line(Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto nl = out_buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = out_buf_.substr(0, nl);
+      out_buf_.erase(0, nl + 1);
+      lines_.push_back(line);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !fill(out_, out_buf_, left)) return std::nullopt;
+  }
+}
+
+std::optional<std::string> Process::wait_for_line(const std::string& needle, Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    auto line = read_line(left);
+    if (!line) return std::nullopt;
+    if (line->find(needle) != std::string::npos) return line;
+  }
+}
+
+std::string Process::read_all_stdout(Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !fill(out_, out_buf_, left)) break;
+  }
+  std::string rest = out_buf_;
+  std::istringstream in(out_buf_);
+  std::string line;
+  while (std::getline(in, line)) lines_.push_back(line);
+  out_buf_.clear();
+  std::string all;
+  for (auto& l : lines_) all += l + "\n";
+  return all;
+}
+
+std::string Process::read_all_stderr(Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !fill(err_, err_buf_, left)) break;
+  }
+  return err_buf_;
+}
+
+std::optional<int> Process::wait(Ms timeout) {
+  if (status_) return status_;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+bool Process::running() { return !wait(0ms).has_value(); }
+
+Server::Server(std::vector<std::string> args, Ms timeout) : proc([&] {
+  args.insert(args.begin(), concur_binary());
+  return args;
+}()) {
+  auto line = proc.read_line(timeout);
+  if (!line) throw std::runtime_error("server printed no 'listening on' line; stderr: " + proc.read_all_stderr(200ms));
+  listening_line = *line;
+  std::smatch m;
+  static const std::regex re(R"(^listening on .*:(\d+) \((tcp|udp), model=[a-z]+\)$)");
+  if (!std::regex_search(listening_line, m, re)) throw std::runtime_error("unexpected first line: " + listening_line);
+  port = std::stoi(m[1]);
+}
+
+int count_fds(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return -1;
+  int n = 0;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+int count_zombie_children(pid_t pid) {
+  int zombies = 0;
+  DIR* d = ::opendir("/proc");
+  if (!d) return -1;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream stat(std::string("/proc/") + e->d_name + "/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), {});
+    auto rp = content.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream rest(content.substr(rp + 2));
+    char state;
+    int ppid;
+    rest >> state >> ppid;
+    if (ppid == pid && state == 'Z') ++zombies;
+  }
+  ::closedir(d);
+  return zombies;
+}
+
+}  // namespace concur::test

@@ -1,0 +1,71 @@
+#pragma once
+// Runs the real `concur` binary (or any program) as users and scripts do: argv, stdin, stdout and
+// stderr pipes, signals, exit status. Every wait has a timeout; the destructor kills what is left.
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace concur::test {
+
+using namespace std::chrono_literals;
+using Ms = std::chrono::milliseconds;
+
+class Process {
+ public:
+  // Starts argv[0] with the rest as arguments. stdin is a pipe (write with write_stdin, close with
+  // close_stdin); stdout and stderr are pipes read with the methods below. `cwd` may be empty.
+  explicit Process(std::vector<std::string> argv, std::string cwd = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void write_stdin(const std::string& text);
+  void close_stdin();
+  void signal(int sig);
+
+  // Next stdout line (without '\n') within timeout, or nullopt (timeout or EOF).
+  std::optional<std::string> read_line(Ms timeout = 5000ms);
+  // Reads stdout lines until one contains `needle`; returns it, or nullopt on timeout/EOF.
+  std::optional<std::string> wait_for_line(const std::string& needle, Ms timeout = 5000ms);
+  // Everything on stdout seen so far plus what arrives until EOF or timeout.
+  std::string read_all_stdout(Ms timeout = 5000ms);
+  std::string read_all_stderr(Ms timeout = 5000ms);
+  // All stdout lines read so far (by read_line/wait_for_line/read_all_stdout).
+  const std::vector<std::string>& lines() const { return lines_; }
+
+  // Exit code (128+signal if killed by a signal), or nullopt if still running at timeout.
+  std::optional<int> wait(Ms timeout = 5000ms);
+  bool running();
+
+ private:
+  bool fill(int fd, std::string& buf, Ms timeout);
+
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1, err_ = -1;
+  std::string out_buf_, err_buf_;
+  std::vector<std::string> lines_;
+  std::optional<int> status_;
+};
+
+// The path of the concur binary under test.
+std::string concur_binary();
+
+// A concur server started with `args` (e.g. {"echo-server", "--port", "0"}); waits for its
+// "listening on" line and parses the port.
+struct Server {
+  explicit Server(std::vector<std::string> args, Ms timeout = 10000ms);
+  Process proc;
+  int port = 0;
+  std::string listening_line;
+};
+
+// Descriptors open in a process (counts /proc/PID/fd).
+int count_fds(pid_t pid);
+// Number of zombie (<defunct>) children of pid.
+int count_zombie_children(pid_t pid);
+
+}  // namespace concur::test
