@@ -76,6 +76,19 @@ StreamConn::State StreamConn::settle() {
   return State::open;
 }
 
+bool StreamConn::begin_settle() {
+  wake_pending_.store(false, std::memory_order_release);
+  return !broken_ && !overflowed_.load(std::memory_order_acquire);
+}
+
+bool StreamConn::take_output(std::string& into) {
+  std::lock_guard lock(mu_);
+  if (out_.empty()) return false;
+  into.append(out_.view());
+  out_.clear();
+  return true;
+}
+
 void StreamConn::shut() {
   {
     std::lock_guard lock(mu_);

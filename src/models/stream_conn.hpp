@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "core/buffer.hpp"
@@ -52,6 +53,14 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   // Marks the connection closed (later sends fail) and closes the socket.
   void shut();
   bool overflowed() const { return overflowed_.load(std::memory_order_acquire); }
+  bool broken() const { return broken_; }
+  bool close_requested() const { return close_requested_.load(std::memory_order_acquire); }
+
+  // For completion models (uring), which write asynchronously instead of through settle():
+  // clears the wake flag and says whether the connection can go on (not broken, not overflowed).
+  bool begin_settle();
+  // Moves all queued output to `into` (appending). Returns false when nothing was queued.
+  bool take_output(std::string& into);
   size_t max_queue() const { return max_queue_; }
 
   // Timer

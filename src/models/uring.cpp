@@ -1,0 +1,416 @@
+// uring: a completion-based loop on io_uring (liburing). One multishot accept, one multishot
+// recv per connection into a shared ring of provided buffers (so an idle connection owns no read
+// buffer), at most one send in flight per connection, and every submission of a loop pass sent
+// to the kernel with one io_uring_enter. Where the kernel refuses io_uring, run() throws a clear
+// error; where concur was built without liburing, the model says how to get it.
+#include "core/error.hpp"
+#include "models/model.hpp"
+
+#ifdef CONCUR_HAVE_URING
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <unordered_map>
+
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "models/accept_gate.hpp"
+#include "models/stream_conn.hpp"
+#endif
+
+namespace concur {
+namespace {
+
+#ifdef CONCUR_HAVE_URING
+
+constexpr unsigned kEntries = 4096;
+constexpr unsigned kBufCount = 2048;  // power of two (buffer ring)
+constexpr unsigned kBufSize = 4096;
+constexpr int kBufGroup = 1;
+
+enum Op : uint64_t { kAccept = 1, kRecv, kSend, kWake, kStop };
+
+uint64_t tag(Op op, uint64_t id) { return (id << 8) | op; }
+Op op_of(uint64_t data) { return static_cast<Op>(data & 0xff); }
+uint64_t id_of(uint64_t data) { return data >> 8; }
+
+class UringLoop {
+ public:
+  UringLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
+      : listen_fd_(listen_fd), acceptor_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+    int rc = io_uring_queue_init_params(kEntries, &ring_, &params);
+    if (rc < 0) {
+      params.flags = 0;  // older kernels: plain set-up
+      rc = io_uring_queue_init_params(kEntries, &ring_, &params);
+    }
+    if (rc < 0) throw SysError("io_uring is not available here (the kernel refused io_uring_setup)", -rc);
+    bufs_.resize(size_t{kBufCount} * kBufSize);
+    int err = 0;
+    br_ = setup_buf_ring(&err);
+    if (!br_) {
+      io_uring_queue_exit(&ring_);
+      throw SysError("io_uring provided buffers are not available on this kernel", err);
+    }
+    mailbox_ = std::make_shared<Mailbox>();
+    mailbox_->efd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  }
+
+  ~UringLoop() {
+    io_uring_queue_exit(&ring_);
+    if (br_) ::munmap(br_, br_bytes_);
+  }
+
+  void run() {
+    arm_accept();
+    arm_poll(mailbox_->efd.get(), kWake);
+    arm_poll(stop_.fd(), kStop);
+    while (!stop_.requested()) {
+      io_uring_cqe* cqe = nullptr;
+      int rc;
+      if (auto t = next_timeout()) {
+        __kernel_timespec ts{t->count() / 1000, (t->count() % 1000) * 1000000};
+        rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      } else {
+        rc = io_uring_submit_and_wait(&ring_, 1);
+      }
+      if (rc < 0 && rc != -ETIME && rc != -EINTR) throw SysError("io_uring_submit_and_wait", -rc);
+      unsigned head, seen = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        handle(*cqe);
+      }
+      io_uring_cq_advance(&ring_, seen);
+      fire_timers();
+    }
+    shutdown_all();
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<StreamConn> conn;
+    int fd;
+    bool recv_armed = false;
+    bool send_inflight = false;
+    bool finishing = false;
+    std::string out;   // bytes of the send in flight (must stay put until it completes)
+    size_t out_off = 0;
+    StreamConn::Clock::time_point timer{};
+  };
+  struct Mailbox {
+    FileDesc efd;
+    std::mutex mu;
+    std::vector<uint64_t> ready;  // connection ids, guarded by mu
+  };
+
+  io_uring_buf_ring* setup_buf_ring(int* err) {
+    br_bytes_ = sizeof(io_uring_buf) * kBufCount;
+    void* mem = ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) {
+      *err = errno;
+      return nullptr;
+    }
+    auto* br = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(br);
+    reg.ring_entries = kBufCount;
+    reg.bgid = kBufGroup;
+    int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+    if (rc < 0) {
+      *err = -rc;
+      ::munmap(mem, br_bytes_);
+      return nullptr;
+    }
+    for (unsigned i = 0; i < kBufCount; ++i)
+      io_uring_buf_ring_add(br, bufs_.data() + size_t{i} * kBufSize, kBufSize, static_cast<unsigned short>(i),
+                            io_uring_buf_ring_mask(kBufCount), static_cast<int>(i));
+    io_uring_buf_ring_advance(br, kBufCount);
+    return br;
+  }
+
+  io_uring_sqe* sqe() {
+    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    while (!s) {  // submission queue full: hand what we have to the kernel and retry
+      io_uring_submit(&ring_);
+      s = io_uring_get_sqe(&ring_);
+    }
+    return s;
+  }
+
+  void arm_accept() {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(s, tag(kAccept, 0));
+  }
+
+  void arm_poll(int fd, Op op) {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_poll_add(s, fd, POLLIN);
+    io_uring_sqe_set_data64(s, tag(op, 0));
+  }
+
+  void arm_recv(Entry& e) {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_recv_multishot(s, e.fd, nullptr, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = kBufGroup;
+    io_uring_sqe_set_data64(s, tag(kRecv, e.conn->id()));
+    e.recv_armed = true;
+  }
+
+  void submit_send(Entry& e) {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_send(s, e.fd, e.out.data() + e.out_off, e.out.size() - e.out_off, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(s, tag(kSend, e.conn->id()));
+    e.send_inflight = true;
+  }
+
+  void handle(const io_uring_cqe& cqe) {
+    uint64_t data = io_uring_cqe_get_data64(&cqe);
+    switch (op_of(data)) {
+      case kAccept: on_accept(cqe); break;
+      case kRecv: on_recv(id_of(data), cqe); break;
+      case kSend: on_send(id_of(data), cqe.res); break;
+      case kWake: on_wake(); break;
+      case kStop: break;  // the loop condition sees stop_.requested()
+    }
+  }
+
+  void on_accept(const io_uring_cqe& cqe) {
+    if (!(cqe.flags & IORING_CQE_F_MORE)) arm_accept();  // multishot ended: re-arm
+    if (cqe.res < 0) {
+      if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
+        // Out of descriptors: refuse the pending client with the reserve descriptor.
+        FileDesc victim;
+        Endpoint peer;
+        gate_.report(acceptor_.accept(victim, peer));
+      }
+      return;
+    }
+    FileDesc fd(cqe.res);
+    Endpoint peer = peer_endpoint(fd.get());
+    set_nodelay(fd.get());
+    if (!gate_.admit(fd, peer)) return;
+    int raw = fd.get();
+    auto conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
+    uint64_t id = conn->id();
+    conn->attach([mb = mailbox_, id] {
+      {
+        std::lock_guard lock(mb->mu);
+        mb->ready.push_back(id);
+      }
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
+    });
+    Entry& e = conns_[id];
+    e.conn = std::move(conn);
+    e.fd = raw;
+    service_.on_open(*e.conn);
+    if (e.conn->wants_read()) arm_recv(e);
+    after(id);
+  }
+
+  void on_recv(uint64_t id, const io_uring_cqe& cqe) {
+    bool more = cqe.flags & IORING_CQE_F_MORE;
+    if (cqe.flags & IORING_CQE_F_BUFFER) {
+      unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+      char* buf = bufs_.data() + size_t{bid} * kBufSize;
+      auto it = conns_.find(id);
+      if (it != conns_.end() && cqe.res > 0 && !it->second.finishing && it->second.conn->wants_read())
+        service_.on_data(*it->second.conn, std::string_view(buf, static_cast<size_t>(cqe.res)));
+      io_uring_buf_ring_add(br_, buf, kBufSize, static_cast<unsigned short>(bid), io_uring_buf_ring_mask(kBufCount), 0);
+      io_uring_buf_ring_advance(br_, 1);
+    }
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Entry& e = it->second;
+    if (!more) e.recv_armed = false;
+    if (!e.finishing) {
+      if (cqe.res == 0) {
+        e.conn->mark_peer_eof();
+        service_.on_peer_closed(*e.conn);
+      } else if (cqe.res < 0 && cqe.res != -ENOBUFS) {
+        e.conn->mark_broken();
+      } else if (!more && e.conn->wants_read()) {
+        arm_recv(e);  // ran out of provided buffers, or the kernel ended the multishot
+      }
+    }
+    after(id);
+  }
+
+  void on_send(uint64_t id, int res) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Entry& e = it->second;
+    e.send_inflight = false;
+    if (res < 0) {
+      e.conn->mark_broken();
+    } else {
+      e.out_off += static_cast<size_t>(res);
+      if (e.out_off >= e.out.size()) {
+        e.out.clear();
+        e.out_off = 0;
+      }
+    }
+    after(id);
+  }
+
+  void on_wake() {
+    uint64_t v;
+    [[maybe_unused]] ssize_t n = ::read(mailbox_->efd.get(), &v, sizeof v);
+    arm_poll(mailbox_->efd.get(), kWake);
+    std::vector<uint64_t> ids;
+    {
+      std::lock_guard lock(mailbox_->mu);
+      ids.swap(mailbox_->ready);
+    }
+    for (uint64_t id : ids) after(id);
+  }
+
+  // After callbacks and completions: start the next send, or finish the connection. A finishing
+  // connection is shut down so that its pending operations complete; it is retired when none is left.
+  void after(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Entry& e = it->second;
+    StreamConn& c = *e.conn;
+    if (!e.finishing) {
+      bool alive = c.begin_settle();
+      if (alive && !e.send_inflight) {
+        if (!e.out.empty() || c.take_output(e.out)) submit_send(e);
+      }
+      bool done = !alive || (!e.send_inflight && c.close_requested());
+      if (done) {
+        e.finishing = true;
+        ::shutdown(e.fd, SHUT_RDWR);  // completes the pending multishot recv
+      } else if (c.timer_armed() && c.timer_due() != e.timer) {
+        e.timer = c.timer_due();
+        timers_.push({e.timer, id});
+      }
+    }
+    if (e.finishing && !e.recv_armed && !e.send_inflight) {
+      retire_entry(e);
+      conns_.erase(it);
+    }
+  }
+
+  void retire_entry(Entry& e) {
+    e.conn->shut();
+    service_.on_close(*e.conn);
+    gate_.leave();
+  }
+
+  std::optional<std::chrono::milliseconds> next_timeout() {
+    while (!timers_.empty()) {
+      auto [due, id] = timers_.top();
+      auto it = conns_.find(id);
+      if (it != conns_.end() && it->second.conn->timer_armed() && it->second.conn->timer_due() == due) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - StreamConn::Clock::now());
+        return left.count() < 0 ? std::chrono::milliseconds(0) : left + std::chrono::milliseconds(1);
+      }
+      timers_.pop();  // stale
+    }
+    return std::nullopt;
+  }
+
+  void fire_timers() {
+    auto now = StreamConn::Clock::now();
+    while (!timers_.empty() && timers_.top().first <= now) {
+      auto [due, id] = timers_.top();
+      timers_.pop();
+      auto it = conns_.find(id);
+      if (it == conns_.end() || it->second.finishing) continue;
+      StreamConn& c = *it->second.conn;
+      if (!c.timer_armed() || c.timer_due() != due) continue;
+      c.disarm_timer();
+      it->second.timer = {};
+      service_.on_timeout(c);
+      after(id);
+    }
+  }
+
+  void shutdown_all() {
+    for (auto& [id, e] : conns_) {
+      if (!e.finishing) ::shutdown(e.fd, SHUT_RDWR);
+      e.finishing = true;
+    }
+    // Let the kernel complete what is in flight (it references our buffers), briefly.
+    auto deadline = StreamConn::Clock::now() + std::chrono::milliseconds(500);
+    while (StreamConn::Clock::now() < deadline) {
+      bool busy = false;
+      for (auto& [id, e] : conns_) busy = busy || e.recv_armed || e.send_inflight;
+      if (!busy) break;
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec ts{0, 20 * 1000000};
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      unsigned head, seen = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        auto it = conns_.find(id_of(data));
+        if (it == conns_.end()) continue;
+        if (op_of(data) == kRecv && !(cqe->flags & IORING_CQE_F_MORE)) it->second.recv_armed = false;
+        if (op_of(data) == kSend) it->second.send_inflight = false;
+        if (cqe->flags & IORING_CQE_F_BUFFER) {
+          unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+          io_uring_buf_ring_add(br_, bufs_.data() + size_t{bid} * kBufSize, kBufSize, static_cast<unsigned short>(bid),
+                                io_uring_buf_ring_mask(kBufCount), 0);
+          io_uring_buf_ring_advance(br_, 1);
+        }
+      }
+      io_uring_cq_advance(&ring_, seen);
+    }
+    for (auto& [id, e] : conns_) retire_entry(e);
+    conns_.clear();
+  }
+
+  io_uring ring_{};
+  io_uring_buf_ring* br_ = nullptr;
+  size_t br_bytes_ = 0;
+  std::vector<char> bufs_;
+  int listen_fd_;
+  Acceptor acceptor_;
+  StreamService& service_;
+  const ServerConfig& cfg_;
+  AcceptGate gate_;
+  const StopSource& stop_;
+  std::shared_ptr<Mailbox> mailbox_;
+  std::unordered_map<uint64_t, Entry> conns_;
+  using TimerItem = std::pair<StreamConn::Clock::time_point, uint64_t>;
+  std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
+};
+
+class UringModel final : public Model {
+ public:
+  void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
+    UringLoop loop(listen_fd, service, cfg, stop);
+    loop.run();
+  }
+};
+
+#else
+
+class UringModel final : public Model {
+ public:
+  void run(int, StreamService&, const ServerConfig&, const StopSource&) override {
+    throw SysError("the uring model is not built in (install liburing-dev and rebuild concur)", ENOSYS);
+  }
+};
+
+#endif
+
+const ModelRegistration reg({"uring", "io_uring completions: multishot accept/recv, provided buffers", true,
+                             [] { return std::make_unique<UringModel>(); }},
+                            70);
+
+}  // namespace
+}  // namespace concur
