@@ -13,6 +13,7 @@ namespace concur {
 
 ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget) {
   thread_local char chunk[64 * 1024];
+  StreamConn::CallbackScope scope(c);
   size_t taken = 0;
   while (c.wants_read()) {
     ssize_t n = sys::recv(c.fd(), chunk, sizeof chunk, MSG_DONTWAIT);

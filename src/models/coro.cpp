@@ -209,6 +209,7 @@ class CoroLoop {
       {
         std::lock_guard lock(mb->mu);
         mb->ready.push_back(weak);
+        if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
       }
       uint64_t one = 1;
       [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
@@ -230,6 +231,7 @@ class CoroLoop {
       }
       if (w.timed_out && c->timer_armed()) {
         c->disarm_timer();
+        StreamConn::CallbackScope scope(*c);
         service_.on_timeout(*c);
       }
     }

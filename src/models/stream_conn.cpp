@@ -6,6 +6,17 @@ namespace concur {
 
 namespace {
 std::atomic<uint64_t> g_next_id{1};
+// The connection whose callbacks the current thread is running (CallbackScope), if known.
+thread_local const StreamConn* t_in_callbacks = nullptr;
+}  // namespace
+
+StreamConn::CallbackScope::CallbackScope(const StreamConn& c) : saved_(t_in_callbacks) { t_in_callbacks = &c; }
+StreamConn::CallbackScope::~CallbackScope() { t_in_callbacks = saved_; }
+
+// The owner must be told unless it is the caller and will flush after the callback it is in.
+bool StreamConn::needs_notify() const {
+  if (std::this_thread::get_id() != owner_) return true;
+  return t_in_callbacks != nullptr && t_in_callbacks != this;
 }
 
 StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue)
@@ -30,13 +41,13 @@ bool StreamConn::send(std::string_view bytes) {
       out_.append(bytes);
     }
   }
-  if (std::this_thread::get_id() != owner_) notify_owner();
+  if (needs_notify()) notify_owner();
   return !overflowed_.load(std::memory_order_acquire);
 }
 
 void StreamConn::close() {
   close_requested_.store(true, std::memory_order_release);
-  if (std::this_thread::get_id() != owner_) notify_owner();
+  if (needs_notify()) notify_owner();
 }
 
 void StreamConn::notify_owner() {

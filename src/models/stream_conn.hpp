@@ -63,6 +63,21 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   bool take_output(std::string& into);
   size_t max_queue() const { return max_queue_; }
 
+  // While alive, the calling thread is running this connection's callbacks. A send() to this
+  // connection then needs no wake-up (the owner flushes after the callback), but a send() to
+  // another connection served by the same thread (group-chat fan-out inside one event loop) does
+  // wake that connection's owner, or its output would wait for its next event.
+  class CallbackScope {
+   public:
+    explicit CallbackScope(const StreamConn& c);
+    ~CallbackScope();
+    CallbackScope(const CallbackScope&) = delete;
+    CallbackScope& operator=(const CallbackScope&) = delete;
+
+   private:
+    const StreamConn* saved_;
+  };
+
   // Timer
   bool timer_armed() const { return timer_armed_; }
   Clock::time_point timer_due() const { return timer_due_; }
@@ -70,6 +85,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
 
  private:
   void notify_owner();
+  bool needs_notify() const;
 
   const uint64_t id_;
   FileDesc fd_;

@@ -32,6 +32,9 @@ class Conn {
   virtual void close() = 0;
   // Bytes queued and not yet taken by the kernel. Safe from any thread.
   virtual size_t pending_output() const = 0;
+  // True once send() refused bytes because the bound was passed (the model is disconnecting it),
+  // so a service can log why a client went away. Safe from any thread.
+  virtual bool overflowed() const { return false; }
 
   // Owner thread only. Calls on_timeout after `after`; replaces an earlier timer; 0 cancels.
   virtual void set_timer(Millis after) = 0;

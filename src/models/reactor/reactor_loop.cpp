@@ -82,6 +82,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
     {
       std::lock_guard lock(mb->mu);
       mb->ready.push_back(weak);
+      if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
     }
     uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
@@ -153,7 +154,10 @@ void ReactorLoop::fire_timers() {
     if (!e.conn->timer_armed() || e.conn->timer_due() != due || e.timer != due) continue;
     e.conn->disarm_timer();
     e.timer = {};
-    service_.on_timeout(*e.conn);
+    {
+      StreamConn::CallbackScope scope(*e.conn);
+      service_.on_timeout(*e.conn);
+    }
     after(e);
   }
 }
