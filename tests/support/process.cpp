@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -18,7 +20,9 @@ namespace concur::test {
 
 std::string concur_binary() { return CONCUR_BINARY; }
 
-Process::Process(std::vector<std::string> argv, std::string cwd) {
+Process::Process(std::vector<std::string> argv, std::string cwd) : Process(std::move(argv), std::move(cwd), {}) {}
+
+Process::Process(std::vector<std::string> argv, std::string cwd, const std::function<void()>& child_setup) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
     throw std::runtime_error("pipe failed");
@@ -32,6 +36,7 @@ Process::Process(std::vector<std::string> argv, std::string cwd) {
     ::dup2(err[1], 2);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::signal(SIGPIPE, SIG_DFL);
+    if (child_setup) child_setup();
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
@@ -132,6 +137,15 @@ std::string Process::read_all_stderr(Ms timeout) {
   return err_buf_;
 }
 
+bool Process::wait_for_stderr(const std::string& needle, Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (err_buf_.find(needle) != std::string::npos) return true;
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !fill(err_, err_buf_, left)) return err_buf_.find(needle) != std::string::npos;
+  }
+}
+
 std::optional<int> Process::wait(Ms timeout) {
   if (status_) return status_;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -149,17 +163,31 @@ std::optional<int> Process::wait(Ms timeout) {
 
 bool Process::running() { return !wait(0ms).has_value(); }
 
-Server::Server(std::vector<std::string> args, Ms timeout) : proc([&] {
+namespace {
+std::vector<std::string> with_binary(std::vector<std::string> args) {
   args.insert(args.begin(), concur_binary());
   return args;
-}()) {
+}
+
+// Reads the "listening on" line and returns the port.
+int read_listening_port(Process& proc, Ms timeout, std::string& line_out) {
   auto line = proc.read_line(timeout);
   if (!line) throw std::runtime_error("server printed no 'listening on' line; stderr: " + proc.read_all_stderr(200ms));
-  listening_line = *line;
+  line_out = *line;
   std::smatch m;
   static const std::regex re(R"(^listening on .*:(\d+) \((tcp|udp), model=[a-z]+\)$)");
-  if (!std::regex_search(listening_line, m, re)) throw std::runtime_error("unexpected first line: " + listening_line);
-  port = std::stoi(m[1]);
+  if (!std::regex_search(line_out, m, re)) throw std::runtime_error("unexpected first line: " + line_out);
+  return std::stoi(m[1]);
+}
+}  // namespace
+
+Server::Server(std::vector<std::string> args, Ms timeout) : proc(with_binary(std::move(args))) {
+  port = read_listening_port(proc, timeout, listening_line);
+}
+
+Server::Server(std::vector<std::string> args, const std::function<void()>& child_setup, Ms timeout)
+    : proc(with_binary(std::move(args)), {}, child_setup) {
+  port = read_listening_port(proc, timeout, listening_line);
 }
 
 int count_fds(pid_t pid) {
@@ -191,6 +219,66 @@ int count_zombie_children(pid_t pid) {
   }
   ::closedir(d);
   return zombies;
+}
+
+}  // namespace concur::test
+
+namespace concur::test {
+
+int max_fd(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return -1;
+  int hi = -1;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') hi = std::max(hi, std::atoi(e->d_name));
+  ::closedir(d);
+  return hi;
+}
+
+namespace {
+// Fields after the ")" that ends the command name of /proc/PID/stat, split on spaces.
+std::vector<std::string> stat_fields(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), {});
+  std::vector<std::string> fields;
+  auto rp = content.rfind(')');
+  if (rp == std::string::npos) return fields;
+  std::istringstream rest(content.substr(rp + 2));
+  std::string f;
+  while (rest >> f) fields.push_back(f);
+  return fields;
+}
+}  // namespace
+
+long cpu_time_ms(pid_t pid) {
+  auto f = stat_fields(pid);  // f[0] is field 3 (state); utime is field 14, stime field 15
+  if (f.size() < 13) return -1;
+  long ticks = std::stol(f[11]) + std::stol(f[12]);
+  return ticks * 1000 / ::sysconf(_SC_CLK_TCK);
+}
+
+std::vector<pid_t> child_pids(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    pid_t p = std::atoi(e->d_name);
+    auto f = stat_fields(p);
+    if (f.size() >= 2 && std::stoi(f[1]) == pid && f[0] != "Z") out.push_back(p);
+  }
+  ::closedir(d);
+  return out;
+}
+
+bool wait_until(const std::function<bool()>& pred, Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
 }
 
 }  // namespace concur::test

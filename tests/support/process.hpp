@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ class Process {
   // Starts argv[0] with the rest as arguments. stdin is a pipe (write with write_stdin, close with
   // close_stdin); stdout and stderr are pipes read with the methods below. `cwd` may be empty.
   explicit Process(std::vector<std::string> argv, std::string cwd = {});
+  // As above; `child_setup` runs in the child between fork() and exec() (after the pipes are in
+  // place), e.g. to lower RLIMIT_NOFILE or open extra descriptors. It must only make
+  // async-signal-safe calls (setrlimit, open, dup2, close): the test process may have threads.
+  Process(std::vector<std::string> argv, std::string cwd, const std::function<void()>& child_setup);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -34,6 +39,9 @@ class Process {
   // Everything on stdout seen so far plus what arrives until EOF or timeout.
   std::string read_all_stdout(Ms timeout = 5000ms);
   std::string read_all_stderr(Ms timeout = 5000ms);
+  // Reads stderr until it contains `needle` (true) or timeout/EOF (false). What was read stays
+  // available to read_all_stderr().
+  bool wait_for_stderr(const std::string& needle, Ms timeout = 5000ms);
   // All stdout lines read so far (by read_line/wait_for_line/read_all_stdout).
   const std::vector<std::string>& lines() const { return lines_; }
 
@@ -58,6 +66,8 @@ std::string concur_binary();
 // "listening on" line and parses the port.
 struct Server {
   explicit Server(std::vector<std::string> args, Ms timeout = 10000ms);
+  // The binary with `args`, with `child_setup` run before exec (see Process).
+  Server(std::vector<std::string> args, const std::function<void()>& child_setup, Ms timeout = 10000ms);
   Process proc;
   int port = 0;
   std::string listening_line;
@@ -67,5 +77,15 @@ struct Server {
 int count_fds(pid_t pid);
 // Number of zombie (<defunct>) children of pid.
 int count_zombie_children(pid_t pid);
+// Highest open descriptor number of pid (-1 if none or unreadable).
+int max_fd(pid_t pid);
+// CPU time used by pid so far (utime + stime from /proc/PID/stat), in milliseconds.
+long cpu_time_ms(pid_t pid);
+// Live (non-zombie) children of pid.
+std::vector<pid_t> child_pids(pid_t pid);
+
+// Polls `pred` every few milliseconds until it holds (true) or `timeout` passes (false). For
+// conditions that have no readiness signal (a descriptor count, a reaped child).
+bool wait_until(const std::function<bool()>& pred, Ms timeout = 5000ms);
 
 }  // namespace concur::test
