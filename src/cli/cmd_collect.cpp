@@ -1,13 +1,126 @@
-// collect: not yet built (see the open issues).
+// collect: the user program of homework 10 (SPEC §3): registers with every device and appends
+// each reading, time-stamped, to data.txt.
+#include <fmt/format.h>
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <fstream>
+#include <set>
+
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/stop.hpp"
+#include "iot/collector.hpp"
+#include "iot/reading_sink.hpp"
 
 namespace concur {
 
+namespace {
+
+struct CollectArgs {
+  std::vector<std::string> devices;
+  std::string device_list;
+  std::string out = "data.txt";
+  uint64_t count = 0;
+  uint64_t per_device = 0;
+  Millis duration{0};
+  Millis offline_after{15000};
+  bool fsync = false;
+  bool quiet = false;
+};
+
+Endpoint parse_device(const std::string& text, const std::string& where) {
+  auto ep = Endpoint::parse_host_port(text);
+  if (!ep || ep->port() == 0) throw UsageError(where + ": '" + text + "' is not HOST:PORT (e.g. 127.0.0.1:7001)");
+  return *ep;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<Endpoint> resolve_devices(const CollectArgs& a) {
+  std::vector<Endpoint> out;
+  std::set<std::string> seen;
+  auto add = [&](const Endpoint& ep) {
+    if (seen.insert(ep.to_string()).second) out.push_back(ep);
+  };
+  for (const auto& d : a.devices) add(parse_device(d, "--device"));
+  if (!a.device_list.empty()) {
+    std::ifstream in(a.device_list);
+    if (!in) throw UsageError("--device-list: cannot read '" + a.device_list + "'");
+    std::string line;
+    for (int no = 1; std::getline(in, line); ++no) {
+      if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+      line = trim(line);
+      if (line.empty()) continue;
+      add(parse_device(line, fmt::format("--device-list: {}:{}", a.device_list, no)));
+    }
+  }
+  if (a.devices.empty() && a.device_list.empty()) {
+    add(Endpoint::parse("127.0.0.1", 7001));
+    add(Endpoint::parse("127.0.0.1", 7002));
+  }
+  if (out.empty()) throw UsageError("--device-list: '" + a.device_list + "' names no device");
+  return out;
+}
+
+int run_collect(const CollectArgs& a) {
+  iot::CollectOptions o;
+  o.devices = resolve_devices(a);
+  o.count = a.count;
+  o.per_device = a.per_device;
+  o.duration = a.duration;
+  if (a.offline_after.count() <= 0) throw UsageError("--offline-after: must be greater than 0");
+  o.offline_after = a.offline_after;
+  o.quiet = a.quiet;
+
+  rlimit rl{};  // one descriptor per device: take what the hard limit allows
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit, write() fails with EFBIG instead of killing us
+
+  iot::FileSink sink(a.out, a.fsync);  // "cannot open data.txt: Permission denied" -> exit 1
+  if (sink.sealed_on_open()) errf("concur: {} ended with a torn line; sealed it with a newline", a.out);
+  StopSource stop;
+  install_stop_signals(&stop);
+  errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", a.out);
+  iot::Collector collector(o, sink, stop);
+  int rc = collector.run();
+  install_stop_signals(nullptr);
+  const auto& st = collector.stats();
+  errf("concur: {} readings stored in {}, {} malformed not stored", st.stored, a.out, st.malformed);
+  if (sink.sync_errors()) errf("concur: fsync of {} failed {} times", a.out, sink.sync_errors());
+  return rc;
+}
+
+}  // namespace
+
 Command collect_command() {
-  return {"collect", "collect device readings into data.txt", [](CLI::App& app) {
-            app.allow_extras();
-            return CommandRun([]() -> int { throw UsageError("collect: not yet available"); });
+  return {"collect", "collect device readings into data.txt (one thread, one epoll loop)", [](CLI::App& app) {
+            auto a = std::make_shared<CollectArgs>();
+            app.add_option("--device", a->devices, "a device HOST:PORT (repeatable; default 127.0.0.1:7001 and :7002)")
+                ->type_name("HOST:PORT");
+            app.add_option("--device-list", a->device_list, "a file with one HOST:PORT a line (# comments)")
+                ->type_name("FILE");
+            app.add_option("--out", a->out, "file the readings are appended to")->capture_default_str();
+            app.add_option("--count", a->count, "stop after N lines")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+            app.add_option("--per-device", a->per_device, "stop once every device gave N lines")
+                ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+            add_duration_option(app, "--duration", a->duration, "stop after this long");
+            add_duration_option(app, "--offline-after", a->offline_after,
+                                "a connected device silent this long is offline: its connection is replaced (default 15 s)");
+            app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on");
+            app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            return CommandRun([a] { return run_collect(*a); });
           }};
 }
 

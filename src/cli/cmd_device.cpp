@@ -1,13 +1,108 @@
-// device: not yet built (see the open issues).
+// device: the IoT device simulator of homework 10 (SPEC §3), or a fleet of them.
+#include <fmt/format.h>
+
+#include <sys/resource.h>
+
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/stop.hpp"
+#include "iot/device_server.hpp"
 
 namespace concur {
 
+namespace {
+
+struct DeviceArgs {
+  std::string kind = "env";
+  std::string name;
+  Millis interval{-1};  // -1: the kind's default
+  int port = -1;
+  std::string bind = "0.0.0.0";
+  int fleet = 0;
+  bool quiet = false;
+  bool stats = false;
+  size_t max_pending = 64 * 1024;
+};
+
+// As many descriptors as the hard limit allows: a fleet needs two per device.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int run_device(const DeviceArgs& a) {
+  auto kind = iot::parse_kind(a.kind);
+  if (!kind) throw UsageError("--kind: '" + a.kind + "' is not env or health");
+  const iot::KindSpec& spec = iot::kind_spec(*kind);
+  iot::DeviceOptions o;
+  o.kind = *kind;
+  o.name = a.name.empty() ? std::string(spec.default_name) : a.name;
+  if (!iot::valid_device_name(o.name))
+    throw UsageError("--name: '" + o.name + "' is not a device name (1-64 printable characters, no ':')");
+  if (a.interval.count() == 0) throw UsageError("--interval: must be greater than 0");
+  o.interval = a.interval.count() > 0 ? a.interval : spec.default_interval;
+  int port = a.port >= 0 ? a.port : spec.default_port;
+  if (a.fleet > 0) {
+    if (a.port <= 0) throw UsageError("--fleet: needs a fixed first port (--port P, not 0)");
+    if (port + a.fleet - 1 > 65535)
+      throw UsageError(fmt::format("--fleet: ports {} … {} go past 65535", port, port + a.fleet - 1));
+  }
+  try {
+    o.bind = Endpoint::parse(a.bind, static_cast<uint16_t>(port));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--bind: ") + e.what());
+  }
+  o.fleet = a.fleet;
+  o.quiet = a.quiet;
+  o.max_pending = a.max_pending;
+
+  raise_fd_limit();
+  StopSource stop;
+  install_stop_signals(&stop);
+  iot::DeviceServer server(o, stop);
+  for (const auto& d : server.devices()) outf("listening on {} (tcp, model=epoll)", d.at.to_string());
+  server.run();
+  install_stop_signals(nullptr);
+  if (a.stats) {
+    uint64_t total = 0;
+    for (const auto& d : server.devices()) {
+      errf("{} sent {}", d.name, d.sent);
+      total += d.sent;
+    }
+    errf("total sent {}", total);
+  }
+  return 0;
+}
+
+}  // namespace
+
 Command device_command() {
-  return {"device", "IoT device simulator (env | health)", [](CLI::App& app) {
-            app.allow_extras();
-            return CommandRun([]() -> int { throw UsageError("device: not yet available"); });
+  return {"device", "IoT device simulator (env | health): sends readings to every client that sent Register",
+          [](CLI::App& app) {
+            auto a = std::make_shared<DeviceArgs>();
+            app.add_option("--kind", a->kind, "env (Device1: Temp, Humid, lilum; every 3 s) or health (Device2: "
+                                              "Heartbeat, Steps, Cal; every 5 s)")
+                ->check(CLI::IsMember({"env", "health"}))
+                ->capture_default_str();
+            app.add_option("--name", a->name, "device name (default Device1 for env, Device2 for health)");
+            add_duration_option(app, "--interval", a->interval, "time between readings (default 3 s env, 5 s health)");
+            app.add_option("--port", a->port, "TCP port (default 7001 env, 7002 health; 0 = any free port)")
+                ->check(CLI::Range(0, 65535));
+            app.add_option("--bind", a->bind, "address to bind (IPv4 or IPv6)")->capture_default_str();
+            app.add_option("--fleet", a->fleet, "run N devices on ports P … P+N-1, named <name>-1 … <name>-N")
+                ->check(CLI::Range(1, 30000));
+            app.add_flag("--quiet", a->quiet, "no per-client log lines");
+            app.add_flag("--stats", a->stats, "on exit, print how many readings each device sent (stderr)");
+            app.add_option("--max-pending", a->max_pending,
+                           "bytes of unread readings per client before it is dropped")
+                ->check(CLI::Range(size_t{256}, size_t{1} << 30))
+                ->capture_default_str();
+            return CommandRun([a] { return run_device(*a); });
           }};
 }
 

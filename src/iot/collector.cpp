@@ -1,0 +1,317 @@
+#include "iot/collector.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include "core/error.hpp"
+#include "core/fd.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "core/sys.hpp"
+#include "iot/backoff.hpp"
+#include "iot/line_assembler.hpp"
+#include "iot/reading.hpp"
+#include "iot/timer_queue.hpp"
+#include "models/reactor/poller.hpp"
+
+namespace concur::iot {
+
+namespace {
+
+constexpr std::string_view kRegister = "Register";
+
+double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
+
+}  // namespace
+
+struct Collector::Impl {
+  struct Target {
+    Endpoint ep;
+    std::string label;  // "127.0.0.1:7001"
+    FileDesc fd;
+    enum class State { idle, connecting, connected } state = State::idle;
+    LineAssembler lines{kMaxReading};
+    Backoff backoff;
+    Clock::time_point last_rx{};
+    uint64_t gen = 0;
+    uint64_t stored = 0;  // readings accepted from this device
+    bool down = false;    // a failure was logged and no reading came since
+    bool ever_registered = false;
+  };
+
+  Impl(CollectOptions o, ReadingSink& s, const StopSource& st, std::function<double()> u01, CollectStats& stats)
+      : opts(std::move(o)), sink(s), stop(st), stats(stats), poller(make_epoll_poller()) {
+    if (!u01) {
+      auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+      u01 = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+    }
+    targets.reserve(opts.devices.size());
+    for (const Endpoint& ep : opts.devices) {
+      Target t{ep, ep.to_string(), {}, Target::State::idle, LineAssembler(kMaxReading),
+               Backoff(opts.backoff_initial, opts.backoff_cap, 0.2, u01)};
+      targets.push_back(std::move(t));
+    }
+  }
+
+  CollectOptions opts;
+  ReadingSink& sink;
+  const StopSource& stop;
+  CollectStats& stats;
+  std::unique_ptr<Poller> poller;
+  std::vector<Target> targets;
+  std::vector<int> by_fd;  // descriptor -> target index, -1
+  TimerQueue timers;
+  Clock::time_point now = Clock::now();
+
+  std::string batch;  // whole lines gathered in this loop pass
+  size_t batch_lines = 0;
+  std::string backlog;  // whole lines the sink refused so far
+  size_t backlog_lines = 0;
+  Clock::time_point retry_at{};
+  int sink_error = 0;
+
+  uint64_t accepted = 0;  // readings accepted (for --count)
+  size_t targets_done = 0;
+  bool done = false;
+
+  std::time_t stamp_second = -1;
+  std::string stamp;  // asctime of this loop pass, cached per second
+
+  void set_fd(int fd, int index) {
+    if (static_cast<size_t>(fd) >= by_fd.size()) by_fd.resize(static_cast<size_t>(fd) + 1024, -1);
+    by_fd[static_cast<size_t>(fd)] = index;
+  }
+
+  void refresh_stamp() {
+    auto wall = std::chrono::system_clock::now();
+    std::time_t sec = std::chrono::system_clock::to_time_t(wall);
+    if (sec != stamp_second) {
+      stamp_second = sec;
+      stamp = asctime_of(wall);
+    }
+  }
+
+  void start_connect(int i) {
+    Target& t = targets[static_cast<size_t>(i)];
+    try {
+      t.fd = tcp_connect_start(t.ep);
+    } catch (const SysError& e) {
+      return fail(i, std::strerror(e.code()));
+    }
+    std::string why;
+    if (!poller->add(t.fd.get(), false, true, &why)) return fail(i, why);
+    set_fd(t.fd.get(), i);
+    t.state = Target::State::connecting;
+    ++t.gen;
+    timers.push(now + opts.offline_after, i, t.gen);  // connect timeout
+  }
+
+  void close_target(Target& t) {
+    if (t.fd) {
+      poller->remove(t.fd.get());
+      by_fd[static_cast<size_t>(t.fd.get())] = -1;
+      t.fd.reset();
+    }
+    t.state = Target::State::idle;
+    t.lines.reset();
+    ++t.gen;
+  }
+
+  void fail(int i, const std::string& reason) {
+    Target& t = targets[static_cast<size_t>(i)];
+    close_target(t);
+    Millis delay = t.backoff.next();
+    if (!t.down) errf("concur: {}: {}; retrying in {:.1f} s (backoff up to {:.0f} s)", t.label, reason, seconds(delay),
+                      seconds(opts.backoff_cap));
+    t.down = true;
+    ++stats.reconnects;
+    timers.push(now + delay, i, t.gen);
+  }
+
+  void on_connected(int i) {
+    Target& t = targets[static_cast<size_t>(i)];
+    if (int err = socket_error(t.fd.get())) return fail(i, std::strerror(err));
+    ssize_t n = sys::send(t.fd.get(), kRegister.data(), kRegister.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != static_cast<ssize_t>(kRegister.size()))
+      return fail(i, n < 0 ? std::string("cannot send Register: ") + std::strerror(errno) : "cannot send Register");
+    poller->update(t.fd.get(), true, false);
+    t.state = Target::State::connected;
+    t.last_rx = now;
+    ++t.gen;
+    timers.push(now + opts.offline_after, i, t.gen);
+    errf("concur: registered with {}{}", t.label, t.ever_registered ? " again" : "");
+    t.ever_registered = true;
+  }
+
+  void on_readable(int i) {
+    Target& t = targets[static_cast<size_t>(i)];
+    char buf[65536];
+    for (int round = 0; round < 4; ++round) {
+      ssize_t n = sys::recv(t.fd.get(), buf, sizeof buf, 0);
+      if (n > 0) {
+        t.last_rx = now;
+        t.lines.feed(
+            std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view line) { on_line(t, line); },
+            [&](size_t) {
+              ++stats.malformed;
+              errf("concur: {}: reading longer than {} bytes not stored", t.label, kMaxReading);
+            });
+        if (static_cast<size_t>(n) < sizeof buf) return;
+        continue;
+      }
+      if (n == 0) return fail(i, "closed the connection");
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      return fail(i, std::strerror(errno));
+    }
+  }
+
+  void on_line(Target& t, std::string_view line) {
+    std::string why;
+    if (!parse_reading(line, &why)) {
+      ++stats.malformed;
+      errf("concur: {}: malformed reading not stored ({}): {}", t.label, why, escape_for_terminal(line));
+      return;
+    }
+    if (t.down) {
+      t.down = false;
+      errf("concur: {}: collecting again", t.label);
+    }
+    t.backoff.reset();
+    if (opts.count && accepted >= opts.count) return;
+    batch.append(stamp).append(": ").append(line).push_back('\n');
+    ++batch_lines;
+    ++accepted;
+    ++t.stored;
+    if (opts.per_device && t.stored == opts.per_device) ++targets_done;
+    if (opts.count && accepted >= opts.count) done = true;
+    if (opts.per_device && targets_done == targets.size()) done = true;
+    if (batch.size() >= (1u << 20)) commit(false);  // keep a pass's batch bounded
+  }
+
+  void on_timer(int i, uint64_t gen) {
+    Target& t = targets[static_cast<size_t>(i)];
+    if (gen != t.gen) return;
+    switch (t.state) {
+      case Target::State::idle: return start_connect(i);
+      case Target::State::connecting: return fail(i, "connect timed out");
+      case Target::State::connected:
+        if (now - t.last_rx >= opts.offline_after) {
+          errf("concur: {}: offline (no reading for {:.1f} s); replacing the connection", t.label,
+               seconds(std::chrono::duration_cast<Millis>(now - t.last_rx)));
+          t.down = true;  // fail() then stays quiet; "collecting again" ends it
+          return fail(i, "offline");
+        }
+        timers.push(t.last_rx + opts.offline_after, i, t.gen);
+        return;
+    }
+  }
+
+  // Hands the pass's lines to the sink (one write), or keeps them while the sink fails.
+  void commit(bool force) {
+    if (!batch.empty() && !opts.quiet) out_raw(batch);
+    if (!backlog.empty()) {
+      backlog += batch;
+      backlog_lines += batch_lines;
+      batch.clear();
+      batch_lines = 0;
+      if (!force && now < retry_at) return trim_backlog();
+    }
+    std::string& data = backlog.empty() ? batch : backlog;
+    size_t& lines = backlog.empty() ? batch_lines : backlog_lines;
+    if (data.empty()) return;
+    int err = sink.write_lines(data);
+    if (err == 0) {
+      stats.stored += lines;
+      data.clear();
+      lines = 0;
+      if (sink_error) errf("concur: writing to {} works again", sink.name());
+      sink_error = 0;
+      return;
+    }
+    if (!sink_error || sink_error != err)
+      errf("concur: cannot write {}: {}; readings are kept in memory and the write is retried", sink.name(),
+           std::strerror(err));
+    sink_error = err;
+    retry_at = now + opts.retry_every;
+    if (&data == &batch) {
+      backlog.swap(batch);
+      std::swap(backlog_lines, batch_lines);
+    }
+    trim_backlog();
+  }
+
+  void trim_backlog() {
+    size_t cut = 0, dropped = 0;
+    while (backlog.size() - cut > opts.max_backlog) {
+      size_t nl = backlog.find('\n', cut);
+      cut = nl == std::string::npos ? backlog.size() : nl + 1;
+      ++dropped;
+    }
+    if (!dropped) return;
+    backlog.erase(0, cut);
+    backlog_lines -= dropped;
+    stats.lost += dropped;
+    errf("concur: backlog for {} is full: {} oldest readings dropped", sink.name(), dropped);
+  }
+
+  int run() {
+    by_fd.assign(1024, -1);
+    std::string why;
+    if (!poller->add(stop.fd(), true, false, &why)) throw SysError("cannot watch the stop signal: " + why, EINVAL);
+    now = Clock::now();
+    const auto deadline = opts.duration.count() > 0 ? now + opts.duration : Clock::time_point::max();
+    for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));
+    std::vector<Ready> ready;
+    while (!done && !stop.requested()) {
+      int timeout = timers.timeout_ms(now, 1000);
+      if (deadline != Clock::time_point::max()) {
+        auto left = std::chrono::ceil<Millis>(deadline - now).count();
+        if (left <= 0) break;
+        if (left < timeout) timeout = static_cast<int>(left);
+      }
+      if (!backlog.empty()) {
+        auto left = std::chrono::ceil<Millis>(retry_at - now).count();
+        timeout = std::max(0, std::min<int>(timeout, static_cast<int>(left)));
+      }
+      poller->wait(timeout, ready);
+      now = Clock::now();
+      refresh_stamp();
+      for (const Ready& r : ready) {
+        if (static_cast<size_t>(r.fd) >= by_fd.size()) continue;
+        int i = by_fd[static_cast<size_t>(r.fd)];
+        if (i < 0) continue;
+        Target& t = targets[static_cast<size_t>(i)];
+        if (t.state == Target::State::connecting) {
+          if (r.out || r.err) on_connected(i);
+        } else if (t.state == Target::State::connected && (r.in || r.err)) {
+          on_readable(i);
+        }
+        if (done) break;
+      }
+      timers.run_due(now, [this](int i, uint64_t gen) { on_timer(i, gen); });
+      commit(false);
+    }
+    now = Clock::now();
+    commit(true);
+    for (Target& t : targets) close_target(t);
+    if (!backlog.empty()) {
+      stats.lost += backlog_lines;
+      errf("concur: {} readings could not be written to {}: {}", backlog_lines, sink.name(), std::strerror(sink_error));
+    }
+    return stats.lost ? 1 : 0;
+  }
+};
+
+Collector::Collector(CollectOptions opts, ReadingSink& sink, const StopSource& stop, std::function<double()> uniform01)
+    : impl_(std::make_unique<Impl>(std::move(opts), sink, stop, std::move(uniform01), stats_)) {}
+
+Collector::~Collector() = default;
+
+int Collector::run() { return impl_->run(); }
+
+}  // namespace concur::iot

@@ -1,0 +1,67 @@
+#pragma once
+// The collector of homework 10 (SPEC §3 collect): one thread, one epoll loop, any number of devices.
+//
+// For every device: a non-blocking connect, then "Register" (sent without a newline, as the
+// lecture's Python devices expect), then readings. Bytes are reassembled into lines
+// (LineAssembler); each valid reading becomes `<asctime>: <reading>\n`; all lines gathered in
+// one loop pass go to the sink as one batch (one write()), so the file only ever holds whole lines.
+//
+// Faults: a device that is down, drops, or stays silent for `offline_after` is logged and
+// reconnected with jittered backoff (Backoff) while the others keep flowing. A malformed or
+// over-long reading goes to stderr, never to the sink. When the sink fails (disk full), lines
+// wait in a bounded backlog and the write is retried every second.
+//
+// Thread contract: construct, then run() on one thread; stop through the StopSource.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "core/endpoint.hpp"
+#include "core/stop.hpp"
+#include "iot/reading_sink.hpp"
+
+namespace concur::iot {
+
+struct CollectOptions {
+  std::vector<Endpoint> devices;
+  uint64_t count = 0;       // stop after this many lines (0: no limit)
+  uint64_t per_device = 0;  // stop once every device gave this many lines (0: no limit)
+  Millis duration{0};       // stop after this long (0: no limit)
+  Millis offline_after{15000};
+  Millis backoff_initial{500};
+  Millis backoff_cap{5000};
+  bool quiet = false;                  // no reading lines on stdout
+  size_t max_backlog = 16u << 20;      // bytes kept while the sink fails; oldest lines go first
+  Millis retry_every{1000};            // how often a failing sink is tried again
+};
+
+struct CollectStats {
+  uint64_t stored = 0;     // lines the sink took
+  uint64_t malformed = 0;  // readings reported on stderr and not stored
+  uint64_t lost = 0;       // lines dropped from a full backlog, or unwritten at exit
+  uint64_t reconnects = 0;
+};
+
+class Collector {
+ public:
+  // `uniform01` feeds the backoff jitter (tests pin it); empty: a seeded PRNG.
+  Collector(CollectOptions opts, ReadingSink& sink, const StopSource& stop, std::function<double()> uniform01 = {});
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Runs until a limit is reached or the stop source fires; stores what is pending.
+  // Returns 0, or 1 when some lines could not be stored (said on stderr).
+  int run();
+  const CollectStats& stats() const { return stats_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  CollectStats stats_;
+};
+
+}  // namespace concur::iot

@@ -1,0 +1,220 @@
+#include "iot/device_server.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/buffer.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "core/sys.hpp"
+#include "iot/line_assembler.hpp"
+#include "models/reactor/poller.hpp"
+
+namespace concur::iot {
+
+struct DeviceServer::Client {
+  FileDesc fd;
+  int device = 0;
+  Endpoint peer;
+  RegisterMatcher reg;
+  bool registered = false;
+  bool want_out = false;
+  Buffer out;
+  uint64_t gen = 0;
+  Clock::time_point due{};
+};
+
+struct DeviceServer::Slot {
+  enum class Type { none, stop, listener, client } type = Type::none;
+  int device = -1;
+  std::unique_ptr<Client> client;
+};
+
+DeviceServer::DeviceServer(DeviceOptions opts, const StopSource& stop)
+    : opts_(std::move(opts)), spec_(kind_spec(opts_.kind)), stop_(stop), poller_(make_epoll_poller()),
+      rng_(std::random_device{}()), reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+  int n = opts_.fleet > 0 ? opts_.fleet : 1;
+  devices_.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Device d;
+    d.name = opts_.fleet > 0 ? opts_.name + "-" + std::to_string(i + 1) : opts_.name;
+    Endpoint at = opts_.bind;
+    at.set_port(static_cast<uint16_t>(opts_.bind.port() + (opts_.bind.port() ? i : 0)));
+    d.listener = tcp_listen(at);
+    d.at = local_endpoint(d.listener.get());
+    devices_.push_back(std::move(d));
+  }
+}
+
+DeviceServer::~DeviceServer() = default;
+
+void DeviceServer::run() {
+  auto slot_for = [this](int fd) -> Slot& {
+    if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(static_cast<size_t>(fd) + 1024);
+    return slots_[static_cast<size_t>(fd)];
+  };
+  std::string why;
+  slot_for(stop_.fd()).type = Slot::Type::stop;
+  if (!poller_->add(stop_.fd(), true, false, &why)) throw SysError("cannot watch the stop signal: " + why, EINVAL);
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    int fd = devices_[i].listener.get();
+    Slot& s = slot_for(fd);
+    s.type = Slot::Type::listener;
+    s.device = static_cast<int>(i);
+    if (!poller_->add(fd, true, false, &why)) throw SysError("cannot watch " + devices_[i].at.to_string() + ": " + why, EINVAL);
+  }
+
+  std::vector<Ready> ready;
+  while (!stop_.requested()) {
+    poller_->wait(timers_.timeout_ms(Clock::now(), 1000), ready);
+    for (const Ready& r : ready) {
+      if (static_cast<size_t>(r.fd) >= slots_.size()) continue;
+      Slot& s = slots_[static_cast<size_t>(r.fd)];
+      switch (s.type) {
+        case Slot::Type::stop: break;
+        case Slot::Type::listener: accept_ready(s.device); break;
+        case Slot::Type::client: on_client(r.fd, r.in, r.out, r.err); break;
+        case Slot::Type::none: break;
+      }
+    }
+    timers_.run_due(Clock::now(), [this](int fd, uint64_t gen) { on_timer(fd, gen); });
+  }
+
+  // Stop: hand over what is queued (best effort, non-blocking) and close every client.
+  for (Slot& s : slots_) {
+    if (s.type != Slot::Type::client || !s.client) continue;
+    s.client->out.flush_to(s.client->fd.get());
+    s.client.reset();
+    s.type = Slot::Type::none;
+  }
+}
+
+void DeviceServer::accept_ready(int device) {
+  Device& d = devices_[static_cast<size_t>(device)];
+  for (int budget = 0; budget < 64; ++budget) {
+    Endpoint peer;
+    socklen_t len = peer.capacity();
+    int fd = ::accept4(d.listener.get(), peer.sa(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if ((errno == EMFILE || errno == ENFILE) && reserve_) {
+        // Out of descriptors: accept into the reserve slot and close, so the loop does not spin.
+        reserve_.reset();
+        int victim = ::accept4(d.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (victim >= 0) ::close(victim);
+        reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        errf("concur: {}: out of descriptors, a client was refused", d.name);
+      }
+      return;
+    }
+    peer.set_len(len);
+    set_nodelay(fd);
+    auto c = std::make_unique<Client>();
+    c->fd.reset(fd);
+    c->device = device;
+    c->peer = peer;
+    c->gen = next_gen_++;
+    std::string why;
+    if (!poller_->add(fd, true, false, &why)) {
+      errf("concur: {}: cannot watch a client: {}", d.name, why);
+      continue;  // c closes fd
+    }
+    if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(static_cast<size_t>(fd) + 1024);
+    timers_.push(Clock::now() + opts_.register_timeout, fd, c->gen);
+    ++d.clients;
+    if (!opts_.quiet) outf("{}: connected by {}", d.name, peer.seed_format());
+    Slot& s = slots_[static_cast<size_t>(fd)];
+    s.type = Slot::Type::client;
+    s.device = device;
+    s.client = std::move(c);
+  }
+}
+
+void DeviceServer::on_client(int fd, bool in, bool out, bool err) {
+  Client& c = *slots_[static_cast<size_t>(fd)].client;
+  if (out && c.out.flush_to(fd) < 0) return drop(fd, "write failed");
+  if (in || err) {
+    char buf[4096];
+    ssize_t n;
+    do n = sys::recv(fd, buf, sizeof buf, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) return drop(fd, "left");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return update_interest(c);
+      return drop(fd, "connection reset");
+    }
+    if (!c.registered) {
+      auto st = c.reg.feed(std::string_view(buf, static_cast<size_t>(n)));
+      if (st == RegisterMatcher::State::refused) {
+        static constexpr std::string_view kRefusal = "error: expected Register\n";
+        [[maybe_unused]] ssize_t w = sys::send(fd, kRefusal.data(), kRefusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        return drop(fd, "sent something other than Register");
+      }
+      if (st == RegisterMatcher::State::registered) {
+        c.registered = true;
+        c.gen = next_gen_++;  // retires the registration timeout
+        Device& d = devices_[static_cast<size_t>(c.device)];
+        if (!opts_.quiet) outf("{}: Register from {}", d.name, c.peer.seed_format());
+        c.due = Clock::now();
+        send_reading(c);
+        if (!slots_[static_cast<size_t>(fd)].client) return;  // dropped
+      }
+    }
+    // After Register, whatever a client sends is read and ignored.
+  }
+  update_interest(c);
+}
+
+void DeviceServer::update_interest(Client& c) {
+  bool want = !c.out.empty();
+  if (want != c.want_out) {
+    c.want_out = want;
+    poller_->update(c.fd.get(), true, want);
+  }
+}
+
+void DeviceServer::on_timer(int fd, uint64_t gen) {
+  if (static_cast<size_t>(fd) >= slots_.size()) return;
+  Slot& s = slots_[static_cast<size_t>(fd)];
+  if (s.type != Slot::Type::client || !s.client || s.client->gen != gen) return;
+  if (!s.client->registered) return drop(fd, "did not register in time");
+  send_reading(*s.client);
+}
+
+void DeviceServer::send_reading(Client& c) {
+  Device& d = devices_[static_cast<size_t>(c.device)];
+  std::string line = make_reading(d.name, spec_, rng_);
+  line.push_back('\n');
+  int fd = c.fd.get();
+  if (c.out.size() + line.size() > opts_.max_pending) return drop(fd, "not reading (output limit reached)", true);
+  c.out.append(line);
+  ++d.sent;
+  if (c.out.flush_to(fd) < 0) return drop(fd, "write failed");
+  update_interest(c);
+  // Next reading one interval after this one's due time; a loop that fell behind does not burst.
+  auto now = Clock::now();
+  c.due += opts_.interval;
+  if (c.due <= now) c.due = now + opts_.interval;
+  timers_.push(c.due, fd, c.gen);
+}
+
+void DeviceServer::drop(int fd, const char* why, bool warn) {
+  Slot& s = slots_[static_cast<size_t>(fd)];
+  if (!s.client) return;
+  Device& d = devices_[static_cast<size_t>(s.client->device)];
+  // A registrant cut off for not reading is worth a line even with --quiet.
+  if (warn)
+    errf("concur: {}: dropped {}: {}", d.name, s.client->peer.seed_format(), why);
+  else if (!opts_.quiet)
+    outf("{}: {} {}", d.name, s.client->peer.seed_format(), why);
+  poller_->remove(fd);
+  --d.clients;
+  s.client.reset();  // closes fd
+  s.type = Slot::Type::none;
+}
+
+}  // namespace concur::iot

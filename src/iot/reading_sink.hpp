@@ -1,0 +1,52 @@
+#pragma once
+// Where the collector stores its lines. The collector hands over whole lines only (each ends in
+// "\n"), a batch per event-loop pass; a sink must store a batch whole or not at all, so that the
+// store never holds a torn or interleaved line. Other backends (a database, a message queue)
+// implement the same interface.
+//
+// Thread contract: a sink is used by one thread (the collector's loop).
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/fd.hpp"
+
+namespace concur::iot {
+
+class ReadingSink {
+ public:
+  virtual ~ReadingSink() = default;
+  // Stores `whole_lines` (one or more lines, each ending in '\n'). Returns 0 when stored, or an
+  // errno value when nothing was stored (the caller keeps the lines and retries later).
+  virtual int write_lines(std::string_view whole_lines) = 0;
+  // What the sink writes to, for messages ("data.txt").
+  virtual const std::string& name() const = 0;
+};
+
+// Appends to a text file (O_APPEND), one write() per batch.
+// - open: creates the file (0644); if its last byte is not '\n' (a crash or a full disk tore the
+//   last line), appends "\n" first so the next line cannot fuse with it (RELIABILITY #29).
+// - a short write (disk full mid-batch) is undone with ftruncate to the previous size, so a
+//   failed batch leaves no partial line behind.
+// - with `fsync`, every batch is fsync()ed before write_lines returns.
+class FileSink final : public ReadingSink {
+ public:
+  // Throws SysError "cannot open <path>: <reason>".
+  FileSink(std::string path, bool fsync);
+  int write_lines(std::string_view whole_lines) override;
+  const std::string& name() const override { return path_; }
+  // True when open() found a torn last line and sealed it.
+  bool sealed_on_open() const { return sealed_; }
+  // fsync() failures so far (the lines were written, their durability is not certain).
+  unsigned long sync_errors() const { return sync_errors_; }
+
+ private:
+  std::string path_;
+  bool fsync_;
+  bool regular_ = false;
+  bool sealed_ = false;
+  unsigned long sync_errors_ = 0;
+  FileDesc fd_;
+};
+
+}  // namespace concur::iot
