@@ -1,13 +1,44 @@
-// bench: not yet built (see the open issues).
+// bench: the load generator (echo, chat fan-out, idle connections) behind the performance report.
+#include <unistd.h>
+
+#include "bench/echo_load.hpp"
 #include "cli/commands.hpp"
-#include "core/error.hpp"
+#include "cli/options.hpp"
 
 namespace concur {
 
 Command bench_command() {
-  return {"bench", "load generator (echo | chat | hold)", [](CLI::App& app) {
-            app.allow_extras();
-            return CommandRun([]() -> int { throw UsageError("bench: not yet available"); });
+  return {"bench", "load generator: echo round-trips, chat fan-out, idle connections held", [](CLI::App& app) {
+            auto mode = std::make_shared<std::string>();
+            auto o = std::make_shared<LoadOptions>();
+            app.add_option("mode", *mode, "echo | chat | hold")->required()->check(CLI::IsMember({"echo", "chat", "hold"}));
+            app.add_option("--host", o->host, "server address")->capture_default_str();
+            app.add_option("--port", o->port, "server port")->check(CLI::Range(1, 65535))->capture_default_str();
+            app.add_option("--connections", o->connections, "connections (chat: members)")
+                ->check(CLI::Range(1, 19000))
+                ->capture_default_str();
+            app.add_option("--size", o->size, "message size in bytes")->check(CLI::Range(size_t{1}, size_t{1} << 20))->capture_default_str();
+            app.add_option("--pipeline", o->pipeline, "messages in flight per connection (chat: per sender)")
+                ->check(CLI::Range(1, 1024))
+                ->capture_default_str();
+            add_duration_option(app, "--duration", o->duration, "measured time (default 5s)");
+            add_duration_option(app, "--warmup", o->warmup, "warm-up before measuring (default 1s)");
+            app.add_option("--sources", o->sources, "spread connections over 127.0.0.1..127.0.0.N")
+                ->check(CLI::Range(1, 254))
+                ->capture_default_str();
+            app.add_option("--server-pid", o->server_pid, "server process for CPU and RSS figures");
+            app.add_option("--target", o->target, "chat: concur (chat-server) or redis (pub/sub)")
+                ->check(CLI::IsMember({"concur", "redis"}))
+                ->capture_default_str();
+            app.add_option("--senders", o->senders, "chat: members that send (0 = all but the observer)")
+                ->capture_default_str();
+            app.add_flag("--json", o->json, "print one JSON object instead of text");
+            return CommandRun([mode, o] {
+              o->progress = ::isatty(STDERR_FILENO) && !o->json;
+              BenchReport r = *mode == "echo" ? run_echo_load(*o) : *mode == "hold" ? run_hold_load(*o) : run_chat_load(*o);
+              print_report(r, o->json);
+              return r.errors == 0 ? 0 : 1;
+            });
           }};
 }
 

@@ -1,0 +1,281 @@
+// `concur bench chat`: group-chat fan-out against concur chat-server or Redis pub/sub, with the
+// same members, senders, line size and flow control, so the two are compared like for like.
+#include <sys/socket.h>
+
+#include <charconv>
+#include <cstring>
+#include <unordered_map>
+
+#include "bench/echo_load.hpp"
+#include "core/buffer.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "models/reactor/poller.hpp"
+
+namespace concur {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
+
+// The stamped text every sender sends: "<sender> <t_ns> xxxx…", padded to `size` bytes.
+std::string stamped(int sender, uint64_t t, size_t size) {
+  std::string s = fmt::format("{} {} ", sender, t);
+  if (s.size() < size) s.append(size - s.size(), 'x');
+  return s;
+}
+
+// Parses "<sender> <t_ns> ..." out of a delivered payload.
+bool parse_stamp(std::string_view p, int& sender, uint64_t& t) {
+  auto sp = p.find(' ');
+  if (sp == std::string_view::npos) return false;
+  auto sp2 = p.find(' ', sp + 1);
+  if (sp2 == std::string_view::npos) return false;
+  auto a = std::from_chars(p.data(), p.data() + sp, sender);
+  auto b = std::from_chars(p.data() + sp + 1, p.data() + sp2, t);
+  return a.ec == std::errc() && b.ec == std::errc();
+}
+
+struct Member {
+  FileDesc rx;            // receives deliveries (concur: the member's socket; redis: its SUBSCRIBE socket)
+  FileDesc tx;            // redis senders only: the PUBLISH socket (a subscriber cannot publish)
+  Buffer out;             // pending bytes for the socket that sends (rx for concur, tx for redis)
+  std::string in;         // unparsed received bytes on rx
+  std::string tx_in;      // unparsed replies on tx (redis)
+  int inflight = 0;
+  bool want_out = false;
+  bool ready = false;     // joined (concur) / subscribed (redis)
+};
+
+// Extracts complete RESP frames of the form *N followed by N bulk strings or integers. Calls
+// on_push with the elements of each array; returns bytes consumed. Integers (":n") at top level
+// (PUBLISH replies) are consumed and ignored.
+template <typename F>
+size_t parse_resp(std::string_view buf, F&& on_push) {
+  size_t pos = 0;
+  for (;;) {
+    size_t p = pos;
+    if (p >= buf.size()) return pos;
+    auto read_line = [&](size_t& at) -> std::optional<std::string_view> {
+      auto e = buf.find("\r\n", at);
+      if (e == std::string_view::npos) return std::nullopt;
+      std::string_view l = buf.substr(at, e - at);
+      at = e + 2;
+      return l;
+    };
+    char kind = buf[p];
+    if (kind == ':' || kind == '+' || kind == '-') {
+      if (!read_line(p)) return pos;
+      pos = p;
+      continue;
+    }
+    if (kind != '*') throw SysError("unexpected reply from redis", EPROTO);
+    auto head = read_line(p);
+    if (!head) return pos;
+    int n = std::atoi(std::string(head->substr(1)).c_str());
+    std::vector<std::string_view> items;
+    for (int i = 0; i < n; ++i) {
+      if (p >= buf.size()) return pos;
+      if (buf[p] == ':') {
+        auto l = read_line(p);
+        if (!l) return pos;
+        items.push_back(l->substr(1));
+        continue;
+      }
+      auto l = read_line(p);
+      if (!l) return pos;
+      size_t len = static_cast<size_t>(std::atoll(std::string(l->substr(1)).c_str()));
+      if (p + len + 2 > buf.size()) return pos;
+      items.push_back(buf.substr(p, len));
+      p += len + 2;
+    }
+    on_push(items);
+    pos = p;
+  }
+}
+
+}  // namespace
+
+BenchReport run_chat_load(const LoadOptions& o) {
+  const bool redis = o.target == "redis";
+  Endpoint to = Endpoint::parse(o.host, static_cast<uint16_t>(o.port));
+  auto poller = make_epoll_poller();
+  const int n = o.connections;
+  if (n < 2) throw UsageError("--connections: chat needs at least 2 members (an observer and a sender)");
+  const int senders = o.senders > 0 ? std::min(o.senders, n - 1) : n - 1;  // members 1..senders send
+  std::vector<Member> m(static_cast<size_t>(n));
+  std::unordered_map<int, std::pair<int, bool>> by_fd;  // fd -> (member, is_tx)
+
+  BenchReport r;
+  r.mode = redis ? "chat (redis pub/sub)" : "chat (concur chat-server)";
+  r.unit = "deliveries";
+  r.connections = n;
+  r.size = o.size;
+  r.pipeline = o.pipeline;
+
+  auto watch = [&](int fd, int i, bool tx) {
+    std::string why;
+    if (!poller->add(fd, true, false, &why)) throw SysError("cannot watch: " + why, EINVAL);
+    by_fd[fd] = {i, tx};
+  };
+  auto sending_fd = [&](Member& x) { return redis ? x.tx.get() : x.rx.get(); };
+  auto flush = [&](Member& x) {
+    int fd = sending_fd(x);
+    if (x.out.flush_to(fd) < 0) throw SysError("the server closed a member's connection", ECONNRESET);
+    bool want = !x.out.empty();
+    if (want != x.want_out) {
+      poller->update(fd, true, want);
+      x.want_out = want;
+    }
+  };
+  auto send_line = [&](int i) {
+    Member& x = m[i];
+    std::string body = stamped(i, now_ns(), redis ? o.size : o.size - 1);
+    if (redis) {
+      x.out.append(fmt::format("*3\r\n$7\r\nPUBLISH\r\n$4\r\nroom\r\n${}\r\n{}\r\n", body.size(), body));
+    } else {
+      x.out.append(fmt::format("[m{}]{}\n", i, body));
+    }
+    ++x.inflight;
+  };
+
+  bool measuring = false;
+  Clock::time_point measure_from{}, end{};
+  // One delivered payload at member i.
+  auto delivered = [&](int i, std::string_view payload) {
+    int sender;
+    uint64_t t;
+    if (!parse_stamp(payload, sender, t) || sender == i) return;  // join notices; redis echoes to self
+    uint64_t now = now_ns();
+    if (measuring && Clock::now() < end) {
+      ++r.ops;
+      r.verified_bytes += payload.size();
+      r.latency.record(now > t ? now - t : 0);
+    }
+    if (i == 0 && sender > 0 && sender < n) {  // the observer paces the senders
+      Member& s = m[sender];
+      --s.inflight;
+      while (s.inflight < o.pipeline && Clock::now() < end) send_line(sender);
+      flush(s);
+    }
+  };
+  auto on_readable = [&](int fd) {
+    auto [i, is_tx] = by_fd.at(fd);
+    Member& x = m[i];
+    char buf[256 * 1024];
+    for (;;) {
+      ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (got == 0) throw SysError(fmt::format("the server closed member {}", i), ECONNRESET);
+      if (got < 0) {
+        if (errno == EAGAIN || errno == EINTR) break;
+        throw_errno(fmt::format("member {}", i));
+      }
+      std::string& in = is_tx ? x.tx_in : x.in;
+      in.append(buf, static_cast<size_t>(got));
+      if (is_tx) {  // PUBLISH replies: integers, discarded
+        in.erase(0, parse_resp(in, [](auto&) {}));
+      } else if (redis) {
+        size_t used = parse_resp(in, [&](const std::vector<std::string_view>& items) {
+          if (items.size() == 3 && items[0] == "message") delivered(i, items[2]);
+          else if (items.size() == 3 && items[0] == "subscribe") x.ready = true;
+        });
+        in.erase(0, used);
+      } else {
+        size_t start = 0, nl;
+        while ((nl = in.find('\n', start)) != std::string::npos) {
+          std::string_view line(in.data() + start, nl - start);
+          start = nl + 1;
+          if (line.rfind("error:", 0) == 0) throw SysError(fmt::format("member {} got '{}'", i, line), EPROTO);
+          auto rb = line.find(']');
+          if (rb != std::string_view::npos) {
+            std::string_view id = line.substr(1, rb - 1), text = line.substr(rb + 1);
+            if (text.empty() && i == 0 && id.size() > 1) {  // a join notice seen by the observer
+              int who = std::atoi(std::string(id.substr(1)).c_str());
+              if (who > 0 && who < n) m[who].ready = true;
+            }
+            delivered(i, text);
+          }
+        }
+        in.erase(0, start);
+      }
+    }
+  };
+
+  // Join everyone; the observer (member 0) first, so that it sees every later join.
+  std::vector<Ready> ready;
+  for (int i = 0; i < n; ++i) {
+    m[i].rx = connect_spread(to, i, o.sources);
+    watch(m[i].rx.get(), i, false);
+    if (redis) {
+      m[i].out.append("*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nroom\r\n");
+      m[i].out.flush_to(m[i].rx.get());
+      m[i].out.clear();
+      if (i >= 1 && i <= senders) {
+        m[i].tx = connect_spread(to, i, o.sources);
+        watch(m[i].tx.get(), i, true);
+      }
+    } else {
+      m[i].out.append(fmt::format("[m{}]\n", i));
+      flush(m[i]);
+      if (i == 0) m[0].ready = true;
+    }
+    if (i % 64 == 63) {
+      poller->wait(0, ready);
+      for (const Ready& ev : ready) on_readable(ev.fd);
+    }
+  }
+  auto join_deadline = Clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    bool all = true;
+    for (auto& x : m) all = all && x.ready;
+    if (all) break;
+    if (Clock::now() > join_deadline) throw SysError("members did not all join within 20 s", ETIMEDOUT);
+    poller->wait(50, ready);
+    for (const Ready& ev : ready) on_readable(ev.fd);
+  }
+
+  auto start = Clock::now();
+  measure_from = start + o.warmup;
+  end = measure_from + o.duration;
+  for (int s = 1; s <= senders; ++s) {
+    for (int k = 0; k < o.pipeline; ++k) send_line(s);
+    flush(m[s]);
+  }
+  std::optional<ProcStats> cpu0;
+  auto next_progress = start + std::chrono::seconds(1);
+  while (Clock::now() < end) {
+    auto now = Clock::now();
+    if (!measuring && now >= measure_from) {
+      measuring = true;
+      cpu0 = read_proc_stats(o.server_pid);
+    }
+    if (o.progress && now >= next_progress) {
+      next_progress += std::chrono::seconds(1);
+      double secs = std::chrono::duration<double>(now - measure_from).count();
+      progress_line(true, measuring ? fmt::format("{:.0f} s  {:.0f} deliveries/s  p99 {:.1f} us", secs,
+                                                  static_cast<double>(r.ops) / std::max(secs, 0.001),
+                                                  static_cast<double>(r.latency.percentile(0.99)) / 1000.0)
+                                      : std::string("warming up"));
+    }
+    poller->wait(10, ready);
+    for (const Ready& ev : ready) {
+      auto [i, is_tx] = by_fd.at(ev.fd);
+      if (ev.in || ev.err) on_readable(ev.fd);
+      if (ev.out) flush(m[i]);
+    }
+  }
+  progress_line(o.progress, "");
+  r.seconds = std::chrono::duration<double>(o.duration).count();
+  if (auto cpu1 = read_proc_stats(o.server_pid); cpu1 && cpu0) {
+    double cpu = cpu1->cpu_seconds - cpu0->cpu_seconds;
+    r.extra.emplace_back("server_cpu_seconds", cpu);
+    if (r.ops) r.extra.emplace_back("server_cpu_ms_per_million", cpu * 1000.0 * 1e6 / static_cast<double>(r.ops));
+  }
+  r.extra.emplace_back("senders", senders);
+  return r;
+}
+
+}  // namespace concur

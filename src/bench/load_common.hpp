@@ -1,0 +1,64 @@
+#pragma once
+// Pieces shared by the load generators behind `concur bench`: connecting many sockets (spread
+// over several 127.0.0.x source addresses), reading a server's CPU and memory from /proc, and
+// printing the report as text or JSON.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench/histogram.hpp"
+#include "core/endpoint.hpp"
+#include "core/fd.hpp"
+
+namespace concur {
+
+struct LoadOptions {
+  std::string host = "127.0.0.1";
+  int port = 2500;
+  int connections = 100;
+  size_t size = 64;
+  int pipeline = 1;
+  std::chrono::milliseconds duration{5000};
+  std::chrono::milliseconds warmup{1000};
+  int sources = 1;          // source addresses 127.0.0.1 .. 127.0.0.<sources>
+  int server_pid = 0;       // for CPU and RSS figures
+  bool json = false;
+  bool progress = false;    // live progress line (on a terminal)
+  std::string target = "concur";  // chat: "concur" or "redis"
+  int senders = 0;          // chat: 0 = every member but the observer
+};
+
+// Blocking connect from source address index i (IP_BIND_ADDRESS_NO_PORT keeps ports plentiful);
+// the returned socket is non-blocking with TCP_NODELAY.
+FileDesc connect_spread(const Endpoint& to, int i, int sources);
+
+struct ProcStats {
+  double cpu_seconds = 0;   // utime + stime
+  long rss_kib = 0;         // VmRSS
+  long hwm_kib = 0;         // VmHWM
+};
+std::optional<ProcStats> read_proc_stats(int pid);
+
+struct BenchReport {
+  std::string mode;
+  std::string unit;  // "round-trips" or "deliveries"
+  int connections = 0;
+  size_t size = 0;
+  int pipeline = 0;
+  double seconds = 0;
+  uint64_t ops = 0;
+  Histogram latency;
+  uint64_t errors = 0;
+  uint64_t verified_bytes = 0;
+  std::vector<std::pair<std::string, double>> extra;  // e.g. server_cpu_ms_per_million
+};
+
+void print_report(const BenchReport& r, bool json);
+
+// Live progress line on stderr, rewritten in place; only when enabled.
+void progress_line(bool enabled, const std::string& text);
+
+}  // namespace concur
