@@ -1,13 +1,137 @@
-// chat-client: not yet built (see the open issues).
+// chat-client: joins a group chat (udp_multi_chat_client.py and its TCP twin, homework 8/9).
+// Sends the join message "[ID]", then "[ID]" + each input line; prints every received message
+// on its own line while the user types (escaped: RELIABILITY #6). "quit" (or the end of input)
+// sends "[ID]quit" and exits 0. TCP messages are lines; UDP messages are datagrams.
+#include <unistd.h>
+
+#include <memory>
+
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "clients/chat_id.hpp"
+#include "clients/connect.hpp"
+#include "clients/duplex_session.hpp"
+#include "clients/input_reader.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "core/stop.hpp"
 
 namespace concur {
 
+namespace {
+
+constexpr int kChatPort = 2500;
+
+struct ChatClientOptions {
+  std::string host = "127.0.0.1";
+  int port = kChatPort;
+  std::string transport = "tcp";
+  std::string id;
+  bool id_given = false;
+};
+
+struct StopSignals {
+  explicit StopSignals(StopSource& s) { install_stop_signals(&s); }
+  ~StopSignals() { install_stop_signals(nullptr); }
+};
+
+std::string trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(" \t");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// The ID from the terminal ("ID: ", asked again until valid) or from the first input line.
+// nullopt: the input ended first.
+std::optional<std::string> ask_id(InputReader& input) {
+  const bool tty = ::isatty(input.fd());
+  for (;;) {
+    if (tty) out_raw("ID: ");
+    auto line = input.read_line();
+    if (!line) {
+      if (tty) out_line("");
+      return std::nullopt;
+    }
+    std::string id = trim(line->text);
+    auto problem = line->too_long ? std::optional<std::string>("an ID has at most 32 bytes") : chat_id_problem(id);
+    if (!problem) return id;
+    if (!tty) throw UsageError("ID '" + escape_for_terminal(id) + "' is not valid: " + *problem);
+    err_line("concur: " + *problem + "; try again");
+  }
+}
+
+int run_chat_client(const ChatClientOptions& o) {
+  const Transport transport = o.transport == "udp" ? Transport::udp : Transport::tcp;
+  Endpoint to = client_endpoint(o.host, o.port);
+  std::string id = trim(o.id);
+  if (o.id_given) {
+    if (auto problem = chat_id_problem(id)) throw UsageError("--id: '" + escape_for_terminal(id) + "': " + *problem);
+  }
+
+  StopSource stop;
+  StopSignals signals(stop);
+  InputReader input(STDIN_FILENO);
+  if (!o.id_given) {
+    auto asked = ask_id(input);
+    if (!asked) throw UsageError("no ID given: use --id NAME or type one at the 'ID: ' prompt");
+    id = *asked;
+  }
+  const std::string prefix = "[" + id + "]";
+  const std::string eol = transport == Transport::tcp ? "\n" : "";
+
+  FileDesc sock;
+  if (transport == Transport::tcp) {
+    sock = tcp_connect_until(to, stop);
+    if (!sock) return 0;
+  } else {
+    sock = udp_connect(to);
+  }
+
+  SessionOptions so;
+  so.transport = transport;
+  so.peer = to;
+  so.closed_line = transport == Transport::tcp ? "server closed the connection" : "server is gone";
+  so.farewell = prefix + "quit" + eol;
+  so.max_input_line = kMaxChatMessage - prefix.size();
+  so.leave_wait = Millis(500);
+  auto quit = [&] {
+    SessionAction a;
+    a.send = true;
+    a.payload = prefix + "quit" + eol;
+    a.then = SessionAction::Then::leave;
+    return a;
+  };
+  DuplexSession session(
+      std::move(sock), input, std::move(so),
+      [&](std::string_view line) {
+        if (trim(line) == "quit") return quit();
+        SessionAction a;
+        if (line.empty()) return a;  // an empty line would read as a second join: nothing to send
+        a.send = true;
+        a.payload = prefix + std::string(line) + eol;
+        return a;
+      },
+      quit, stop);
+  session.queue(prefix + eol);  // the join message
+  return session.run();
+}
+
+}  // namespace
+
 Command chat_client_command() {
-  return {"chat-client", "join a group chat", [](CLI::App& app) {
-            app.allow_extras();
-            return CommandRun([]() -> int { throw UsageError("chat-client: not yet available"); });
+  return {"chat-client", "join a group chat as [ID] (TCP lines or UDP datagrams)", [](CLI::App& app) {
+            auto o = std::make_shared<ChatClientOptions>();
+            add_client_options(app, o->host, o->port, kChatPort);
+            app.add_option("--transport", o->transport, "tcp or udp")
+                ->check(CLI::IsMember({"tcp", "udp"}))
+                ->capture_default_str();
+            auto* id_opt = app.add_option("--id", o->id, "your chat ID (1-32 bytes, no '[' or ']'); asked when not given");
+            return CommandRun([o, id_opt] {
+              o->id_given = id_opt->count() > 0;
+              return run_chat_client(*o);
+            });
           }};
 }
 

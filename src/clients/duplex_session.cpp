@@ -1,0 +1,221 @@
+#include "clients/duplex_session.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/sys.hpp"
+
+namespace concur {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+}  // namespace
+
+DuplexSession::DuplexSession(FileDesc sock, InputReader& input, SessionOptions opts, LineHandler on_line,
+                             EofHandler on_eof, StopSource& stop)
+    : sock_(std::move(sock)),
+      in_(input),
+      o_(std::move(opts)),
+      on_line_(std::move(on_line)),
+      on_eof_(std::move(on_eof)),
+      stop_(stop) {
+  set_nonblocking(sock_.get());
+}
+
+void DuplexSession::queue(std::string payload) {
+  out_bytes_ += payload.size();
+  out_.push_back(std::move(payload));
+}
+
+void DuplexSession::print_message(std::string_view text) {
+  out_line(o_.recv_prefix + escape_for_terminal(text));
+}
+
+void DuplexSession::apply(SessionAction a) {
+  if (!a.echo.empty()) out_line(a.echo);
+  if (a.send) queue(std::move(a.payload));
+  using Then = SessionAction::Then;
+  if (a.then == Then::half_close && o_.transport == Transport::tcp) {
+    state_ = State::half_closing;
+  } else if (a.then != Then::stay) {
+    state_ = State::leaving;
+    leave_due_ = Clock::now() + o_.leave_wait;
+  }
+}
+
+void DuplexSession::peer_gone(int err) {
+  text_.flush([this](std::string_view t) { print_message(t); });
+  tail_timer_ = false;
+  done_ = true;
+  if (state_ == State::leaving || state_ == State::shut_leaving) return;  // we said goodbye first
+  if (err) out_line(o_.closed_line + " (" + std::strerror(err) + ")");
+  else out_line(o_.closed_line);
+}
+
+bool DuplexSession::read_socket() {
+  char buf[65536];
+  const bool udp = o_.transport == Transport::udp;
+  auto print = [this](std::string_view t) { print_message(t); };
+  for (int round = 0; round < 16; ++round) {  // bounded, so input keeps its turn under a flood
+    ssize_t r = sys::recv(sock_.get(), buf, sizeof buf, 0);
+    if (r > 0 || (r == 0 && udp)) {
+      std::string_view got(buf, static_cast<size_t>(r));
+      if (udp) {
+        got_datagram_ = true;
+        split_datagram(got, print);
+        continue;
+      }
+      text_.feed(got, print);
+      if (!text_.has_pending()) {
+        tail_timer_ = false;
+      } else if (!tail_timer_) {
+        tail_timer_ = true;
+        tail_due_ = Clock::now() + o_.partial_quiet;
+      }
+      continue;
+    }
+    if (r == 0) {
+      peer_gone(0);
+      return false;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) return true;
+    if (udp && err == ECONNREFUSED && !got_datagram_) throw SysError("cannot connect to " + o_.peer.to_string(), err);
+    peer_gone(err);
+    return false;
+  }
+  return true;
+}
+
+bool DuplexSession::flush_queue() {
+  const bool udp = o_.transport == Transport::udp;
+  while (!out_.empty()) {
+    std::string& front = out_.front();
+    ssize_t r = udp ? sys::send(sock_.get(), front.data(), front.size(), MSG_NOSIGNAL)
+                    : sys::send(sock_.get(), front.data() + out_front_off_, front.size() - out_front_off_,
+                                MSG_NOSIGNAL);
+    if (r >= 0) {
+      size_t sent = udp ? front.size() : static_cast<size_t>(r);
+      out_front_off_ += sent;
+      out_bytes_ -= sent;
+      if (out_front_off_ >= front.size()) {
+        out_.pop_front();
+        out_front_off_ = 0;
+      }
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) return true;
+    if (udp && err == EMSGSIZE) {
+      errf("concur: a message of {} bytes does not fit in one datagram; not sent", front.size());
+      out_bytes_ -= front.size();
+      out_.pop_front();
+      continue;
+    }
+    if (udp && err == ECONNREFUSED && !got_datagram_) throw SysError("cannot connect to " + o_.peer.to_string(), err);
+    // The peer is gone. What it sent before leaving may still wait in our receive buffer.
+    if (!udp && !read_socket()) return false;
+    peer_gone(err);
+    return false;
+  }
+  return true;
+}
+
+void DuplexSession::send_farewell() {
+  if (o_.farewell.empty()) return;
+  if (state_ == State::half_closed || state_ == State::shut_leaving) return;
+  try {
+    if (o_.transport == Transport::tcp && (!flush_queue() || !out_.empty())) return;  // never mid-line
+    [[maybe_unused]] ssize_t r = sys::send(sock_.get(), o_.farewell.data(), o_.farewell.size(), MSG_NOSIGNAL);
+  } catch (const SysError&) {
+    // leaving anyway
+  }
+}
+
+int DuplexSession::run() {
+  if (!flush_queue()) return 0;
+  auto print = [this](std::string_view t) { print_message(t); };
+  while (!done_) {
+    // Input already buffered (typed ahead, or held back while the queue was full).
+    while (state_ == State::open && out_bytes_ <= o_.max_queue) {
+      auto line = in_.next_line();
+      if (!line) break;
+      if (line->too_long || line->text.size() > o_.max_input_line) {
+        errf("concur: input line too long (max {} bytes); not sent", o_.max_input_line);
+        continue;
+      }
+      apply(on_line_(line->text));
+    }
+    if (state_ == State::open && in_.eof() && !input_done_ && out_bytes_ <= o_.max_queue) {
+      input_done_ = true;
+      apply(on_eof_());
+    }
+    if (!out_.empty() && !flush_queue()) break;
+
+    auto now = Clock::now();
+    if (out_.empty() && state_ == State::half_closing) {
+      ::shutdown(sock_.get(), SHUT_WR);
+      state_ = State::half_closed;
+    }
+    if (state_ == State::leaving && (out_.empty() || now >= leave_due_)) {
+      if (o_.transport == Transport::udp || !out_.empty()) break;
+      ::shutdown(sock_.get(), SHUT_WR);  // then wait (bounded) for the peer to close
+      state_ = State::shut_leaving;
+      leave_due_ = now + o_.leave_wait;
+    }
+    if (state_ == State::shut_leaving && now >= leave_due_) break;
+    if (tail_timer_ && now >= tail_due_) {
+      if (!read_socket()) break;  // bytes that raced the timer join their line first
+      if (tail_timer_ && Clock::now() >= tail_due_) {
+        tail_timer_ = false;
+        text_.flush(print);
+      }
+    }
+
+    pollfd fds[3];
+    nfds_t n = 0;
+    fds[n++] = {stop_.fd(), POLLIN, 0};
+    const nfds_t sock_i = n;
+    fds[n++] = {sock_.get(), static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
+    nfds_t in_i = 0;
+    if (state_ == State::open && !input_done_ && !in_.eof() && out_bytes_ <= o_.max_queue) {
+      in_i = n;
+      fds[n++] = {in_.fd(), POLLIN, 0};
+    }
+    int timeout = -1;
+    auto consider = [&](Clock::time_point due) {
+      auto ms = std::chrono::duration_cast<Millis>(due - now).count() + 1;
+      ms = std::max<long long>(ms, 0);
+      if (timeout < 0 || ms < timeout) timeout = static_cast<int>(ms);
+    };
+    if (tail_timer_) consider(tail_due_);
+    if (state_ == State::leaving || state_ == State::shut_leaving) consider(leave_due_);
+
+    int rc = ::poll(fds, n, timeout);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("poll");
+    }
+    if (fds[0].revents || stop_.requested()) {
+      send_farewell();
+      break;
+    }
+    short sre = fds[sock_i].revents;
+    if ((sre & (POLLIN | POLLERR | POLLHUP)) && !read_socket()) break;
+    if ((sre & POLLOUT) && !flush_queue()) break;
+    if (in_i && fds[in_i].revents) in_.read_some();
+  }
+  return 0;
+}
+
+}  // namespace concur

@@ -1,0 +1,99 @@
+#pragma once
+// A full-duplex terminal session over one socket, shared by `pair-chat` and `chat-client`:
+// input lines go out while received messages are printed, in one poll() loop over stdin, the
+// socket and the stop eventfd — neither direction ever waits for the other.
+//
+// - The socket is non-blocking; outgoing bytes wait in a queue and stdin is not read while the
+//   queue holds more than max_queue bytes, so a peer that does not read stalls only our input,
+//   never our printing (no write-write deadlock between two sessions).
+// - Received text: TCP lines are printed as they complete; an unterminated tail (the seed's
+//   Python peers send no newline) is printed after `partial_quiet`. UDP: one datagram, one
+//   message. Every message goes through escape_for_terminal (RELIABILITY #6).
+// - What an input line sends, and what end of input does, is the command's choice (Action).
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "clients/input_reader.hpp"
+#include "clients/received_text.hpp"
+#include "core/duration.hpp"
+#include "core/endpoint.hpp"
+#include "core/fd.hpp"
+#include "core/socket.hpp"
+#include "core/stop.hpp"
+
+namespace concur {
+
+struct SessionAction {
+  enum class Then {
+    stay,        // keep going
+    half_close,  // once the queue is sent: shutdown(SHUT_WR), keep printing until the peer closes
+    leave,       // once the queue is sent (bounded wait): close and end the session
+  };
+  bool send = false;
+  std::string payload;  // TCP: bytes; UDP: one datagram
+  std::string echo;     // printed on stdout when not empty (e.g. "-> hello")
+  Then then = Then::stay;
+};
+
+struct SessionOptions {
+  Transport transport = Transport::tcp;
+  Endpoint peer;                 // for messages
+  std::string recv_prefix;       // printed before every received message ("<- ")
+  std::string closed_line;       // printed when the peer closes the connection ("peer left")
+  std::string farewell;          // sent best-effort on SIGINT/SIGTERM (e.g. "[ID]quit")
+  size_t max_input_line = 65535; // longer input lines are refused with a note on stderr
+  size_t max_queue = 1 << 20;    // stop reading input while more than this waits to be sent
+  Millis partial_quiet{50};      // an unterminated received tail is printed after this
+  Millis leave_wait{1000};       // leaving: how long to wait for the queue to drain / the peer to close
+};
+
+class DuplexSession {
+ public:
+  using LineHandler = std::function<SessionAction(std::string_view line)>;
+  using EofHandler = std::function<SessionAction()>;
+
+  // `sock` is a connected TCP or UDP socket (made non-blocking here).
+  DuplexSession(FileDesc sock, InputReader& input, SessionOptions opts, LineHandler on_line, EofHandler on_eof,
+                StopSource& stop);
+
+  // Queues bytes (TCP) or one datagram (UDP) to send first, e.g. the join message.
+  void queue(std::string payload);
+
+  // Runs until the peer closes, an action leaves, or stop is requested. Returns the exit code
+  // (0). Throws SysError when a UDP peer was never reachable ("cannot connect to …").
+  int run();
+
+ private:
+  enum class State { open, half_closing, half_closed, leaving, shut_leaving };
+
+  void apply(SessionAction a);
+  bool flush_queue();  // false: the peer is gone (message printed)
+  // Reads what is there. Returns false when the session is over.
+  bool read_socket();
+  void print_message(std::string_view text);
+  void peer_gone(int err);
+  void send_farewell();
+
+  FileDesc sock_;
+  InputReader& in_;
+  SessionOptions o_;
+  LineHandler on_line_;
+  EofHandler on_eof_;
+  StopSource& stop_;
+
+  std::deque<std::string> out_;
+  size_t out_front_off_ = 0;  // bytes of out_.front() already sent (TCP)
+  size_t out_bytes_ = 0;
+  StreamText text_;
+  bool tail_timer_ = false;
+  std::chrono::steady_clock::time_point tail_due_{};
+  std::chrono::steady_clock::time_point leave_due_{};
+  State state_ = State::open;
+  bool input_done_ = false;
+  bool got_datagram_ = false;
+  bool done_ = false;
+};
+
+}  // namespace concur

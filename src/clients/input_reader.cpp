@@ -1,0 +1,70 @@
+#include "clients/input_reader.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace concur {
+
+bool InputReader::read_some() {
+  if (eof_) return false;
+  char tmp[16384];
+  for (;;) {
+    ssize_t n = ::read(fd_, tmp, sizeof tmp);
+    if (n > 0) {
+      buf_.append(tmp, static_cast<size_t>(n));
+      return true;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    eof_ = true;  // 0 = end of input; EBADF/EIO (no stdin, terminal gone) end it too
+    return false;
+  }
+}
+
+std::optional<InputReader::Line> InputReader::next_line() {
+  for (;;) {
+    size_t nl = buf_.find('\n');
+    if (discarding_) {
+      if (nl == std::string::npos) {
+        buf_.clear();
+        return std::nullopt;
+      }
+      buf_.erase(0, nl + 1);
+      discarding_ = false;
+      continue;
+    }
+    if (nl == std::string::npos) {
+      if (buf_.size() > max_) {  // an over-long line: hand out its head, drop the rest
+        Line l{buf_.substr(0, max_), true};
+        buf_.clear();
+        discarding_ = true;
+        return l;
+      }
+      if (eof_ && !buf_.empty()) {
+        Line l{std::move(buf_), false};
+        buf_.clear();
+        if (!l.text.empty() && l.text.back() == '\r') l.text.pop_back();
+        return l;
+      }
+      return std::nullopt;
+    }
+    Line l{buf_.substr(0, nl), false};
+    buf_.erase(0, nl + 1);
+    if (!l.text.empty() && l.text.back() == '\r') l.text.pop_back();
+    if (l.text.size() > max_) {
+      l.text.resize(max_);
+      l.too_long = true;
+    }
+    return l;
+  }
+}
+
+std::optional<InputReader::Line> InputReader::read_line() {
+  for (;;) {
+    if (auto l = next_line()) return l;
+    if (eof_ || !read_some()) return next_line();
+  }
+}
+
+}  // namespace concur

@@ -1,0 +1,179 @@
+#include "support/seed_peer.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "core/endpoint.hpp"
+#include "core/socket.hpp"
+
+namespace concur::test {
+
+void PeerConn::send_all(std::string_view bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::send(fd_.get(), bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("send failed");
+    off += static_cast<size_t>(n);
+  }
+}
+
+void PeerConn::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+
+bool PeerConn::wait_readable(Ms timeout) {
+  pollfd p{fd_.get(), POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+}
+
+std::optional<std::string> PeerConn::recv_line(Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[65536];
+  for (;;) {
+    auto nl = pending_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !wait_readable(left)) return std::nullopt;
+    ssize_t r = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (r <= 0) return std::nullopt;
+    pending_.append(buf, static_cast<size_t>(r));
+  }
+}
+
+bool PeerConn::wait_eof(Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[65536];
+  for (;;) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !wait_readable(left)) return false;
+    ssize_t r = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (r <= 0) return true;
+  }
+}
+
+bool PeerConn::silent_for(Ms quiet) {
+  if (!pending_.empty()) return false;
+  return !wait_readable(quiet);
+}
+
+PeerListener::PeerListener() {
+  fd_ = concur::tcp_listen(concur::Endpoint::parse("127.0.0.1", 0));
+  port_ = concur::local_endpoint(fd_.get()).port();
+}
+
+PeerConn PeerListener::accept(Ms timeout) {
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return {};
+  int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);  // blocking, as tests want
+  if (fd < 0) return {};
+  return PeerConn(concur::FileDesc(fd));
+}
+
+int free_port(bool udp) {
+  concur::FileDesc fd = udp ? concur::udp_bind(concur::Endpoint::parse("127.0.0.1", 0))
+                            : concur::tcp_listen(concur::Endpoint::parse("127.0.0.1", 0));
+  return concur::local_endpoint(fd.get()).port();
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/concur-test-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, std::string_view content) const {
+  std::string p = path_ + "/" + name;
+  std::ofstream f(p, std::ios::binary);
+  f.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!f) throw std::runtime_error("cannot write " + p);
+  return p;
+}
+
+std::optional<std::string> python3() {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string p = (dir.empty() ? "." : dir) + "/python3";
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// True if a /proc/net table has a socket on local port `port` in state `st` ("0A" LISTEN, "07"
+// an unconnected UDP socket).
+bool proc_net_has(const char* table, int port, const std::string& st) {
+  std::ifstream f(table);
+  std::string line;
+  std::getline(f, line);  // header
+  char want[8];
+  std::snprintf(want, sizeof want, "%04X", port);
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string slot, local, remote, state;
+    in >> slot >> local >> remote >> state;
+    auto colon = local.rfind(':');
+    if (colon != std::string::npos && local.substr(colon + 1) == want && state == st) return true;
+  }
+  return false;
+}
+
+bool wait_proc(const char* a, const char* b, int port, const std::string& st, Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (proc_net_has(a, port, st) || proc_net_has(b, port, st)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(Ms(10));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> wait_for_lines(Process& p, std::vector<std::string> exact, Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto tick = [&exact](const std::string& line) {
+    auto it = std::find(exact.begin(), exact.end(), line);
+    if (it != exact.end()) exact.erase(it);
+  };
+  for (const auto& seen : p.lines()) tick(seen);
+  while (!exact.empty()) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto line = p.read_line(left);
+    if (!line) break;
+    tick(*line);
+  }
+  return exact;
+}
+
+bool wait_tcp_listening(int port, Ms timeout) {
+  return wait_proc("/proc/net/tcp", "/proc/net/tcp6", port, "0A", timeout);
+}
+
+bool wait_udp_bound(int port, Ms timeout) {
+  return wait_proc("/proc/net/udp", "/proc/net/udp6", port, "07", timeout);
+}
+
+}  // namespace concur::test
