@@ -1,13 +1,87 @@
-// chat-server: not yet built (see the open issues).
+// chat-server: the seed's udp_multi_chat_server.py and homework 8/9 (TCP group chat with threads
+// or select), as one room served over TCP under any stream model, or over UDP.
+#include <fmt/format.h>
+
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "core/stop.hpp"
+#include "models/datagram_loop.hpp"
+#include "services/chat_tcp.hpp"
+#include "services/chat_udp.hpp"
 
 namespace concur {
 
+namespace {
+
+std::vector<std::string> tcp_models() {
+  std::vector<std::string> m = {"thread", "select", "poll", "epoll"};
+  if (find_model("coro")) m.push_back("coro");
+  return m;
+}
+// UDP has no connections to spread over threads: one thread waits with poll() for datagrams.
+const std::vector<std::string> kUdpModels = {"thread", "poll"};
+
+struct ChatOptions {
+  ServerOptions server;
+  std::string transport = "tcp";
+  chat::ChatSettings settings;
+};
+
+int serve_udp(const ServerOptions& o, DatagramService& service) {
+  const ModelInfo& info = pick_model(o.model, kUdpModels, "chat-server --transport udp");
+  Endpoint at;
+  try {
+    at = Endpoint::parse(o.bind, static_cast<uint16_t>(o.port));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--bind: ") + e.what());
+  }
+  StopSource stop;
+  install_stop_signals(&stop);
+  FileDesc sock = udp_bind(at);
+  outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
+  run_datagram_loop(sock.get(), service, stop);
+  install_stop_signals(nullptr);
+  return 0;
+}
+
+}  // namespace
+
 Command chat_server_command() {
-  return {"chat-server", "group chat over TCP or UDP", [](CLI::App& app) {
-            app.allow_extras();
-            return CommandRun([]() -> int { throw UsageError("chat-server: not yet available"); });
+  return {"chat-server", "group chat over TCP (any model) or UDP: join with [ID], relay to all others",
+          [](CLI::App& app) {
+            auto o = std::make_shared<ChatOptions>();
+            chat::ChatSettings& st = o->settings;
+            add_server_options(app, o->server, 2500, "thread", tcp_models(), "chat-server");
+            app.add_option("--transport", o->transport, "tcp or udp")
+                ->check(CLI::IsMember({"tcp", "udp"}))
+                ->capture_default_str();
+            app.add_option("--rate", st.rate, "messages per second a member may send (0 = no limit)")
+                ->check(CLI::Range(0.0, 1e9))
+                ->capture_default_str();
+            app.add_option("--burst", st.burst, "messages a member may send at once, above --rate")
+                ->check(CLI::Range(size_t{1}, size_t{1} << 30))
+                ->capture_default_str();
+            app.add_option("--max-per-ip", st.max_per_ip, "TCP connections from one address (0 = no limit)")
+                ->capture_default_str();
+            add_duration_option(app, "--join-timeout", st.join_timeout,
+                                "close a TCP connection that has not joined by then (default 30 s; 0 = never)");
+            add_duration_option(app, "--idle-timeout", st.idle_timeout,
+                                "drop a UDP member silent this long (default 600 s; 0 = never)");
+            return CommandRun([o] {
+              chat::ChatSettings st = o->settings;
+              st.quiet = o->server.quiet;
+              st.max_queue = o->server.max_queue;
+              if (o->transport == "udp") {
+                st.max_members = o->server.max_clients;
+                chat::ChatDatagramService service(st);
+                return serve_udp(o->server, service);
+              }
+              chat::ChatStreamService service(st);
+              return serve_stream(o->server, service, tcp_models(), "chat-server");
+            });
           }};
 }
 

@@ -1,0 +1,193 @@
+#include "services/chat_tcp.hpp"
+
+#include <fmt/format.h>
+
+#include <any>
+
+#include "core/line_framer.hpp"
+#include "core/log.hpp"
+
+namespace concur::chat {
+
+// Per-connection state; lives in Conn::context and is touched only on the owner thread.
+struct ChatStreamService::Session {
+  enum class Phase { joining, line, raw, done };
+  Session(const ChatSettings& st, const Endpoint& peer)
+      : flood(st.rate, st.burst), who(peer.seed_format()), ip(peer.ip()) {}
+
+  Phase phase = Phase::joining;
+  JoinDecoder decoder;
+  LineFramer framer{kMaxMessage};
+  bool raw_framing = false;  // what we send carries no newline (a raw client)
+  std::string id;
+  std::shared_ptr<ConnMember> member;  // set once joined
+  FloodGuard flood;
+  std::string who;  // "('ip', port)"
+  std::string ip;
+  bool counted_ip = false;
+  bool announced = false;  // "new client" was logged, so "exited" will be
+};
+
+namespace {
+std::string seconds(Millis d) { return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0); }
+}  // namespace
+
+ChatStreamService::ChatStreamService(ChatSettings settings) : settings_(settings) {}
+
+ChatStreamService::Session* ChatStreamService::session_of(Conn& c) {
+  auto* p = std::any_cast<std::shared_ptr<Session>>(&c.context());
+  return p ? p->get() : nullptr;
+}
+
+void ChatStreamService::on_open(Conn& c) {
+  auto s = std::make_shared<Session>(settings_, c.peer());
+  c.context() = s;
+  if (settings_.max_per_ip != 0) {
+    bool over;
+    {
+      std::lock_guard lock(ip_mu_);
+      size_t& n = per_ip_[s->ip];
+      over = n >= settings_.max_per_ip;
+      if (!over) ++n;
+    }
+    if (over) {
+      s->phase = Session::Phase::done;
+      log_refused(s->who, fmt::format("more than {} connections from {}", settings_.max_per_ip, s->ip));
+      c.send(fmt::format("error: {}\n", kErrTooManyFromIp));
+      c.close();
+      return;
+    }
+    s->counted_ip = true;
+  }
+  s->announced = true;
+  log_new_client(s->who);
+  c.set_timer(settings_.join_timeout);
+}
+
+void ChatStreamService::on_data(Conn& c, std::string_view bytes) {
+  Session* s = session_of(c);
+  if (!s) return;
+  switch (s->phase) {
+    case Session::Phase::joining: on_join_state(c, *s, s->decoder.feed(bytes)); break;
+    case Session::Phase::line: feed_lines(c, *s, bytes); break;
+    case Session::Phase::raw: feed_raw(c, *s, bytes); break;
+    case Session::Phase::done: break;
+  }
+}
+
+void ChatStreamService::on_timeout(Conn& c) {
+  Session* s = session_of(c);
+  if (!s || s->phase != Session::Phase::joining) return;
+  if (s->decoder.state() == JoinDecoder::State::undecided) on_join_state(c, *s, s->decoder.timeout());
+  else refuse(c, *s, kErrJoinTimeout, "no join within " + seconds(settings_.join_timeout));
+}
+
+void ChatStreamService::on_close(Conn& c) {
+  Session* s = session_of(c);
+  if (!s) return;
+  if (s->member) room_.leave(*s->member);
+  if (s->counted_ip) {
+    std::lock_guard lock(ip_mu_);
+    if (auto it = per_ip_.find(s->ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  }
+  if (s->announced) {
+    if (c.overflowed())
+      log_exited(s->who, fmt::format("disconnected: not reading, more than {} bytes pending", settings_.max_queue));
+    else
+      log_exited(s->who);
+  }
+  // The session holds the member, which holds the connection: break the cycle.
+  c.context().reset();
+}
+
+void ChatStreamService::on_join_state(Conn& c, Session& s, JoinDecoder::State state) {
+  using St = JoinDecoder::State;
+  switch (state) {
+    case St::need_more: return;
+    case St::undecided: c.set_timer(settings_.raw_decision); return;
+    case St::http:
+      log_refused(s.who, "an HTTP request (this is a chat server)");
+      c.send(std::string(kHttpAnswer) + "\n");
+      finish(c, s);
+      return;
+    case St::invalid: refuse(c, s, s.decoder.error(), s.decoder.error()); return;
+    case St::line: join(c, s, false); return;
+    case St::raw: join(c, s, true); return;
+  }
+}
+
+void ChatStreamService::join(Conn& c, Session& s, bool raw) {
+  s.raw_framing = raw;
+  s.id = s.decoder.id();
+  auto member = std::make_shared<ConnMember>(c.shared(), raw);
+  auto r = room_.join(s.id, member);
+  if (r.status == ChatRoom::JoinStatus::taken) {
+    refuse(c, s, taken_error_text(s.id, r.holder), fmt::format("ID '{}' is taken", escape_for_terminal(s.id)));
+    return;
+  }
+  if (r.status == ChatRoom::JoinStatus::full) {
+    refuse(c, s, kErrServerFull, "server full");
+    return;
+  }
+  s.member = std::move(member);
+  s.phase = raw ? Session::Phase::raw : Session::Phase::line;
+  c.set_timer(Millis(0));
+  announce_join(room_, *s.member, s.id, s.who, settings_);
+  std::string rest = s.decoder.take_rest();
+  if (rest.empty()) return;
+  if (raw) feed_raw(c, s, rest);
+  else feed_lines(c, s, rest);
+}
+
+void ChatStreamService::feed_lines(Conn& c, Session& s, std::string_view bytes) {
+  auto status = s.framer.feed(bytes, [&](std::string_view line) {
+    if (s.phase == Session::Phase::line) on_message(c, s, line);
+  });
+  if (status == LineFramer::Status::too_long && s.phase == Session::Phase::line)
+    refuse(c, s, kErrLineTooLong, fmt::format("line longer than {} bytes", kMaxMessage));
+}
+
+void ChatStreamService::feed_raw(Conn& c, Session& s, std::string_view bytes) {
+  for (std::string_view piece : split_raw_chunk(bytes, s.id)) {
+    if (s.phase != Session::Phase::raw) return;
+    if (piece.size() > kMaxMessage) {
+      refuse(c, s, kErrLineTooLong, fmt::format("message longer than {} bytes", kMaxMessage));
+      return;
+    }
+    on_message(c, s, piece);
+  }
+}
+
+void ChatStreamService::on_message(Conn& c, Session& s, std::string_view message) {
+  Outcome o = relay_message(room_, *s.member, s.id, s.who, message, s.flood, settings_, FloodGuard::Clock::now());
+  switch (o.kind) {
+    case Outcome::Kind::relayed:
+    case Outcome::Kind::ignored: return;
+    case Outcome::Kind::quit: finish(c, s); return;
+    case Outcome::Kind::refused: send_error(c, s, o.error); return;
+    case Outcome::Kind::disconnect:
+      send_error(c, s, o.error);
+      finish(c, s);
+      return;
+  }
+}
+
+void ChatStreamService::refuse(Conn& c, Session& s, std::string_view text, std::string_view log_why) {
+  log_refused(s.who, log_why);
+  send_error(c, s, text);
+  finish(c, s);
+}
+
+void ChatStreamService::send_error(Conn& c, const Session& s, std::string_view text) {
+  std::string line = fmt::format("error: {}", text);
+  if (!s.raw_framing) line.push_back('\n');
+  c.send(line);
+}
+
+void ChatStreamService::finish(Conn& c, Session& s) {
+  s.phase = Session::Phase::done;
+  if (s.member) room_.leave(*s.member);
+  c.close();
+}
+
+}  // namespace concur::chat

@@ -1,0 +1,64 @@
+#pragma once
+// chat-server over TCP: the StreamService that every stream model (thread, select, poll, epoll,
+// coro) drives. It turns a connection's bytes into joins and messages (chat_protocol) and makes
+// the connection a member of the room through ConnMember, the room's only view of a socket.
+//
+// Thread contract: the callbacks of one connection run on its owner thread (service.hpp); its
+// Session (in Conn::context) is touched only there. The room and the per-address counts are
+// shared and locked; ConnMember::deliver runs on any thread and only calls Conn::send, which
+// never blocks.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "services/chat_protocol.hpp"
+#include "services/chat_relay.hpp"
+#include "services/chat_room.hpp"
+#include "services/service.hpp"
+
+namespace concur::chat {
+
+// A TCP connection as a room member. Line clients receive "text\n"; raw clients (the homework's
+// Python clients) receive "text" alone, as they send.
+class ConnMember final : public ChatMember {
+ public:
+  ConnMember(std::shared_ptr<Conn> conn, bool raw) : conn_(std::move(conn)), raw_(raw) {}
+  bool deliver(const ChatMessage& m) override { return conn_->send(raw_ ? m.text() : m.line()); }
+
+ private:
+  const std::shared_ptr<Conn> conn_;
+  const bool raw_;
+};
+
+class ChatStreamService final : public StreamService {
+ public:
+  explicit ChatStreamService(ChatSettings settings);
+
+  void on_open(Conn& c) override;
+  void on_data(Conn& c, std::string_view bytes) override;
+  void on_close(Conn& c) override;
+  void on_timeout(Conn& c) override;
+
+  ChatRoom& room() { return room_; }
+
+ private:
+  struct Session;
+  static Session* session_of(Conn& c);
+  void on_join_state(Conn& c, Session& s, JoinDecoder::State state);
+  void join(Conn& c, Session& s, bool raw);
+  void feed_lines(Conn& c, Session& s, std::string_view bytes);
+  void feed_raw(Conn& c, Session& s, std::string_view bytes);
+  void on_message(Conn& c, Session& s, std::string_view message);
+  // Sends "error: <text>" (framed as the client frames) and closes, leaving the room.
+  void refuse(Conn& c, Session& s, std::string_view text, std::string_view log_why);
+  void send_error(Conn& c, const Session& s, std::string_view text);
+  void finish(Conn& c, Session& s);
+
+  const ChatSettings settings_;
+  ChatRoom room_;
+  std::mutex ip_mu_;
+  std::unordered_map<std::string, size_t> per_ip_;  // guarded by ip_mu_
+};
+
+}  // namespace concur::chat

@@ -1,0 +1,105 @@
+#include "services/chat_udp.hpp"
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+#include "services/chat_protocol.hpp"
+
+namespace concur::chat {
+
+ChatDatagramService::ChatDatagramService(ChatSettings settings)
+    : settings_(settings), room_(settings.max_members) {}
+
+void ChatDatagramService::answer(DatagramSink& sink, const Endpoint& to, size_t size, std::string_view text) {
+  std::string reply = fmt::format("error: {}", text);
+  if (reply.size() <= size) sink.send_to(to, reply);
+}
+
+void ChatDatagramService::handle(DatagramSink& sink, const Endpoint& from, std::string_view bytes, bool truncated,
+                                 Clock::time_point now) {
+  if (from.port() == 0) return;  // cannot be answered, and no peer sends from port 0
+  size_t size = bytes.size();
+  std::string_view message = bytes;
+  if (message.ends_with('\n')) message.remove_suffix(1);  // tolerated, as a line client might add it
+  if (message.ends_with('\r')) message.remove_suffix(1);
+  auto it = members_.find(from);
+  if (truncated || message.size() > kMaxMessage) {
+    if (it != members_.end()) {
+      it->second.last_seen = now;
+      log_refused(it->second.who, fmt::format("datagram longer than {} bytes", kMaxMessage));
+    }
+    answer(sink, from, size, fmt::format("message too long (max {} bytes; not relayed)", kMaxMessage));
+    return;
+  }
+  if (it == members_.end()) from_stranger(sink, from, message, size, now);
+  else from_member(sink, it, message, size, now);
+}
+
+void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from, std::string_view message,
+                                        size_t size, Clock::time_point now) {
+  // An unknown address joins with "[ID]" (or "[ID]text", as a seed client whose membership
+  // expired sends: it joins and its message is relayed).
+  auto p = split_prefix(message);
+  if (!p) {
+    answer(sink, from, size, kErrNotJoined);
+    return;
+  }
+  if (IdError e = check_id(p->id); e != IdError::none) {
+    answer(sink, from, size, id_error_text(e, p->id));
+    return;
+  }
+  if (p->rest == "quit") return;
+  std::string who = from.seed_format();
+  auto target = std::make_shared<UdpMember>(sink, from);
+  auto r = room_.join(p->id, target);
+  if (r.status == ChatRoom::JoinStatus::taken) {
+    log_refused(who, fmt::format("ID '{}' is taken", escape_for_terminal(p->id)));
+    answer(sink, from, size, taken_error_text(p->id, r.holder));
+    return;
+  }
+  if (r.status == ChatRoom::JoinStatus::full) {
+    log_refused(who, "server full");
+    answer(sink, from, size, kErrServerFull);
+    return;
+  }
+  auto [it, fresh] = members_.emplace(
+      from, Member{std::move(target), std::string(p->id), who, FloodGuard(settings_.rate, settings_.burst), now});
+  log_new_client(who);
+  if (p->rest.empty()) announce_join(room_, *it->second.target, it->second.id, who, settings_);
+  else from_member(sink, it, message, size, now);
+}
+
+void ChatDatagramService::from_member(DatagramSink& sink, Table::iterator it, std::string_view message, size_t size,
+                                      Clock::time_point now) {
+  Member& m = it->second;
+  m.last_seen = now;
+  Outcome o = relay_message(room_, *m.target, m.id, m.who, message, m.flood, settings_, now);
+  switch (o.kind) {
+    case Outcome::Kind::relayed:
+    case Outcome::Kind::ignored: return;
+    case Outcome::Kind::quit: remove(it, {}); return;
+    case Outcome::Kind::refused: answer(sink, it->first, size, o.error); return;
+    case Outcome::Kind::disconnect:
+      answer(sink, it->first, size, o.error);
+      remove(it, "flooding");
+      return;
+  }
+}
+
+void ChatDatagramService::remove(Table::iterator it, std::string_view why) {
+  room_.leave(*it->second.target);
+  log_exited(it->second.who, why);
+  members_.erase(it);
+}
+
+void ChatDatagramService::expire(Clock::time_point now) {
+  if (settings_.idle_timeout.count() <= 0) return;
+  for (auto it = members_.begin(); it != members_.end();) {
+    auto next = std::next(it);
+    if (now - it->second.last_seen >= settings_.idle_timeout)
+      remove(it, fmt::format("idle for {:g} s", static_cast<double>(settings_.idle_timeout.count()) / 1000.0));
+    it = next;
+  }
+}
+
+}  // namespace concur::chat
