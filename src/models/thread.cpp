@@ -1,6 +1,11 @@
 // thread: one thread per client (the seed's threading servers). Threads get a small, deliberate
 // stack so that thousands of idle clients stay cheap; the model waits for all of them on stop.
+#include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
+
+#include <atomic>
+#include <cerrno>
 
 #include <condition_variable>
 #include <mutex>
@@ -62,15 +67,36 @@ class ThreadModel final : public Model {
     return nullptr;
   }
 
+  // glibc carves the static TLS of every loaded object (some hold big thread_local buffers) out
+  // of the requested stack, and refuses (EINVAL) a stack that cannot hold it. Ask for kStack of
+  // usable stack on top of that minimum (__pthread_get_minstack, as Rust's std does), and double
+  // the size should pthread_create still say EINVAL.
+  static size_t initial_stack() {
+    size_t min = PTHREAD_STACK_MIN;
+    using MinStack = size_t (*)(const pthread_attr_t*);
+    if (auto f = reinterpret_cast<MinStack>(::dlsym(RTLD_DEFAULT, "__pthread_get_minstack"))) {
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      min = f(&attr);
+      pthread_attr_destroy(&attr);
+    }
+    return kStack + min;
+  }
+
   bool spawn(Job* job) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, kStack);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t tid;
-    int rc = pthread_create(&tid, &attr, &ThreadModel::thread_main, job);
-    pthread_attr_destroy(&attr);
-    return rc == 0;
+    static std::atomic<size_t> stack{initial_stack()};
+    for (;;) {
+      size_t size = stack.load(std::memory_order_relaxed);
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      int rc = pthread_attr_setstacksize(&attr, size);
+      pthread_t tid;
+      if (rc == 0) rc = pthread_create(&tid, &attr, &ThreadModel::thread_main, job);
+      pthread_attr_destroy(&attr);
+      if (rc != EINVAL || size >= (size_t{64} << 20)) return rc == 0;
+      stack.compare_exchange_strong(size, size * 2, std::memory_order_relaxed);
+    }
   }
 
   void finished() {

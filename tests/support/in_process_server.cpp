@@ -1,5 +1,7 @@
 #include "support/in_process_server.hpp"
 
+#include <sys/socket.h>
+
 #include <stdexcept>
 
 #include "core/socket.hpp"
@@ -13,7 +15,15 @@ InProcessServer::InProcessServer(const std::string& model, StreamService& servic
   model_ = info->make();
   listener_ = tcp_listen(Endpoint::parse("127.0.0.1", 0));
   port_ = local_endpoint(listener_.get()).port();
-  thread_ = std::thread([this, &service] { model_->run(listener_.get(), service, cfg_, stop_); });
+  thread_ = std::thread([this, &service] {
+    try {
+      model_->run(listener_.get(), service, cfg_, stop_);
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu_);
+      error_ = e.what();
+      ::shutdown(listener_.get(), SHUT_RDWR);  // pending and new clients fail instead of hanging
+    }
+  });
 }
 
 void InProcessServer::stop() {
@@ -22,5 +32,10 @@ void InProcessServer::stop() {
 }
 
 InProcessServer::~InProcessServer() { stop(); }
+
+std::string InProcessServer::error() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
 
 }  // namespace concur::test

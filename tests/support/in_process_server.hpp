@@ -2,6 +2,7 @@
 // Runs a model from the registry over a service inside the test process, on a loopback port,
 // so the (service x model) matrix needs no binary and sanitizers see both sides.
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -17,6 +18,9 @@ class InProcessServer {
   ~InProcessServer();  // stops the model and waits for it
   int port() const { return port_; }
   void stop();
+  // What Model::run() threw (e.g. "io_uring is not available here"), empty while it runs or
+  // when it returned normally. The listening socket is closed then, so clients fail fast.
+  std::string error() const;
 
  private:
   StopSource stop_;
@@ -25,6 +29,8 @@ class InProcessServer {
   std::unique_ptr<Model> model_;
   ServerConfig cfg_;
   std::thread thread_;
+  mutable std::mutex mu_;
+  std::string error_;  // guarded by mu_
 };
 
 }  // namespace concur::test
