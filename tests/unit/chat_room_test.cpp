@@ -1,0 +1,142 @@
+// The room without any transport: members are plain recorders (services/chat_room).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "services/chat_room.hpp"
+
+namespace concur::chat {
+namespace {
+
+class Recorder final : public ChatMember {
+ public:
+  bool deliver(const ChatMessage& m) override {
+    std::lock_guard lock(mu);
+    got.emplace_back(m.text());
+    return accept;
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard lock(mu);
+    return got;
+  }
+  std::mutex mu;
+  std::vector<std::string> got;
+  bool accept = true;
+};
+
+TEST(ChatRoom, MessageHasTextAndLine) {
+  ChatMessage m("[a]hi");
+  EXPECT_EQ(m.text(), "[a]hi");
+  EXPECT_EQ(m.line(), "[a]hi\n");
+}
+
+TEST(ChatRoom, BroadcastReachesEveryoneButTheSender) {
+  ChatRoom room;
+  auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>(), c = std::make_shared<Recorder>();
+  ASSERT_EQ(room.join("a", a).status, ChatRoom::JoinStatus::joined);
+  ASSERT_EQ(room.join("b", b).status, ChatRoom::JoinStatus::joined);
+  ASSERT_EQ(room.join("c", c).status, ChatRoom::JoinStatus::joined);
+  EXPECT_EQ(room.broadcast(a.get(), ChatMessage("[a]hi")), 2u);
+  EXPECT_TRUE(a->messages().empty());
+  EXPECT_EQ(b->messages(), std::vector<std::string>{"[a]hi"});
+  EXPECT_EQ(c->messages(), std::vector<std::string>{"[a]hi"});
+  c->accept = false;  // over its bound: counted as not delivered
+  EXPECT_EQ(room.broadcast(a.get(), ChatMessage("[a]again")), 1u);
+}
+
+TEST(ChatRoom, IdsAreUniqueIgnoringAsciiCase) {
+  ChatRoom room;
+  auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>();
+  ASSERT_EQ(room.join("Bob", a).status, ChatRoom::JoinStatus::joined);
+  auto r = room.join("bob", b);
+  EXPECT_EQ(r.status, ChatRoom::JoinStatus::taken);
+  EXPECT_EQ(r.holder, "Bob");
+  EXPECT_EQ(room.join("Bob", a).status, ChatRoom::JoinStatus::already_member);
+  EXPECT_TRUE(room.leave(*a));
+  EXPECT_FALSE(room.leave(*a));
+  EXPECT_EQ(room.join("bob", b).status, ChatRoom::JoinStatus::joined);  // free again
+  EXPECT_EQ(room.ids(), std::vector<std::string>{"bob"});
+}
+
+TEST(ChatRoom, FullRoomRefuses) {
+  ChatRoom room(2);
+  auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>(), c = std::make_shared<Recorder>();
+  EXPECT_EQ(room.join("a", a).status, ChatRoom::JoinStatus::joined);
+  EXPECT_EQ(room.join("b", b).status, ChatRoom::JoinStatus::joined);
+  EXPECT_EQ(room.join("c", c).status, ChatRoom::JoinStatus::full);
+  room.leave(*a);
+  EXPECT_EQ(room.join("c", c).status, ChatRoom::JoinStatus::joined);
+}
+
+TEST(ChatRoom, MemberThatLeftGetsNothingNew) {
+  ChatRoom room;
+  auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>();
+  room.join("a", a);
+  room.join("b", b);
+  room.leave(*b);
+  room.broadcast(a.get(), ChatMessage("[a]x"));
+  EXPECT_TRUE(b->messages().empty());
+  EXPECT_EQ(room.size(), 1u);
+}
+
+TEST(ChatRoom, FiftyThreadsRaceForOneIdExactlyOneWins) {
+  ChatRoom room;
+  std::vector<std::shared_ptr<Recorder>> members;
+  for (int i = 0; i < 50; ++i) members.push_back(std::make_shared<Recorder>());
+  std::atomic<int> winners{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i)
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      if (room.join(i % 2 ? "Same" : "same", members[i]).status == ChatRoom::JoinStatus::joined) ++winners;
+    });
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(room.size(), 1u);
+}
+
+// Fan-out from several threads while others join and leave: no lost member, no crash, and
+// (under TSan) no data race. Each sender's messages reach a stable member in order.
+TEST(ChatRoom, ConcurrentFanOutWithChurn) {
+  ChatRoom room;
+  auto watcher = std::make_shared<Recorder>();
+  room.join("watcher", watcher);
+  constexpr int kSenders = 3, kPerSender = 300;
+  std::vector<std::shared_ptr<Recorder>> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.push_back(std::make_shared<Recorder>());
+    room.join("s" + std::to_string(s), senders.back());
+  }
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    for (int i = 0; !stop.load() && i < 5000; ++i) {
+      auto m = std::make_shared<Recorder>();
+      room.join("churn" + std::to_string(i % 7), m);
+      room.leave(*m);
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kSenders; ++s)
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < kPerSender; ++i)
+        room.broadcast(senders[s].get(), ChatMessage("[s" + std::to_string(s) + "]" + std::to_string(i)));
+    });
+  for (auto& t : threads) t.join();
+  stop = true;
+  churn.join();
+  auto got = watcher->messages();
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSenders * kPerSender));
+  std::vector<int> next(kSenders, 0);
+  for (const auto& m : got) {
+    int s = m[2] - '0';
+    EXPECT_EQ(m.substr(4), std::to_string(next[s]++));
+  }
+}
+
+}  // namespace
+}  // namespace concur::chat
