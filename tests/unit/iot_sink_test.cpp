@@ -1,0 +1,129 @@
+// FileSink: appends whole lines, seals a torn tail on open, undoes a short write, reports errors.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/sys.hpp"
+#include "iot/reading_sink.hpp"
+
+namespace concur::iot {
+namespace {
+
+class IotFileSink : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/concur-iot-sink-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/data.txt";
+  }
+  void TearDown() override {
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  std::string read() {
+    std::ifstream in(path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  void write_raw(const std::string& s) {
+    std::ofstream out(path_, std::ios::binary);
+    out << s;
+  }
+  std::string dir_, path_;
+};
+
+TEST_F(IotFileSink, CreatesAndAppends) {
+  {
+    FileSink sink(path_, false);
+    EXPECT_FALSE(sink.sealed_on_open());
+    EXPECT_EQ(sink.write_lines("a\nb\n"), 0);
+  }
+  {
+    FileSink sink(path_, true);
+    EXPECT_EQ(sink.write_lines("c\n"), 0);
+    EXPECT_EQ(sink.sync_errors(), 0u);
+  }
+  EXPECT_EQ(read(), "a\nb\nc\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0644u & ~mask);
+}
+
+TEST_F(IotFileSink, SealsATornTailOnOpen) {
+  write_raw("whole line\ntorn li");
+  FileSink sink(path_, false);
+  EXPECT_TRUE(sink.sealed_on_open());
+  EXPECT_EQ(sink.write_lines("next\n"), 0);
+  EXPECT_EQ(read(), "whole line\ntorn li\nnext\n");
+}
+
+TEST_F(IotFileSink, LeavesAWholeFileAlone) {
+  write_raw("whole line\n");
+  FileSink sink(path_, false);
+  EXPECT_FALSE(sink.sealed_on_open());
+  write_raw("");
+  FileSink empty(path_, false);
+  EXPECT_FALSE(empty.sealed_on_open());
+}
+
+TEST_F(IotFileSink, UnwritablePathIsAClearError) {
+  try {
+    FileSink sink(dir_ + "/no/such/dir/data.txt", false);
+    FAIL() << "opened";
+  } catch (const SysError& e) {
+    EXPECT_EQ(e.code(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find("cannot open " + dir_ + "/no/such/dir/data.txt: "), std::string::npos);
+  }
+}
+
+// A short write (disk full in the middle of a batch) must not leave part of a line behind.
+ssize_t short_write(int fd, const void* b, size_t n) { return ::write(fd, b, n / 2); }
+ssize_t enospc_write(int, const void*, size_t) {
+  errno = ENOSPC;
+  return -1;
+}
+
+struct ScopedWrite {
+  explicit ScopedWrite(ssize_t (*w)(int, const void*, size_t)) : saved(sys::calls.write) { sys::calls.write = w; }
+  ~ScopedWrite() { sys::calls.write = saved; }
+  ssize_t (*saved)(int, const void*, size_t);
+};
+
+TEST_F(IotFileSink, ShortWriteIsUndone) {
+  FileSink sink(path_, false);
+  ASSERT_EQ(sink.write_lines("first\n"), 0);
+  {
+    ScopedWrite w(short_write);
+    EXPECT_EQ(sink.write_lines("second line\nthird line\n"), ENOSPC);
+  }
+  EXPECT_EQ(read(), "first\n");
+  EXPECT_EQ(sink.write_lines("second line\nthird line\n"), 0);
+  EXPECT_EQ(read(), "first\nsecond line\nthird line\n");
+}
+
+TEST_F(IotFileSink, WriteErrorIsReturned) {
+  FileSink sink(path_, false);
+  ScopedWrite w(enospc_write);
+  EXPECT_EQ(sink.write_lines("x\n"), ENOSPC);
+}
+
+TEST(IotFileSinkDevice, DevFullReportsNoSpace) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  FileSink sink("/dev/full", false);
+  EXPECT_FALSE(sink.sealed_on_open());
+  EXPECT_EQ(sink.write_lines("x\n"), ENOSPC);
+}
+
+}  // namespace
+}  // namespace concur::iot
