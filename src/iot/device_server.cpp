@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/buffer.hpp"
@@ -113,6 +114,10 @@ void DeviceServer::accept_ready(int device) {
     }
     peer.set_len(len);
     set_nodelay(fd);
+    // Bound what the kernel holds for a registrant too: with autotuning a stalled reader could
+    // park megabytes per connection in the send buffer before our own bound is ever reached.
+    int sndbuf = static_cast<int>(std::min<size_t>(std::max<size_t>(opts_.max_pending, 4096), 1u << 22));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     auto c = std::make_unique<Client>();
     c->fd.reset(fd);
     c->device = device;
