@@ -46,21 +46,25 @@ int FileSink::write_lines(std::string_view lines) {
   if (lines.empty()) return 0;
   off_t before = -1;
   if (regular_) before = ::lseek(fd_.get(), 0, SEEK_END);
-  ssize_t n;
-  do n = sys::write(fd_.get(), lines.data(), lines.size());
-  while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(lines.size())) {
-    // The lines are in the file even if fsync fails: count it, but do not make the caller retry
-    // (a retry would store them twice).
-    if (fsync_ && ::fsync(fd_.get()) < 0 && errno != EINVAL) ++sync_errors_;
-    return 0;
+  size_t done = 0;
+  while (done < lines.size()) {
+    ssize_t n = sys::write(fd_.get(), lines.data() + done, lines.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);  // a short write: the next call says why (ENOSPC, EFBIG) or finishes
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    int err = n < 0 ? errno : EIO;
+    if (done > 0 && before >= 0) {
+      // Undo the partial batch: no torn line stays behind. If even that fails, the next open seals it.
+      [[maybe_unused]] int rc = ::ftruncate(fd_.get(), before);
+    }
+    return err;
   }
-  int err = n < 0 ? errno : ENOSPC;  // a short write to a file means the disk (or quota) is full
-  if (n > 0 && before >= 0) {
-    // Undo the partial batch: no torn line stays behind. If even that fails, the next open seals it.
-    [[maybe_unused]] int rc = ::ftruncate(fd_.get(), before);
-  }
-  return err;
+  // The lines are in the file even if fsync fails: count it, but do not make the caller retry
+  // (a retry would store them twice).
+  if (fsync_ && ::fsync(fd_.get()) < 0 && errno != EINVAL) ++sync_errors_;
+  return 0;
 }
 
 }  // namespace concur::iot

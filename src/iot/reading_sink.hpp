@@ -26,8 +26,8 @@ class ReadingSink {
 // Appends to a text file (O_APPEND), one write() per batch.
 // - open: creates the file (0644); if its last byte is not '\n' (a crash or a full disk tore the
 //   last line), appends "\n" first so the next line cannot fuse with it (RELIABILITY #29).
-// - a short write (disk full mid-batch) is undone with ftruncate to the previous size, so a
-//   failed batch leaves no partial line behind.
+// - a short write is continued; if the rest fails (disk full, file too large), the partial batch
+//   is undone with ftruncate to the previous size, so a failed batch leaves no partial line behind.
 // - with `fsync`, every batch is fsync()ed before write_lines returns.
 class FileSink final : public ReadingSink {
  public:

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <map>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -264,6 +267,211 @@ TEST(CollectOptions, UnopenableOutIsExitOneWithAClearMessage) {
   EXPECT_EQ(p.wait(3000ms), 1);
   std::string err = p.read_all_stderr(1000ms);
   EXPECT_EQ(err, "concur: cannot open " + out + ": No such file or directory\n");
+}
+
+
+// ---- faults (RELIABILITY §2, cases 28-30) ----
+
+// A first port P such that P … P+n-1 are all free on loopback right now.
+int free_port_range(int n) {
+  std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int base = std::uniform_int_distribution<int>(20000, 60000 - n)(rng);
+    std::vector<FileDesc> held;
+    try {
+      for (int i = 0; i < n; ++i) held.push_back(tcp_listen(Endpoint::parse("0.0.0.0", static_cast<uint16_t>(base + i))));
+      return base;
+    } catch (const std::exception&) {
+    }
+  }
+  throw std::runtime_error("no free port range");
+}
+
+int closed_port() {
+  FakeDevice gone;
+  return gone.port;  // the listener closes with `gone`: connects are refused
+}
+
+size_t line_count(const std::string& path) { return split_lines(slurp(path)).size(); }
+
+// Waits until the file holds at least n lines.
+bool wait_for_lines(const std::string& path, size_t n, Ms timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (line_count(path) >= n) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(CollectFaults, DeviceKilledAndRestartedIsRegisteredAgain) {
+  TempDir dir;
+  std::string out = dir.file("data.txt");
+  auto d1 = std::make_unique<Server>(std::vector<std::string>{"device", "--port", "0", "--interval", "0.03", "--quiet"});
+  int port = d1->port;
+  Process c(collect_args({"--device", dev(port), "--out", out, "--quiet"}));
+  ASSERT_TRUE(wait_for_lines(out, 3, 3000ms));
+  d1->proc.signal(SIGKILL);
+  ASSERT_TRUE(d1->proc.wait(2000ms));
+  d1.reset();
+  std::this_thread::sleep_for(200ms);
+  size_t before = line_count(out);
+  d1 = std::make_unique<Server>(std::vector<std::string>{"device", "--port", std::to_string(port), "--interval", "0.03", "--quiet"});
+  EXPECT_TRUE(wait_for_lines(out, before + 3, 4000ms)) << "collection did not resume";
+  c.signal(SIGTERM);
+  ASSERT_EQ(c.wait(3000ms), 0);
+  check_data_file(slurp(out));
+  std::string err = c.read_all_stderr(500ms);
+  EXPECT_NE(err.find(dev(port) + ": closed the connection; retrying in"), std::string::npos) << err;
+  EXPECT_NE(err.find("registered with " + dev(port) + " again"), std::string::npos) << err;
+}
+
+TEST(CollectFaults, DeviceNotUpAtStartIsCollectedOnceItComesUp) {
+  TempDir dir;
+  int port = closed_port();
+  Process c(collect_args({"--device", dev(port), "--count", "3", "--out", dir.file("data.txt"), "--quiet"}));
+  std::this_thread::sleep_for(700ms);
+  Server d1({"device", "--port", std::to_string(port), "--interval", "0.02", "--quiet"});
+  ASSERT_EQ(c.wait(6000ms), 0) << c.read_all_stderr(100ms);
+  EXPECT_EQ(check_data_file(slurp(dir.file("data.txt")))["Device1"], 3);
+}
+
+TEST(CollectFaults, OtherDevicesKeepFlowingWhileOneIsDown) {
+  TempDir dir;
+  Server d2({"device", "--kind", "health", "--port", "0", "--interval", "0.02", "--quiet"});
+  Process c(collect_args({"--device", dev(closed_port()), "--device", dev(d2.port), "--count", "10", "--out",
+                          dir.file("data.txt"), "--quiet"}));
+  ASSERT_EQ(c.wait(4000ms), 0) << c.read_all_stderr(100ms);
+  EXPECT_EQ(check_data_file(slurp(dir.file("data.txt")))["Device2"], 10);
+}
+
+TEST(CollectFaults, SilentDeviceIsReportedOfflineAndReplaced) {
+  TempDir dir;
+  FakeDevice fake;
+  Process c(collect_args({"--device", dev(fake.port), "--offline-after", "300ms", "--count", "2", "--out",
+                          dir.file("data.txt"), "--quiet"}));
+  FileDesc first = fake.accept();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(recv_for(first.get(), 8), "Register");
+  send_all(first.get(), "Device1: Temp=1, Humid=1, lilum=71\n");
+  // ... then silence: the collector must give up on this connection and come back.
+  FileDesc second = fake.accept(3000ms);
+  ASSERT_TRUE(second) << "no reconnect after the device went silent";
+  EXPECT_EQ(recv_for(second.get(), 8), "Register");
+  send_all(second.get(), "Device1: Temp=2, Humid=2, lilum=72\n");
+  ASSERT_EQ(c.wait(3000ms), 0);
+  auto lines = split_lines(slurp(dir.file("data.txt")));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("Temp=2"), std::string::npos);
+  std::string err = c.read_all_stderr(500ms);
+  EXPECT_NE(err.find(dev(fake.port) + ": offline (no reading for"), std::string::npos) << err;
+}
+
+TEST(CollectFaults, SigtermExitsZeroWithEverythingFlushed) {
+  TempDir dir;
+  Server d1({"device", "--port", "0", "--interval", "5ms", "--quiet"});
+  Server d2({"device", "--kind", "health", "--port", "0", "--interval", "5ms", "--quiet"});
+  Process c(collect_args({"--device", dev(d1.port), "--device", dev(d2.port), "--out", dir.file("data.txt")}));
+  ASSERT_TRUE(c.wait_for_line("Device2:", 3000ms));
+  std::this_thread::sleep_for(300ms);
+  c.signal(SIGTERM);
+  ASSERT_EQ(c.wait(3000ms), 0);
+  std::string text = slurp(dir.file("data.txt"));
+  auto counts = check_data_file(text);
+  EXPECT_GT(counts["Device1"] + counts["Device2"], 20);
+  EXPECT_EQ(c.read_all_stdout(1000ms), text) << "what was shown was not all stored";
+  EXPECT_NE(c.read_all_stderr(500ms).find(std::to_string(split_lines(text).size()) + " readings stored"),
+            std::string::npos);
+}
+
+TEST(CollectFaults, KillNineDuringHeavyWritingLeavesOnlyWholeLinesAndRestartAppends) {
+  TempDir dir;
+  std::string out = dir.file("data.txt");
+  const int n = 40;
+  std::unique_ptr<Process> fleet;
+  int base = 0;
+  for (int attempt = 0; attempt < 4 && !fleet; ++attempt) {
+    base = free_port_range(n);
+    fleet = std::make_unique<Process>(std::vector<std::string>{concur_binary(), "device", "--fleet", std::to_string(n), "--port",
+                                                               std::to_string(base), "--interval", "2ms", "--quiet"});
+    for (int i = 0; i < n && fleet; ++i)
+      if (!fleet->read_line(3000ms)) fleet.reset();  // lost a race for a port: try another range
+  }
+  ASSERT_TRUE(fleet);
+  {
+    std::ofstream list(dir.file("devices.txt"));
+    for (int i = 0; i < n; ++i) list << dev(base + i) << "\n";
+  }
+  {
+    Process c(collect_args({"--device-list", dir.file("devices.txt"), "--out", out, "--quiet"}));
+    ASSERT_TRUE(wait_for_lines(out, 2000, 4000ms));
+    std::this_thread::sleep_for(100ms);
+    c.signal(SIGKILL);
+    ASSERT_EQ(c.wait(2000ms), 128 + SIGKILL);
+  }
+  std::string text = slurp(out);
+  auto counts = check_data_file(text);
+  EXPECT_EQ(counts.size(), static_cast<size_t>(n));
+  size_t lines_before = split_lines(text).size();
+  Process again(collect_args({"--device-list", dir.file("devices.txt"), "--out", out, "--quiet", "--count", "100"}));
+  ASSERT_EQ(again.wait(4000ms), 0);
+  std::string after = slurp(out);
+  check_data_file(after);
+  EXPECT_EQ(after.substr(0, text.size()), text);
+  EXPECT_EQ(split_lines(after).size(), lines_before + 100);
+}
+
+TEST(CollectFaults, TornTailIsSealedBeforeAppending) {
+  TempDir dir;
+  std::string out = dir.file("data.txt");
+  const std::string whole = "Fri Mar 18 22:55:13 2021: Device1: Temp=20, Humid=50, lilum=100\n";
+  const std::string torn = "Fri Mar 18 22:55:16 2021: Device1: Temp=2";
+  {
+    std::ofstream f(out, std::ios::binary);
+    f << whole << torn;
+  }
+  Server d1({"device", "--port", "0", "--interval", "0.02", "--quiet"});
+  Process c(collect_args({"--device", dev(d1.port), "--count", "2", "--out", out, "--quiet"}));
+  ASSERT_EQ(c.wait(4000ms), 0);
+  std::string text = slurp(out);
+  ASSERT_EQ(text.substr(0, whole.size() + torn.size() + 1), whole + torn + "\n");
+  check_data_file(text.substr(whole.size() + torn.size() + 1));
+  EXPECT_EQ(split_lines(text).size(), 4u);
+  EXPECT_NE(c.read_all_stderr(500ms).find("torn line"), std::string::npos);
+}
+
+TEST(CollectFaults, FullDiskIsAClearErrorNotACrash) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  Server d1({"device", "--port", "0", "--interval", "0.02", "--quiet"});
+  Process c(collect_args({"--device", dev(d1.port), "--out", "/dev/full", "--quiet"}));
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(c.running()) << c.read_all_stderr(100ms);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(3000ms), 1);
+  std::string err = c.read_all_stderr(500ms);
+  EXPECT_NE(err.find("concur: cannot write /dev/full: No space left on device"), std::string::npos) << err;
+  EXPECT_NE(err.find("readings could not be written to /dev/full"), std::string::npos) << err;
+  EXPECT_EQ(err.find("cannot write /dev/full", err.find("cannot write /dev/full") + 1), std::string::npos)
+      << "the same error logged on every retry";
+}
+
+TEST(CollectFaults, FileSizeLimitLeavesOnlyWholeLines) {
+  TempDir dir;
+  std::string out = dir.file("data.txt");
+  Server d1({"device", "--port", "0", "--interval", "3ms", "--quiet"});
+  Process c(collect_args({"--device", dev(d1.port), "--out", out, "--quiet"}), "", [] {
+    rlimit rl{1500, 1500};
+    ::setrlimit(RLIMIT_FSIZE, &rl);
+  });
+  std::this_thread::sleep_for(800ms);
+  ASSERT_TRUE(c.running()) << c.read_all_stderr(100ms);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(3000ms), 1);
+  std::string text = slurp(out);
+  EXPECT_LE(text.size(), 1500u);
+  EXPECT_GT(text.size(), 1000u);
+  check_data_file(text);
+  EXPECT_NE(c.read_all_stderr(500ms).find("File too large"), std::string::npos);
 }
 
 }  // namespace

@@ -88,7 +88,15 @@ TEST_F(IotFileSink, UnwritablePathIsAClearError) {
 }
 
 // A short write (disk full in the middle of a batch) must not leave part of a line behind.
-ssize_t short_write(int fd, const void* b, size_t n) { return ::write(fd, b, n / 2); }
+// The first call takes half the batch, the next one fails: the disk filled up mid-batch.
+int g_short_calls = 0;
+ssize_t short_write(int fd, const void* b, size_t n) {
+  if (g_short_calls++ == 0) return ::write(fd, b, n / 2);
+  errno = ENOSPC;
+  return -1;
+}
+// Every call takes at most 3 bytes: a batch still goes in whole.
+ssize_t trickle_write(int fd, const void* b, size_t n) { return ::write(fd, b, n < 3 ? n : 3); }
 ssize_t enospc_write(int, const void*, size_t) {
   errno = ENOSPC;
   return -1;
@@ -104,12 +112,22 @@ TEST_F(IotFileSink, ShortWriteIsUndone) {
   FileSink sink(path_, false);
   ASSERT_EQ(sink.write_lines("first\n"), 0);
   {
+    g_short_calls = 0;
     ScopedWrite w(short_write);
     EXPECT_EQ(sink.write_lines("second line\nthird line\n"), ENOSPC);
   }
   EXPECT_EQ(read(), "first\n");
   EXPECT_EQ(sink.write_lines("second line\nthird line\n"), 0);
   EXPECT_EQ(read(), "first\nsecond line\nthird line\n");
+}
+
+TEST_F(IotFileSink, ShortWritesThatSucceedAreContinued) {
+  FileSink sink(path_, false);
+  {
+    ScopedWrite w(trickle_write);
+    EXPECT_EQ(sink.write_lines("a line\nanother\n"), 0);
+  }
+  EXPECT_EQ(read(), "a line\nanother\n");
 }
 
 TEST_F(IotFileSink, WriteErrorIsReturned) {
