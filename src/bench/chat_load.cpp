@@ -146,8 +146,8 @@ BenchReport run_chat_load(const LoadOptions& o) {
   Clock::time_point measure_from{}, end{};
   // One delivered payload at member i.
   auto delivered = [&](int i, std::string_view payload) {
-    int sender;
-    uint64_t t;
+    int sender = -1;
+    uint64_t t = 0;
     if (!parse_stamp(payload, sender, t) || sender == i) return;  // join notices; redis echoes to self
     uint64_t now = now_ns();
     if (measuring && Clock::now() < end) {
