@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Echo ping-pong, 64-byte messages: every concur model and the libuv and Asio peers, one server
+# core each, interleaved runs, medians with min-max and ratios to libuv.
+# Usage: bench/run_echo.sh [RUNS=5] [DURATION=3s]
+# Writes bench/results/echo.md, echo.jsonl and echo.svg.
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-5}
+DURATION=${2:-3s}
+ensure_built
+ulimit -n 20000
+OUT=$RESULTS/echo.jsonl
+: >"$OUT"
+declare -A SERVERS=(
+  [epoll]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --max-queue 16777216 --model epoll"
+  [uring]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --max-queue 16777216 --model uring"
+  [coro]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --max-queue 16777216 --model coro"
+  [thread]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --model thread"
+  [process]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --model process"
+  [select]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --model select"
+  [poll]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --model poll"
+  [libuv]="$BUILD/bench/peer_uv_echo 0"
+  [asio]="$BUILD/bench/peer_asio_echo 0"
+)
+# Which servers at which connection counts: select stops at FD_SETSIZE; a thread or a process per
+# client is pointless at 10,000.
+declare -A AT=(
+  [100]="epoll uring coro libuv asio thread process select poll"
+  [1000]="epoll uring coro libuv asio thread poll"
+  [10000]="epoll uring coro libuv asio"
+)
+for run in $(seq "$RUNS"); do
+  for conns in 100 1000 10000; do
+    for name in ${AT[$conns]}; do
+      start_server "$name" ${SERVERS[$name]} || continue
+      json=$(load echo --port "$SERVER_PORT" --connections "$conns" --size 64 --duration "$DURATION" --warmup 1s \
+             --sources 4 --server-pid "$SERVER_PID" --json || true)
+      stop_server
+      echo "{\"server\": \"$name\", \"run\": $run, \"result\": ${json:-null}}" >>"$OUT"
+      echo "run $run  $conns conns  $name: $(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"per_second\"]:.0f} rt/s p99 {d[\"p99_us\"]:.0f} us errors {d[\"errors\"]}")' 2>/dev/null || echo failed)"
+    done
+  done
+done
+python3 "$(dirname "$0")/summarize.py" echo "$OUT" "$RESULTS/echo.md" "$RESULTS/echo.svg" "bench/run_echo.sh $RUNS $DURATION"
