@@ -65,6 +65,12 @@ void StreamConn::set_timer(Millis after) {
   timer_due_ = Clock::now() + after;
 }
 
+bool StreamConn::output_backlogged() const {
+  size_t mark = high_water();
+  std::lock_guard lock(mu_);
+  return mark > 0 && out_.size() >= mark;
+}
+
 bool StreamConn::wants_write() const {
   std::lock_guard lock(mu_);
   return !out_.empty();

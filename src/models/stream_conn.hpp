@@ -7,6 +7,7 @@
 // and one write (the coalescing that makes group chat fast).
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -47,7 +48,16 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   // close requested and drained, peer gone). Call after every callback and on wake-up.
   State settle();
   bool wants_write() const;
-  bool wants_read() const { return !peer_eof_ && !close_requested_.load(std::memory_order_acquire); }
+  // Read more input? Not after EOF or close(), and not while the peer is behind on its output:
+  // once pending output reaches high_water() input pauses, so TCP flow control slows a client
+  // that sends faster than it reads (an echo to a slow reader, RELIABILITY 11) instead of its
+  // queue overflowing --max-queue. Other senders (chat fan-out) are still bounded by max_queue.
+  bool wants_read() const { return input_open() && !output_backlogged(); }
+  // Input may still arrive and must be handed to the service (no EOF, no close requested).
+  bool input_open() const { return !peer_eof_ && !close_requested_.load(std::memory_order_acquire); }
+  bool output_backlogged() const;
+  size_t high_water() const { return std::min(max_queue_ / 2, kMaxHighWater); }
+  static constexpr size_t kMaxHighWater = 256 * 1024;
   void mark_peer_eof() { peer_eof_ = true; }
   void mark_broken() { broken_ = true; }
   // Marks the connection closed (later sends fail) and closes the socket.

@@ -35,7 +35,7 @@ constexpr unsigned kBufCount = 2048;  // power of two (buffer ring)
 constexpr unsigned kBufSize = 4096;
 constexpr int kBufGroup = 1;
 
-enum Op : uint64_t { kAccept = 1, kRecv, kSend, kWake, kStop };
+enum Op : uint64_t { kAccept = 1, kRecv, kSend, kWake, kStop, kListen, kCancel };
 
 uint64_t tag(Op op, uint64_t id) { return (id << 8) | op; }
 Op op_of(uint64_t data) { return static_cast<Op>(data & 0xff); }
@@ -83,12 +83,13 @@ class UringLoop {
         rc = io_uring_submit_and_wait(&ring_, 1);
       }
       if (rc < 0 && rc != -ETIME && rc != -EINTR) throw SysError("io_uring_submit_and_wait", -rc);
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        handle(*cqe);
-      }
-      io_uring_cq_advance(&ring_, seen);
+      // One batch of what is ready now, then back to submit: io_uring_for_each_cqe would also
+      // take completions that arrive while we handle these, and a peer flooding a multishot
+      // recv would keep us here forever, with our sends (and recv cancels) never submitted.
+      io_uring_cqe* batch[256];
+      unsigned n = io_uring_peek_batch_cqe(&ring_, batch, 256);
+      for (unsigned i = 0; i < n; ++i) handle(*batch[i]);
+      io_uring_cq_advance(&ring_, n);
       fire_timers();
     }
     shutdown_all();
@@ -99,6 +100,12 @@ class UringLoop {
     std::shared_ptr<StreamConn> conn;
     int fd;
     bool recv_armed = false;
+    bool recv_cancelling = false;  // input paused: the multishot recv is being cancelled
+    // Input the kernel delivered while the connection was paused (a multishot recv keeps
+    // reading until its cancel lands); handed to the service in order once output drains.
+    std::string held;
+    size_t held_off = 0;
+    bool eof_held = false;
     bool send_inflight = false;
     bool finishing = false;
     std::string out;   // bytes of the send in flight (must stay put until it completes)
@@ -182,23 +189,51 @@ class UringLoop {
       case kSend: on_send(id_of(data), cqe.res); break;
       case kWake: on_wake(); break;
       case kStop: break;  // the loop condition sees stop_.requested()
+      case kListen: on_listen_ready(); break;
+      case kCancel: break;  // the cancelled recv reports itself (-ECANCELED)
     }
   }
 
   void on_accept(const io_uring_cqe& cqe) {
-    if (!(cqe.flags & IORING_CQE_F_MORE)) arm_accept();  // multishot ended: re-arm
-    if (cqe.res < 0) {
-      if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
-        // Out of descriptors: refuse the pending client with the reserve descriptor.
-        FileDesc victim;
-        Endpoint peer;
-        gate_.report(acceptor_.accept(victim, peer));
-      }
+    if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
+      // Out of descriptors. io_uring's accept fails with EMFILE before it even looks for a
+      // pending client, so re-arming it at once would spin. Refuse what is pending with the
+      // reserve descriptor and wait for the next client with a poll on the listening socket.
+      if (cqe.flags & IORING_CQE_F_MORE) return;  // still armed; the next completion decides
+      on_listen_ready();
       return;
     }
+    if (!(cqe.flags & IORING_CQE_F_MORE)) arm_accept();  // multishot ended: re-arm
+    if (cqe.res < 0) return;
     FileDesc fd(cqe.res);
     Endpoint peer = peer_endpoint(fd.get());
     set_nodelay(fd.get());
+    open_conn(std::move(fd), peer);
+  }
+
+  // The listening socket is readable (or accept just said EMFILE): accept synchronously through
+  // the Acceptor, whose reserve descriptor turns away a client it has no descriptor for. Back to
+  // the multishot accept once a pass ends without EMFILE.
+  void on_listen_ready() {
+    bool out_of_fds = false;
+    for (int i = 0; i < 64; ++i) {
+      FileDesc fd;
+      Endpoint peer;
+      auto r = acceptor_.accept(fd, peer);
+      if (r == Acceptor::Result::again) break;
+      if (r == Acceptor::Result::accepted) {
+        open_conn(std::move(fd), peer);
+        continue;
+      }
+      gate_.report(r);
+      out_of_fds = true;
+      break;
+    }
+    if (out_of_fds) arm_poll(listen_fd_, kListen);
+    else arm_accept();
+  }
+
+  void open_conn(FileDesc fd, const Endpoint& peer) {
     if (!gate_.admit(fd, peer)) return;
     int raw = fd.get();
     auto conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
@@ -225,24 +260,34 @@ class UringLoop {
       unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
       char* buf = bufs_.data() + size_t{bid} * kBufSize;
       auto it = conns_.find(id);
-      if (it != conns_.end() && cqe.res > 0 && !it->second.finishing && it->second.conn->wants_read())
-        service_.on_data(*it->second.conn, std::string_view(buf, static_cast<size_t>(cqe.res)));
+      // Data the kernel already took is never dropped: straight to the service, or held (in
+      // order) while the connection's output is backlogged.
+      if (it != conns_.end() && cqe.res > 0 && !it->second.finishing && it->second.conn->input_open()) {
+        Entry& e = it->second;
+        std::string_view data(buf, static_cast<size_t>(cqe.res));
+        if (e.held.size() == e.held_off && !backlogged(e)) service_.on_data(*e.conn, data);
+        else e.held.append(data);
+      }
       io_uring_buf_ring_add(br_, buf, kBufSize, static_cast<unsigned short>(bid), io_uring_buf_ring_mask(kBufCount), 0);
       io_uring_buf_ring_advance(br_, 1);
     }
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Entry& e = it->second;
-    if (!more) e.recv_armed = false;
+    if (!more) e.recv_armed = e.recv_cancelling = false;
     if (!e.finishing) {
       if (cqe.res == 0) {
-        e.conn->mark_peer_eof();
-        service_.on_peer_closed(*e.conn);
-      } else if (cqe.res < 0 && cqe.res != -ENOBUFS) {
+        if (e.held.size() == e.held_off) {
+          e.conn->mark_peer_eof();
+          service_.on_peer_closed(*e.conn);
+        } else {
+          e.eof_held = true;  // after the held input
+        }
+      } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
         e.conn->mark_broken();
-      } else if (!more && e.conn->wants_read()) {
-        arm_recv(e);  // ran out of provided buffers, or the kernel ended the multishot
       }
+      // A multishot recv that ended (out of provided buffers, cancelled, or ended by the kernel)
+      // is armed again by flow_control() below once input may flow.
     }
     after(id);
   }
@@ -284,6 +329,7 @@ class UringLoop {
     Entry& e = it->second;
     StreamConn& c = *e.conn;
     if (!e.finishing) {
+      deliver_held(e);
       bool alive = c.begin_settle();
       if (alive && !e.send_inflight) {
         if (!e.out.empty() || c.take_output(e.out)) submit_send(e);
@@ -292,14 +338,58 @@ class UringLoop {
       if (done) {
         e.finishing = true;
         ::shutdown(e.fd, SHUT_RDWR);  // completes the pending multishot recv
-      } else if (c.timer_armed() && c.timer_due() != e.timer) {
-        e.timer = c.timer_due();
-        timers_.push({e.timer, id});
+      } else {
+        flow_control(id, e);
+        if (c.timer_armed() && c.timer_due() != e.timer) {
+          e.timer = c.timer_due();
+          timers_.push({e.timer, id});
+        }
       }
     }
     if (e.finishing && !e.recv_armed && !e.send_inflight) {
       retire_entry(e);
       conns_.erase(it);
+    }
+  }
+
+  // Output queued or in flight has reached the connection's high-water mark: input pauses
+  // (StreamConn::wants_read), so TCP flow control slows a client that does not read.
+  static bool backlogged(const Entry& e) {
+    size_t mark = e.conn->high_water();
+    size_t backlog = e.conn->pending_output() + (e.out.size() - e.out_off);
+    return mark > 0 && backlog >= mark;
+  }
+
+  // Hands held input to the service, in order, while the output backlog allows.
+  void deliver_held(Entry& e) {
+    StreamConn& c = *e.conn;
+    while (e.held_off < e.held.size() && c.input_open() && !backlogged(e)) {
+      size_t n = std::min<size_t>(64 * 1024, e.held.size() - e.held_off);
+      service_.on_data(c, std::string_view(e.held).substr(e.held_off, n));
+      e.held_off += n;
+    }
+    if (e.held_off == e.held.size() || !c.input_open()) {
+      e.held.clear();
+      e.held_off = 0;
+      if (e.eof_held && c.input_open()) {
+        e.eof_held = false;
+        c.mark_peer_eof();
+        service_.on_peer_closed(c);
+      }
+    }
+  }
+
+  // Paused: cancel the multishot recv. Flowing again (nothing held): arm it again.
+  void flow_control(uint64_t id, Entry& e) {
+    StreamConn& c = *e.conn;
+    bool paused = backlogged(e) || e.held_off < e.held.size();
+    if (paused && e.recv_armed && !e.recv_cancelling) {
+      io_uring_sqe* s = sqe();
+      io_uring_prep_cancel64(s, tag(kRecv, id), 0);
+      io_uring_sqe_set_data64(s, tag(kCancel, id));
+      e.recv_cancelling = true;
+    } else if (!paused && !e.recv_armed && !e.eof_held && c.input_open()) {
+      arm_recv(e);
     }
   }
 
