@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# One collector against a fleet of simulated devices (SPEC §3: "thousands of devices in one
+# process"). Checks that every reading a device sent was written exactly once, and measures the
+# collector's CPU time per 10,000 lines (utime+stime from /proc/PID/stat) and its peak RSS
+# (VmHWM), for `concur collect` and for the lecture-style Python selectors collector.
+#
+# usage: bench/iot/fleet_bench.sh [concur-binary]
+#   env: DEVICES=8000 PER_PROCESS=4000 INTERVAL=1 DURATION=60 BASE_PORT=12000 OUT=bench/results/iot_fleet.md
+#        COLLECTORS="concur python"
+# Devices are split over several `concur device --fleet` processes (PER_PROCESS each: a device
+# costs two descriptors, listener + registrant, and a process may hold 20,000).
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/../.."
+BIN=${1:-build/h-iot-rel/concur}
+DEVICES=${DEVICES:-8000}
+PER_PROCESS=${PER_PROCESS:-4000}
+INTERVAL=${INTERVAL:-1}
+DURATION=${DURATION:-60}
+BASE_PORT=${BASE_PORT:-12000}
+OUT=${OUT:-bench/results/iot_fleet.md}
+COLLECTORS=${COLLECTORS:-"concur python"}
+WORK=$(mktemp -d /tmp/iot-fleet-XXXXXX)
+TICK=$(getconf CLK_TCK)
+declare -a FLEET_PIDS=()
+
+cleanup() {
+  for p in "${FLEET_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -n "${COLLECTOR_PID:-}" ]] && kill "$COLLECTOR_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+start_fleets() {
+  FLEET_PIDS=()
+  : > "$WORK/devices.txt"
+  local started=0 i=0
+  while (( started < DEVICES )); do
+    local n=$(( DEVICES - started < PER_PROCESS ? DEVICES - started : PER_PROCESS ))
+    local port=$(( BASE_PORT + started ))
+    "$BIN" device --fleet "$n" --port "$port" --interval "$INTERVAL" --quiet --stats --name "Dev$i" \
+      > "$WORK/fleet$i.out" 2> "$WORK/fleet$i.err" &
+    FLEET_PIDS+=($!)
+    for (( k = 0; k < n; k++ )); do echo "127.0.0.1:$(( port + k ))" >> "$WORK/devices.txt"; done
+    started=$(( started + n )); i=$(( i + 1 ))
+  done
+  for (( j = 0; j < i; j++ )); do
+    for (( t = 0; t < 300; t++ )); do
+      [[ $(wc -l < "$WORK/fleet$j.out") -ge $(( j == i - 1 ? DEVICES - j * PER_PROCESS : PER_PROCESS )) ]] && break
+      sleep 0.1
+    done
+  done
+}
+
+stop_fleets() {
+  for p in "${FLEET_PIDS[@]}"; do kill -TERM "$p"; done
+  for p in "${FLEET_PIDS[@]}"; do wait "$p" || true; done
+}
+
+# run_one NAME COMMAND...: the collector runs DURATION seconds against a fresh fleet.
+run_one() {
+  local name=$1; shift
+  local data="$WORK/data-$name.txt"
+  rm -f "$data"
+  start_fleets
+  local t0=$(date +%s.%N)
+  "$@" --device-list "$WORK/devices.txt" --out "$data" --quiet 2> "$WORK/collector-$name.err" &
+  COLLECTOR_PID=$!
+  sleep "$DURATION"
+  # Measure in steady state, before the devices stop (afterwards both collectors spend CPU
+  # reconnecting to 8,000 closed ports).
+  local stat; stat=$(cat /proc/$COLLECTOR_PID/stat)
+  local rest=${stat##*) }
+  local fields=($rest)
+  local cpu_ticks=$(( fields[11] + fields[12] ))   # utime + stime (fields 14, 15)
+  local lines_at_sample; lines_at_sample=$(wc -l < "$data")
+  stop_fleets              # devices stop first: everything they sent is in flight or delivered
+  sleep 3                  # let the collector drain
+  local hwm_kb; hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$COLLECTOR_PID/status)
+  kill -TERM "$COLLECTOR_PID"; wait "$COLLECTOR_PID" || true; COLLECTOR_PID=
+  local elapsed; elapsed=$(echo "$(date +%s.%N) - $t0" | bc)
+
+  # Exactly once: per device, lines in the file == readings the device says it sent.
+  cat "$WORK"/fleet*.err | awk '$2 == "sent" && $1 != "total" {print $1, $3}' | sort > "$WORK/sent-$name.txt"
+  awk '{sub(/:$/, "", $6); print $6}' "$data" | sort | uniq -c | awk '{print $2, $1}' | sort > "$WORK/got-$name.txt"
+  local sent_total got_total mismatched bad_lines
+  sent_total=$(awk '{s += $2} END {print s + 0}' "$WORK/sent-$name.txt")
+  got_total=$(wc -l < "$data")
+  mismatched=$(join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/got-$name.txt" | awk '$2 != $3' | wc -l)
+  bad_lines=$(grep -cvE '^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}: Dev[0-9]+-[0-9]+: Temp=[0-9]+, Humid=[0-9]+, lilum=[0-9]+$' "$data" || true)
+  local cpu_ms=$(( cpu_ticks * 1000 / TICK ))
+  local per10k; per10k=$(echo "scale=1; $cpu_ms * 10000 / ($lines_at_sample + ($lines_at_sample == 0))" | bc)
+  echo "$name $got_total $sent_total $mismatched $bad_lines $cpu_ms $per10k $hwm_kb $elapsed" >> "$WORK/results.txt"
+  echo "[$name] lines=$got_total sent=$sent_total devices_mismatched=$mismatched bad_lines=$bad_lines cpu_ms=$cpu_ms cpu_ms_per_10k=$per10k VmHWM_kB=$hwm_kb"
+}
+
+: > "$WORK/results.txt"
+for c in $COLLECTORS; do
+  case $c in
+    concur) run_one concur "$BIN" collect ;;
+    python) run_one python python3 bench/iot/py_collector.py ;;
+  esac
+done
+
+{
+  echo "# IoT fleet benchmark: one collector, $DEVICES devices"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -r)."
+  echo "Command: \`DEVICES=$DEVICES PER_PROCESS=$PER_PROCESS INTERVAL=$INTERVAL DURATION=$DURATION bench/iot/fleet_bench.sh $BIN\`"
+  echo
+  echo "$DEVICES simulated env devices (\`concur device --fleet $PER_PROCESS\` processes, one reading every ${INTERVAL} s each)"
+  echo "for ${DURATION} s; the devices are stopped first (each reports on stderr how many readings it sent),"
+  echo "then the collector drains for 3 s. CPU = utime+stime of the collector process from its start"
+  echo "(connect + register + collect) to the end of the ${DURATION} s, divided by the lines in the file at"
+  echo "that moment; peak RSS = VmHWM at the end."
+  echo
+  echo "| collector | lines written | readings sent | devices with lines != sent | malformed lines | CPU ms | CPU ms / 10k lines | peak RSS (MiB) |"
+  echo "|---|---|---|---|---|---|---|---|"
+  while read -r name got sent mism bad cpu per10k hwm elapsed; do
+    echo "| $name | $got | $sent | $mism | $bad | $cpu | $per10k | $(echo "scale=1; $hwm / 1024" | bc) |"
+  done < "$WORK/results.txt"
+  if [[ $(wc -l < "$WORK/results.txt") -ge 2 ]]; then
+    read -r _ _ _ _ _ _ c10k chwm _ < <(grep '^concur ' "$WORK/results.txt")
+    read -r _ _ _ _ _ _ p10k phwm _ < <(grep '^python ' "$WORK/results.txt")
+    echo
+    echo "Python / concur: CPU per line $(echo "scale=1; $p10k / $c10k" | bc)x, peak RSS $(echo "scale=1; $phwm / $chwm" | bc)x."
+  fi
+} > "$OUT"
+cat "$OUT"
+rm -rf "$WORK"
