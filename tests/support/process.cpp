@@ -71,6 +71,11 @@ void Process::close_stdin() {
   in_ = -1;
 }
 
+void Process::close_stdout() {
+  if (out_ >= 0) ::close(out_);
+  out_ = -1;
+}
+
 void Process::signal(int sig) {
   if (!status_ && pid_ > 0) ::kill(pid_, sig);
 }

@@ -30,6 +30,8 @@ class Process {
   pid_t pid() const { return pid_; }
   void write_stdin(const std::string& text);
   void close_stdin();
+  // Closes our end of the child's stdout: its next writes fail with EPIPE (SIGPIPE if not ignored).
+  void close_stdout();
   void signal(int sig);
 
   // Next stdout line (without '\n') within timeout, or nullopt (timeout or EOF).
