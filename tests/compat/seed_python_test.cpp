@@ -130,21 +130,21 @@ std::vector<std::string> received_lines(std::string out) {
   return lines;
 }
 
-TEST_F(SeedPython, EchoClientAgainstEveryModel) {
-  for (const auto& model : all_models()) {
-    Server server({"echo-server", "--port", "0", "--model", model, "--quiet"});
-    auto r = python("echo_client.py", {}, std::to_string(server.port) + "\nHi~\nBye!\n숙제가 너무 많아\nI am Daehee.\n");
-    if (r.code != 0 && !server.proc.running()) {
-      std::cout << "model " << model << " cannot run here: " << server.proc.read_all_stderr(200ms) << "\n";
-      continue;
-    }
-    EXPECT_EQ(r.code, 0) << model << ": " << r.err;
-    EXPECT_EQ(received_lines(r.out),
-              (std::vector<std::string>{"Received message: Hi~", "Received message: Bye!",
-                                        "Received message: 숙제가 너무 많아", "Received message: I am Daehee."}))
-        << model << " stdout: " << r.out;
-  }
+class SeedPythonEcho : public SeedPython, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(SeedPythonEcho, EchoClientGetsEveryLineBack) {
+  Server server({"echo-server", "--port", "0", "--model", GetParam(), "--quiet"});
+  auto r = python("echo_client.py", {}, std::to_string(server.port) + "\nHi~\nBye!\n숙제가 너무 많아\nI am Daehee.\n");
+  if (r.code != 0 && !server.proc.running()) GTEST_SKIP() << GetParam() << ": " << server.proc.read_all_stderr(200ms);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(received_lines(r.out),
+            (std::vector<std::string>{"Received message: Hi~", "Received message: Bye!",
+                                      "Received message: 숙제가 너무 많아", "Received message: I am Daehee."}))
+      << "stdout: " << r.out;
 }
+
+INSTANTIATE_TEST_SUITE_P(AllModels, SeedPythonEcho, ::testing::ValuesIn(all_models()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 TEST_F(SeedPython, EchoServerLogsAsThreadingEchoServerPy) {
   Server server({"echo-server", "--port", "0"});
