@@ -195,6 +195,27 @@ TEST_P(CliStop, SigintAndSigtermStopWithClientsConnectedExitZero) {
 INSTANTIATE_TEST_SUITE_P(AllModels, CliStop, ::testing::ValuesIn(all_models()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
+TEST(Cli, ImmediateRestartOnTheSamePortBinds) {
+  // RELIABILITY 24: the stopped server closed its connections first (TIME_WAIT on its side);
+  // SO_REUSEADDR lets the next one bind the same port at once.
+  int port;
+  {
+    Server first({"echo-server", "--port", "0", "--quiet"});
+    port = first.port;
+    TestClient c(port);
+    c.send_all("x");
+    ASSERT_EQ(c.recv_exact(1, 3s), "x");
+    first.proc.signal(SIGTERM);
+    ASSERT_EQ(first.proc.wait(5s), 0);
+    EXPECT_TRUE(c.recv_until_eof(3s).has_value());
+  }
+  Server second({"echo-server", "--port", std::to_string(port), "--quiet"});
+  EXPECT_EQ(second.port, port);
+  TestClient c(port);
+  c.send_all("y");
+  EXPECT_EQ(c.recv_exact(1, 3s), "y");
+}
+
 TEST(Cli, HelloAndCounterServersStopCleanlyOnSigterm) {
   for (std::string cmd : {"hello-server", "counter-server"}) {
     Server s({cmd, "--port", "0"});

@@ -70,6 +70,16 @@ size_t stuff(int fd, size_t limit) {
   return sent;
 }
 
+// Threads of a process (/proc/PID/task).
+int count_threads(pid_t pid) {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+
 // Skips (with the reason) a model this machine cannot run, e.g. io_uring refused by the kernel.
 #define SKIP_IF_MODEL_UNAVAILABLE(server)                                                   \
   do {                                                                                      \
@@ -212,6 +222,7 @@ TEST_P(Faults, ThousandConnectDisconnectCyclesLeaveDescriptorCountUnchanged) {
     baseline = count_fds(pid);
     return a == baseline && child_pids(pid).empty();
   }, 3s);
+  int threads_before = count_threads(pid);
   for (int i = 0; i < 1000; ++i) {
     TestClient c(server.port);
     c.send_all("x");
@@ -219,6 +230,10 @@ TEST_P(Faults, ThousandConnectDisconnectCyclesLeaveDescriptorCountUnchanged) {
   }
   EXPECT_TRUE(wait_until([&] { return count_fds(pid) == baseline; }, 5s))
       << "descriptors before: " << baseline << ", after 1000 cycles: " << count_fds(pid);
+  if (GetParam() == "thread") {
+    EXPECT_TRUE(wait_until([&] { return count_threads(pid) == threads_before; }, 5s))
+        << "threads before: " << threads_before << ", after: " << count_threads(pid);
+  }
   if (GetParam() == "process") {
     EXPECT_TRUE(wait_until([&] { return child_pids(pid).empty() && count_zombie_children(pid) == 0; }, 5s))
         << "children left: " << child_pids(pid).size() << ", zombies: " << count_zombie_children(pid);
