@@ -268,6 +268,7 @@ struct Collector::Impl {
     for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));
     std::vector<Ready> ready;
     while (!done && !stop.requested()) {
+      now = Clock::now();
       int timeout = timers.timeout_ms(now, 1000);
       if (deadline != Clock::time_point::max()) {
         auto left = std::chrono::ceil<Millis>(deadline - now).count();
