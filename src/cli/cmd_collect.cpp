@@ -118,7 +118,7 @@ Command collect_command() {
             add_duration_option(app, "--duration", a->duration, "stop after this long");
             add_duration_option(app, "--offline-after", a->offline_after,
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
-            app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on");
+            app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
             return CommandRun([a] { return run_collect(*a); });
           }};

@@ -73,6 +73,8 @@ struct Collector::Impl {
   size_t backlog_lines = 0;
   Clock::time_point retry_at{};
   int sink_error = 0;
+  bool unsynced = false;  // lines stored since the last sink.sync()
+  Clock::time_point next_sync{};
 
   uint64_t accepted = 0;  // readings accepted (for --count)
   size_t targets_done = 0;
@@ -227,6 +229,7 @@ struct Collector::Impl {
     int err = sink.write_lines(data);
     if (err == 0) {
       stats.stored += lines;
+      unsynced = true;
       data.clear();
       lines = 0;
       if (sink_error) errf("concur: writing to {} works again", sink.name());
@@ -296,9 +299,15 @@ struct Collector::Impl {
       }
       timers.run_due(now, [this](int i, uint64_t gen) { on_timer(i, gen); });
       commit(false);
+      if (unsynced && now >= next_sync) {
+        sink.sync();
+        unsynced = false;
+        next_sync = now + Millis(1000);
+      }
     }
     now = Clock::now();
     commit(true);
+    if (unsynced) sink.sync();
     for (Target& t : targets) close_target(t);
     if (!backlog.empty()) {
       stats.lost += backlog_lines;

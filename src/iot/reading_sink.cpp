@@ -63,8 +63,12 @@ int FileSink::write_lines(std::string_view lines) {
   }
   // The lines are in the file even if fsync fails: count it, but do not make the caller retry
   // (a retry would store them twice).
-  if (fsync_ && ::fsync(fd_.get()) < 0 && errno != EINVAL) ++sync_errors_;
+  if (fsync_) sync();
   return 0;
+}
+
+void FileSink::sync() {
+  if (::fsync(fd_.get()) < 0 && errno != EINVAL) ++sync_errors_;  // EINVAL: a pipe or /dev/full
 }
 
 }  // namespace concur::iot

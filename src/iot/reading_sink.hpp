@@ -19,6 +19,8 @@ class ReadingSink {
   // Stores `whole_lines` (one or more lines, each ending in '\n'). Returns 0 when stored, or an
   // errno value when nothing was stored (the caller keeps the lines and retries later).
   virtual int write_lines(std::string_view whole_lines) = 0;
+  // Makes what was stored so far durable (the collector calls it about once a second).
+  virtual void sync() {}
   // What the sink writes to, for messages ("data.txt").
   virtual const std::string& name() const = 0;
 };
@@ -28,13 +30,16 @@ class ReadingSink {
 //   last line), appends "\n" first so the next line cannot fuse with it (RELIABILITY #29).
 // - a short write is continued; if the rest fails (disk full, file too large), the partial batch
 //   is undone with ftruncate to the previous size, so a failed batch leaves no partial line behind.
-// - with `fsync`, every batch is fsync()ed before write_lines returns.
+// - with `fsync`, every batch is fsync()ed before write_lines returns; without it, sync() does it
+//   (the collector calls that about once a second, redis's "everysec": a power cut loses at most
+//   about a second of readings; a crash of the collector alone loses nothing written).
 class FileSink final : public ReadingSink {
  public:
   // Throws SysError "cannot open <path>: <reason>".
   FileSink(std::string path, bool fsync);
   int write_lines(std::string_view whole_lines) override;
   const std::string& name() const override { return path_; }
+  void sync() override;
   // True when open() found a torn last line and sealed it.
   bool sealed_on_open() const { return sealed_; }
   // fsync() failures so far (the lines were written, their durability is not certain).
