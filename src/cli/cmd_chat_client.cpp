@@ -44,12 +44,12 @@ std::string trim(std::string_view s) {
 }
 
 // The ID from the terminal ("ID: ", asked again until valid) or from the first input line.
-// nullopt: the input ended first.
-std::optional<std::string> ask_id(InputReader& input) {
+// nullopt: the input ended first, or a stop was requested.
+std::optional<std::string> ask_id(InputReader& input, const StopSource& stop) {
   const bool tty = ::isatty(input.fd());
   for (;;) {
     if (tty) out_raw("ID: ");
-    auto line = input.read_line();
+    auto line = input.read_line(stop.fd());
     if (!line) {
       if (tty) out_line("");
       return std::nullopt;
@@ -74,7 +74,8 @@ int run_chat_client(const ChatClientOptions& o) {
   StopSignals signals(stop);
   InputReader input(STDIN_FILENO);
   if (!o.id_given) {
-    auto asked = ask_id(input);
+    auto asked = ask_id(input, stop);
+    if (!asked && stop.requested()) return 0;
     if (!asked) throw UsageError("no ID given: use --id NAME or type one at the 'ID: ' prompt");
     id = *asked;
   }

@@ -1,5 +1,6 @@
 #include "clients/input_reader.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,10 +61,17 @@ std::optional<InputReader::Line> InputReader::next_line() {
   }
 }
 
-std::optional<InputReader::Line> InputReader::read_line() {
+std::optional<InputReader::Line> InputReader::read_line(int stop_fd) {
   for (;;) {
     if (auto l = next_line()) return l;
-    if (eof_ || !read_some()) return next_line();
+    if (eof_) return std::nullopt;
+    if (stop_fd >= 0) {  // a read() blocked on a terminal would ignore SIGINT (SA_RESTART)
+      pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+      int rc = ::poll(p, 2, -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc > 0 && p[1].revents) return std::nullopt;
+    }
+    if (!read_some()) return next_line();
   }
 }
 

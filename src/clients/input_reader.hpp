@@ -29,8 +29,9 @@ class InputReader {
   bool read_some();
   // The next buffered line, if any. After end of input an unterminated tail is a line too.
   std::optional<Line> next_line();
-  // Blocks until a line is available or the input ends.
-  std::optional<Line> read_line();
+  // Blocks until a line is available or the input ends; also returns nullopt (with eof() still
+  // false) once `stop_fd` (an eventfd such as StopSource::fd(), or -1) turns readable.
+  std::optional<Line> read_line(int stop_fd = -1);
 
  private:
   int fd_;

@@ -248,6 +248,7 @@ TEST(ChatClientSeed, UdpGroupChatWithSeedServer) {
   bob.close_stdin();
   EXPECT_EQ(bob.wait(3000ms), 0);
   EXPECT_EQ(alice.read_all_stderr(100ms), "");
+  if (HasFailure()) ADD_FAILURE() << describe(alice, "alice") << describe(bob, "bob") << describe(server, "seed");
 }
 
 TEST(ChatClientSeed, UdpEscapesWhatTheSeedServerRelays) {
@@ -267,6 +268,7 @@ TEST(ChatClientSeed, UdpEscapesWhatTheSeedServerRelays) {
   EXPECT_EQ(alice.read_line(), "[eve]\\x1b[2J\\x1b]0;pwned\\x07");
   alice.close_stdin();
   EXPECT_EQ(alice.wait(3000ms), 0);
+  if (HasFailure()) ADD_FAILURE() << describe(alice, "alice") << describe(server, "seed");
 }
 
 }  // namespace

@@ -193,6 +193,23 @@ TEST(PairChat, EscapeSequencesArePrintedEscaped) {
   for (char bad : {'\x1b', '\x07', '\x9b', '\r', '\b'}) EXPECT_EQ(all.find(bad), std::string::npos) << int(bad);
 }
 
+TEST(PairChat, WorksOverIpv6Loopback) {
+  Process s(concur_args({"pair-chat", "server", "--port", "0", "--bind", "::1"}));
+  auto first = s.read_line(3000ms);
+  if (!first) GTEST_SKIP() << "no IPv6 loopback here: " << s.read_all_stderr(200ms);
+  ASSERT_EQ(first->rfind("listening on [::1]:", 0), 0u) << *first;
+  std::string port = first->substr(first->find("]:") + 2);
+  port = port.substr(0, port.find(' '));
+  Process c(concur_args({"pair-chat", "client", "--host", "::1", "--port", port}));
+  ASSERT_TRUE(s.wait_for_line("peer connected from [::1]:"));
+  c.write_stdin("over v6\n");
+  EXPECT_TRUE(s.wait_for_line("<- over v6"));
+  c.close_stdin();
+  s.close_stdin();
+  EXPECT_EQ(c.wait(3000ms), 0);
+  EXPECT_EQ(s.wait(3000ms), 0);
+}
+
 TEST(PairChat, ConnectRefusedExitsOneWithOneLine) {
   int port = free_port();
   Process c = pair_client(port);
@@ -293,6 +310,7 @@ TEST(PairChatSeed, ConcurClientTalksToSeedServer) {
   seed.wait(3000ms);
   EXPECT_TRUE(c.wait_for_line("peer left"));
   EXPECT_EQ(c.wait(3000ms), 0);
+  if (HasFailure()) ADD_FAILURE() << describe(c, "concur") << describe(seed, "seed");
 }
 
 TEST(PairChatSeed, SeedClientTalksToConcurServer) {
@@ -310,6 +328,7 @@ TEST(PairChatSeed, SeedClientTalksToConcurServer) {
   seed.wait(3000ms);
   EXPECT_TRUE(s.proc.wait_for_line("peer left"));
   EXPECT_EQ(s.proc.wait(3000ms), 0);
+  if (HasFailure()) ADD_FAILURE() << describe(s.proc, "concur") << describe(seed, "seed");
 }
 
 }  // namespace

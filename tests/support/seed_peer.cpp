@@ -110,6 +110,9 @@ std::string TempDir::write(const std::string& name, std::string_view content) co
 }
 
 std::optional<std::string> python3() {
+  // A real interpreter first: a version-manager shim (pyenv) starts several processes per run.
+  for (const char* p : {"/usr/bin/python3", "/usr/local/bin/python3"})
+    if (::access(p, X_OK) == 0) return std::string(p);
   const char* path = std::getenv("PATH");
   std::istringstream dirs(path ? path : "/usr/bin:/bin");
   std::string dir;
@@ -166,6 +169,13 @@ std::vector<std::string> wait_for_lines(Process& p, std::vector<std::string> exa
     tick(*line);
   }
   return exact;
+}
+
+std::string describe(Process& p, const std::string& name) {
+  std::string out = "\n--- " + name + " stdout (read so far):\n";
+  for (const auto& l : p.lines()) out += l + "\n";
+  out += "--- " + name + " stderr:\n" + p.read_all_stderr(Ms(100));
+  return out;
 }
 
 bool wait_tcp_listening(int port, Ms timeout) {

@@ -77,11 +77,14 @@ std::optional<std::string> python3();
 
 // Waits until some socket listens on TCP `port` (or is bound to UDP `port`), reading
 // /proc/net/{tcp,tcp6,udp,udp6}. Needs no connection, so a one-shot server is not disturbed.
-bool wait_tcp_listening(int port, Ms timeout = Ms(3000));
-bool wait_udp_bound(int port, Ms timeout = Ms(3000));
+bool wait_tcp_listening(int port, Ms timeout = Ms(5000));
+bool wait_udp_bound(int port, Ms timeout = Ms(5000));
 
 // Reads p's stdout until every line in `exact` has been seen (in any order, other lines
 // allowed between). Returns the ones still missing at the timeout (empty = all seen).
 std::vector<std::string> wait_for_lines(Process& p, std::vector<std::string> exact, Ms timeout = Ms(3000));
+
+// For failure messages: the stdout lines read so far and the stderr that is there now.
+std::string describe(Process& p, const std::string& name);
 
 }  // namespace concur::test
