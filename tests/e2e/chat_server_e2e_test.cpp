@@ -2,6 +2,7 @@
 // the lecture's Python clients unchanged (UDP: udp_multi_chat_client.py; TCP: a homework 8/9
 // client), concur's own chat-client, UDP limits, usage errors and a clean stop.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -283,6 +284,40 @@ TEST(ChatServerE2E, UdpIdleMembersExpire) {
   EXPECT_EQ(a.recv(), "[b]back");
 }
 
+TEST(ChatServerE2E, ReaderThatStopsReadingIsDisconnectedAndLogged) {
+  Server s({"chat-server", "--model", "epoll", "--quiet", "--max-queue", "65536", "--rate", "0", "--port", "0", "--bind",
+            "127.0.0.1"});
+  FileDesc slow(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int small = 4096;
+  ::setsockopt(slow.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  Endpoint to = Endpoint::parse("127.0.0.1", static_cast<uint16_t>(s.port));
+  ASSERT_EQ(::connect(slow.get(), to.sa(), to.len()), 0);
+  // --quiet logs no messages, so members watch the joins: first proves obs is in, obs sees the rest.
+  auto first = std::make_unique<TestClient>(s.port);
+  first->send_all("[first]\n");
+  ASSERT_TRUE(s.proc.wait_for_line("new client"));
+  std::this_thread::sleep_for(200ms);  // first's join is processed (nothing to observe it by)
+  auto obs = std::make_unique<TestClient>(s.port);
+  obs->send_all("[obs]\n");
+  ASSERT_EQ(first->recv_line(), "[obs]");
+  first.reset();
+  ASSERT_EQ(::send(slow.get(), "[slow]\n", 7, MSG_NOSIGNAL), 7);
+  EXPECT_EQ(obs->recv_line(), "[slow]");
+  TestClient sender(s.port);
+  sender.send_all("[sender]\n");
+  EXPECT_EQ(obs->recv_line(), "[sender]");
+  obs.reset();
+  std::string batch;
+  for (int i = 0; i < 100; ++i) batch += "[sender]" + std::string(2000, 'z') + "\n";
+  std::optional<std::string> line;
+  for (int round = 0; round < 40 && !line; ++round) {  // at most 8 MB
+    sender.send_all(batch);
+    line = s.proc.wait_for_line(seed_addr(local_port(slow.get())) + " exited", 50ms);
+  }
+  ASSERT_TRUE(line) << "the reader that stopped reading was never disconnected";
+  EXPECT_NE(line->find("(disconnected: not reading, more than 65536 bytes pending)"), std::string::npos) << *line;
+}
+
 TEST(ChatServerE2E, UsageErrorsExitTwoWithOneLine) {
   std::vector<std::vector<std::string>> bad = {
       {"chat-server", "--model", "process"},
@@ -303,8 +338,10 @@ TEST(ChatServerE2E, UsageErrorsExitTwoWithOneLine) {
 TEST(ChatServerE2E, SigtermStopsCleanlyWithMembersConnected) {
   for (std::string model : {"thread", "epoll"}) {
     Server s({"chat-server", "--model", model, "--port", "0", "--bind", "127.0.0.1"});
-    TestClient a(s.port), b(s.port);
+    TestClient a(s.port);
     a.send_all("[a]\n");
+    ASSERT_TRUE(s.proc.wait_for_line(":[a]"));
+    TestClient b(s.port);
     b.send_all("[b]\n");
     EXPECT_EQ(a.recv_line(), "[b]");
     s.proc.signal(SIGTERM);

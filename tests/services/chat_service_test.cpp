@@ -59,13 +59,27 @@ ChatSettings quiet_settings() {
   return s;
 }
 
-struct TcpFixture : ::testing::Test {
-  ChatStreamService svc{quiet_settings()};
+// Plays the model's side of the contract: on_open for every connection, on_close exactly once at
+// the end (what breaks the connection -> session -> member -> connection cycle).
+struct Harness {
+  explicit Harness(ChatStreamService& s) : svc(s) {}
+  ~Harness() {
+    for (auto& c : opened) svc.on_close(*c);  // a second on_close finds no session: harmless
+  }
   std::shared_ptr<FakeConn> open(uint16_t port, std::string ip = "127.0.0.1") {
     auto c = std::make_shared<FakeConn>(port, ip);
+    opened.push_back(c);
     svc.on_open(*c);
     return c;
   }
+  ChatStreamService& svc;
+  std::vector<std::shared_ptr<FakeConn>> opened;
+};
+
+struct TcpFixture : ::testing::Test {
+  ChatStreamService svc{quiet_settings()};
+  Harness harness{svc};
+  std::shared_ptr<FakeConn> open(uint16_t port, std::string ip = "127.0.0.1") { return harness.open(port, ip); }
   std::shared_ptr<FakeConn> join_line(uint16_t port, std::string_view id) {
     auto c = open(port);
     svc.on_data(*c, "[" + std::string(id) + "]\n");
@@ -192,10 +206,9 @@ TEST(ChatTcpServiceLimits, FloodGetsSlowDownThenDisconnect) {
   st.rate = 1;
   st.burst = 3;
   ChatStreamService svc(st);
-  auto a = std::make_shared<FakeConn>(1000), b = std::make_shared<FakeConn>(1001);
-  svc.on_open(*a);
+  Harness h(svc);
+  auto a = h.open(1000), b = h.open(1001);
   svc.on_data(*a, "[a]\n");
-  svc.on_open(*b);
   svc.on_data(*b, "[b]\n");
   a->take();
   std::string burst;
@@ -210,25 +223,20 @@ TEST(ChatTcpServiceLimits, MaxPerIpRefusesExtraConnectionsFromOneAddress) {
   ChatSettings st = quiet_settings();
   st.max_per_ip = 2;
   ChatStreamService svc(st);
+  Harness h(svc);
   std::vector<std::shared_ptr<FakeConn>> cs;
-  for (uint16_t p = 1000; p < 1003; ++p) {
-    cs.push_back(std::make_shared<FakeConn>(p));
-    svc.on_open(*cs.back());
-  }
+  for (uint16_t p = 1000; p < 1003; ++p) cs.push_back(h.open(p));
   EXPECT_FALSE(cs[0]->closed());
   EXPECT_FALSE(cs[1]->closed());
   EXPECT_EQ(cs[2]->take(), "error: too many connections from your address\n");
   EXPECT_TRUE(cs[2]->closed());
-  auto other_ip = std::make_shared<FakeConn>(1003, "127.0.0.2");
-  svc.on_open(*other_ip);
+  auto other_ip = h.open(1003, "127.0.0.2");
   EXPECT_FALSE(other_ip->closed());
   svc.on_close(*cs[2]);  // a refused connection does not free a slot it never had
   svc.on_close(*cs[0]);
-  auto again = std::make_shared<FakeConn>(1004);
-  svc.on_open(*again);
+  auto again = h.open(1004);
   EXPECT_FALSE(again->closed());
-  auto over = std::make_shared<FakeConn>(1005);
-  svc.on_open(*over);
+  auto over = h.open(1005);
   EXPECT_TRUE(over->closed());
 }
 
@@ -238,6 +246,7 @@ TEST_F(ChatTcpService, CloseReleasesTheConnection) {
     auto a = join_line(1000, "alice");
     weak = a;
     svc.on_close(*a);
+    harness.opened.clear();
   }
   EXPECT_TRUE(weak.expired());  // no cycle conn -> session -> member -> conn is left behind
   EXPECT_EQ(svc.room().size(), 0u);
@@ -245,6 +254,7 @@ TEST_F(ChatTcpService, CloseReleasesTheConnection) {
 
 TEST_F(ChatTcpService, ReaderPastItsBoundIsRefusedMore) {
   auto slow = std::make_shared<FakeConn>(1000, "127.0.0.1", 64);
+  harness.opened.push_back(slow);
   svc.on_open(*slow);
   svc.on_data(*slow, "[slow]\n");
   auto b = join_line(1001, "bob");
