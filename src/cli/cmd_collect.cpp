@@ -111,10 +111,13 @@ Command collect_command() {
                 ->type_name("HOST:PORT");
             app.add_option("--device-list", a->device_list, "a file with one HOST:PORT a line (# comments)")
                 ->type_name("FILE");
-            app.add_option("--out", a->out, "file the readings are appended to")->capture_default_str();
-            app.add_option("--count", a->count, "stop after N lines")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+            app.add_option("--out", a->out, "file the readings are appended to")->type_name("FILE")->capture_default_str();
+            app.add_option("--count", a->count, "stop after N lines")
+                ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62).description(">= 1"))
+                ->type_name("N");
             app.add_option("--per-device", a->per_device, "stop once every device gave N lines")
-                ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+                ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62).description(">= 1"))
+                ->type_name("N");
             add_duration_option(app, "--duration", a->duration, "stop after this long");
             add_duration_option(app, "--offline-after", a->offline_after,
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");

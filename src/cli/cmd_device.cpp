@@ -88,19 +88,23 @@ Command device_command() {
             app.add_option("--kind", a->kind, "env (Device1: Temp, Humid, lilum; every 3 s) or health (Device2: "
                                               "Heartbeat, Steps, Cal; every 5 s)")
                 ->check(CLI::IsMember({"env", "health"}))
+                ->type_name("KIND")
                 ->capture_default_str();
-            app.add_option("--name", a->name, "device name (default Device1 for env, Device2 for health)");
+            app.add_option("--name", a->name, "device name (default Device1 for env, Device2 for health)")->type_name("NAME");
             add_duration_option(app, "--interval", a->interval, "time between readings (default 3 s env, 5 s health)");
             app.add_option("--port", a->port, "TCP port (default 7001 env, 7002 health; 0 = any free port)")
-                ->check(CLI::Range(0, 65535));
-            app.add_option("--bind", a->bind, "address to bind (IPv4 or IPv6)")->capture_default_str();
+                ->check(CLI::Range(0, 65535))
+                ->type_name("PORT");
+            app.add_option("--bind", a->bind, "address to bind (IPv4 or IPv6)")->type_name("ADDR")->capture_default_str();
             app.add_option("--fleet", a->fleet, "run N devices on ports P … P+N-1, named <name>-1 … <name>-N")
-                ->check(CLI::Range(1, 30000));
+                ->check(CLI::Range(1, 30000))
+                ->type_name("N");
             app.add_flag("--quiet", a->quiet, "no per-client log lines");
             app.add_flag("--stats", a->stats, "on exit, print how many readings each device sent (stderr)");
             app.add_option("--max-pending", a->max_pending,
                            "bytes of unread readings per client before it is dropped")
                 ->check(CLI::Range(size_t{256}, size_t{1} << 30))
+                ->type_name("BYTES")
                 ->capture_default_str();
             return CommandRun([a] { return run_device(*a); });
           }};
