@@ -124,8 +124,11 @@ void ReactorLoop::drain_mailbox() {
 void ReactorLoop::after(Entry& e) {
   StreamConn& c = *e.conn;
   int fd = c.fd();
-  if (retire_if_done(c, service_)) {
+  if (c.settle() == StreamConn::State::finished) {
+    // Out of the poller before the descriptor is closed: with --workers, another loop's accept()
+    // may be handed the same number the moment it is closed.
     poller_->remove(fd);
+    retire(c, service_);
     gate_.leave();
     conns_.erase(fd);  // e is gone from here on
     return;
