@@ -215,6 +215,7 @@ int DuplexSession::run() {
     if ((sre & POLLOUT) && !flush_queue()) break;
     if (in_i && fds[in_i].revents) in_.read_some();
   }
+  text_.flush(print);  // an unterminated tail still shows when we leave
   return 0;
 }
 

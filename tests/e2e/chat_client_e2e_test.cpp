@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,9 +171,12 @@ TEST(ChatClient, BadUsageExitsTwoWithOneLine) {
       {"chat-client", "--id", "a", "--host", "nowhere"},
       {"chat-client", "--id", "a", "--bogus"},
   };
-  for (const auto& args : cases) {
-    Process p(concur_args(args));
-    EXPECT_EQ(p.wait(3000ms), 2) << args[2];
+  std::vector<std::unique_ptr<Process>> procs;  // all at once: a sanitized start-up is slow
+  for (const auto& args : cases) procs.push_back(std::make_unique<Process>(concur_args(args)));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& args = cases[i];
+    Process& p = *procs[i];
+    EXPECT_EQ(p.wait(5000ms), 2) << args[2];
     std::string err = p.read_all_stderr(500ms);
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     EXPECT_EQ(err.rfind("concur: ", 0), 0u) << err;

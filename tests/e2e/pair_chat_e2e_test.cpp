@@ -5,10 +5,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/stop.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
 #include "support/seed_peer.hpp"
@@ -109,6 +111,29 @@ TEST(PairChat, SignalDuringChatExitsZeroAndThePeerSeesIt) {
   EXPECT_TRUE(s.proc.wait_for_line("peer left"));
   EXPECT_EQ(s.proc.wait(3000ms), 0);
   EXPECT_EQ(s.proc.read_all_stderr(100ms), "");
+}
+
+// RELIABILITY #19: the peer vanishes (reset) while we still have lots to send: no SIGPIPE death.
+TEST(PairChat, PeerResetWhileSendingIsNoCrash) {
+  ignore_sigpipe();
+  PeerListener l;
+  Process c = pair_client(l.port());
+  PeerConn peer = l.accept();
+  ASSERT_TRUE(peer.valid());
+  std::string line(1000, 'z');
+  line += "\n";
+  std::string bulk;
+  for (int i = 0; i < 256; ++i) bulk += line;
+  // 256 KB, more than the socket buffers hold while the peer does not read. From a thread: the
+  // client echoes every line ("-> …") and this thread must keep reading its stdout meanwhile.
+  std::thread writer([&] { c.write_stdin(bulk); });
+  auto first = peer.recv_line();
+  EXPECT_TRUE(first && first->size() == 1000u);
+  peer.close();  // unread data: the kernel answers with a reset
+  EXPECT_TRUE(c.wait_for_line("peer left"));
+  EXPECT_EQ(c.wait(3000ms), 0);
+  if (c.running()) c.signal(SIGKILL);  // never leave the writer blocked
+  writer.join();
 }
 
 // RELIABILITY #22, client side: end of input half-closes; what the peer sends afterwards is still
@@ -228,9 +253,12 @@ TEST(PairChat, BadUsageExitsTwoWithOneLine) {
       {"pair-chat", "client", "--port", "0"},
       {"pair-chat", "client", "--bind", "127.0.0.1"},
   };
-  for (const auto& args : cases) {
-    Process p(concur_args(args));
-    EXPECT_EQ(p.wait(3000ms), 2) << args.back();
+  std::vector<std::unique_ptr<Process>> procs;  // all at once: a sanitized start-up is slow
+  for (const auto& args : cases) procs.push_back(std::make_unique<Process>(concur_args(args)));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& args = cases[i];
+    Process& p = *procs[i];
+    EXPECT_EQ(p.wait(5000ms), 2) << args.back();
     std::string err = p.read_all_stderr(500ms);
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     EXPECT_EQ(err.rfind("concur: ", 0), 0u) << err;
