@@ -326,9 +326,11 @@ TEST(PairChatSeed, ConcurClientTalksToSeedServer) {
   ASSERT_TRUE(wait_tcp_listening(port)) << seed.read_all_stderr(100ms);
   Process c = pair_client(port);
   ASSERT_TRUE(c.wait_for_line("connected to"));
+  // One direction at a time here: the seed's two threads print unsynchronized, so its stdout
+  // is only readable when they take turns (concur's own full duplex is tested above).
   c.write_stdin("Hello\n");
-  seed.write_stdin("Hi\n");
   EXPECT_TRUE(seed.wait_for_line("<- Hello"));
+  seed.write_stdin("Hi\n");
   EXPECT_TRUE(c.wait_for_line("<- Hi"));
   std::this_thread::sleep_for(100ms);
   seed.write_stdin("Nice to meet you.\n");
@@ -349,8 +351,8 @@ TEST(PairChatSeed, SeedClientTalksToConcurServer) {
   Process seed({*py, "-u", dir.write("tcp_thread_chat_client.py", kSeedClient), std::to_string(s.port)});
   ASSERT_TRUE(s.proc.wait_for_line("peer connected from 127.0.0.1:")) << seed.read_all_stderr(100ms);
   seed.write_stdin("What is your concern these days?\n");
-  s.proc.write_stdin("There are a lot of homeworks!\n");
   EXPECT_TRUE(s.proc.wait_for_line("<- What is your concern these days?"));
+  s.proc.write_stdin("There are a lot of homeworks!\n");  // (one at a time: see above)
   EXPECT_TRUE(seed.wait_for_line("<-  There are a lot of homeworks!"));
   seed.signal(SIGKILL);
   seed.wait(3000ms);
