@@ -6,7 +6,7 @@
 #
 # usage: bench/iot/fleet_bench.sh [concur-binary]
 #   env: DEVICES=8000 PER_PROCESS=4000 INTERVAL=1 DURATION=60 BASE_PORT=12000 OUT=bench/results/iot_fleet.md
-#        COLLECTORS="concur python"
+#        COLLECTORS="concur python" APPEND=1 (add a scenario to OUT)
 # Devices are split over several `concur device --fleet` processes (PER_PROCESS each: a device
 # costs two descriptors, listener + registrant, and a process may hold 20,000).
 set -euo pipefail
@@ -20,6 +20,7 @@ DURATION=${DURATION:-60}
 BASE_PORT=${BASE_PORT:-12000}
 OUT=${OUT:-bench/results/iot_fleet.md}
 COLLECTORS=${COLLECTORS:-"concur python"}
+APPEND=${APPEND:-}   # non-empty: append this scenario to OUT instead of replacing it
 WORK=$(mktemp -d /tmp/iot-fleet-XXXXXX)
 TICK=$(getconf CLK_TCK)
 declare -a FLEET_PIDS=()
@@ -72,9 +73,13 @@ run_one() {
   local rest=${stat##*) }
   local fields=($rest)
   local cpu_ticks=$(( fields[11] + fields[12] ))   # utime + stime (fields 14, 15)
+  local user_ms=$(( fields[11] * 1000 / TICK )) sys_ms=$(( fields[12] * 1000 / TICK ))
   local lines_at_sample; lines_at_sample=$(wc -l < "$data")
   stop_fleets              # devices stop first: everything they sent is in flight or delivered
-  sleep 3                  # let the collector drain
+  # Let the collector drain: wait until the file stops growing (3 s at least, 60 s at most).
+  sleep 3
+  local prev=-1 cur; cur=$(wc -l < "$data")
+  for (( t = 0; t < 60 && cur != prev; t++ )); do prev=$cur; sleep 1; cur=$(wc -l < "$data"); done
   local hwm_kb; hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$COLLECTOR_PID/status)
   kill -TERM "$COLLECTOR_PID"; wait "$COLLECTOR_PID" || true; COLLECTOR_PID=
   local elapsed; elapsed=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -89,8 +94,8 @@ run_one() {
   bad_lines=$(grep -cvE '^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}: Dev[0-9]+-[0-9]+: Temp=[0-9]+, Humid=[0-9]+, lilum=[0-9]+$' "$data" || true)
   local cpu_ms=$(( cpu_ticks * 1000 / TICK ))
   local per10k; per10k=$(echo "scale=1; $cpu_ms * 10000 / ($lines_at_sample + ($lines_at_sample == 0))" | bc)
-  echo "$name $got_total $sent_total $mismatched $bad_lines $cpu_ms $per10k $hwm_kb $elapsed" >> "$WORK/results.txt"
-  echo "[$name] lines=$got_total sent=$sent_total devices_mismatched=$mismatched bad_lines=$bad_lines cpu_ms=$cpu_ms cpu_ms_per_10k=$per10k VmHWM_kB=$hwm_kb"
+  echo "$name $got_total $sent_total $mismatched $bad_lines $cpu_ms $per10k $hwm_kb $user_ms $sys_ms" >> "$WORK/results.txt"
+  echo "[$name] lines=$got_total sent=$sent_total devices_mismatched=$mismatched bad_lines=$bad_lines cpu_ms=$cpu_ms (user $user_ms, sys $sys_ms) cpu_ms_per_10k=$per10k VmHWM_kB=$hwm_kb"
 }
 
 : > "$WORK/results.txt"
@@ -102,28 +107,31 @@ for c in $COLLECTORS; do
 done
 
 {
-  echo "# IoT fleet benchmark: one collector, $DEVICES devices"
+  [[ -n "$APPEND" ]] || echo "# IoT fleet benchmark: one collector against many simulated devices"
+  echo
+  echo "## $DEVICES devices, one reading every $INTERVAL s each"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -r)."
   echo "Command: \`DEVICES=$DEVICES PER_PROCESS=$PER_PROCESS INTERVAL=$INTERVAL DURATION=$DURATION bench/iot/fleet_bench.sh $BIN\`"
   echo
   echo "$DEVICES simulated env devices (\`concur device --fleet $PER_PROCESS\` processes, one reading every ${INTERVAL} s each)"
   echo "for ${DURATION} s; the devices are stopped first (each reports on stderr how many readings it sent),"
-  echo "then the collector drains for 3 s. CPU = utime+stime of the collector process from its start"
+  echo "then the collector drains until the file stops growing. CPU = utime+stime of the collector process from its start"
   echo "(connect + register + collect) to the end of the ${DURATION} s, divided by the lines in the file at"
   echo "that moment; peak RSS = VmHWM at the end."
   echo
-  echo "| collector | lines written | readings sent | devices with lines != sent | malformed lines | CPU ms | CPU ms / 10k lines | peak RSS (MiB) |"
+  echo "| collector | lines written | readings sent | devices with lines != sent | malformed lines | CPU ms (user + sys) | CPU ms / 10k lines | peak RSS (MiB) |"
   echo "|---|---|---|---|---|---|---|---|"
-  while read -r name got sent mism bad cpu per10k hwm elapsed; do
-    echo "| $name | $got | $sent | $mism | $bad | $cpu | $per10k | $(echo "scale=1; $hwm / 1024" | bc) |"
+  while read -r name got sent mism bad cpu per10k hwm user sys; do
+    echo "| $name | $got | $sent | $mism | $bad | $cpu ($user + $sys) | $per10k | $(echo "scale=1; $hwm / 1024" | bc) |"
   done < "$WORK/results.txt"
   if [[ $(wc -l < "$WORK/results.txt") -ge 2 ]]; then
-    read -r _ _ _ _ _ _ c10k chwm _ < <(grep '^concur ' "$WORK/results.txt")
-    read -r _ _ _ _ _ _ p10k phwm _ < <(grep '^python ' "$WORK/results.txt")
+    read -r _ _ _ _ _ _ c10k chwm _ _ < <(grep '^concur ' "$WORK/results.txt")
+    read -r _ _ _ _ _ _ p10k phwm _ _ < <(grep '^python ' "$WORK/results.txt")
     echo
     echo "Python / concur: CPU per line $(echo "scale=1; $p10k / $c10k" | bc)x, peak RSS $(echo "scale=1; $phwm / $chwm" | bc)x."
   fi
-} > "$OUT"
-cat "$OUT"
+} > "$WORK/report.md"
+if [[ -n "$APPEND" ]]; then cat "$WORK/report.md" >> "$OUT"; else cp "$WORK/report.md" "$OUT"; fi
+cat "$WORK/report.md"
 rm -rf "$WORK"

@@ -3,6 +3,8 @@
 
 #include <sys/resource.h>
 
+#include <stdexcept>
+
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
@@ -26,13 +28,16 @@ struct DeviceArgs {
   size_t max_pending = 64 * 1024;
 };
 
-// As many descriptors as the hard limit allows: a fleet needs two per device.
-void raise_fd_limit() {
+// As many descriptors as the hard limit allows: a fleet needs two per device (its listener and
+// one registrant). Returns the limit in force.
+long raise_fd_limit() {
   rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+  if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
+  return rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_cur);
 }
 
 int run_device(const DeviceArgs& a) {
@@ -61,7 +66,18 @@ int run_device(const DeviceArgs& a) {
   o.quiet = a.quiet;
   o.max_pending = a.max_pending;
 
-  raise_fd_limit();
+  long limit = raise_fd_limit();
+  if (limit > 0 && a.fleet > 0) {
+    constexpr long kSpare = 16;  // stdio, epoll, eventfd, the reserve descriptor
+    if (a.fleet + kSpare > limit)
+      throw std::runtime_error(fmt::format("--fleet {} needs {} listening sockets but the descriptor limit is {}; "
+                                           "split the fleet over several processes",
+                                           a.fleet, a.fleet, limit));
+    if (2L * a.fleet + kSpare > limit)
+      errf("concur: warning: --fleet {} with one registrant each needs about {} descriptors, the limit is {}: "
+           "late registrants will be refused",
+           a.fleet, 2L * a.fleet + kSpare, limit);
+  }
   StopSource stop;
   install_stop_signals(&stop);
   iot::DeviceServer server(o, stop);

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -221,6 +222,17 @@ TEST(DeviceEnv, RegistrantThatStopsReadingIsDroppedNotBlocking) {
   ASSERT_EQ(dev.proc.wait(3000ms), 0);
   std::string err = stderr_of(dev.proc);
   EXPECT_NE(err.find("dropped"), std::string::npos) << "stalled client never dropped; stderr: " << err;
+}
+
+TEST(DeviceFleet, LargerThanTheDescriptorLimitIsAClearError) {
+  Process p({concur_binary(), "device", "--fleet", "100", "--port", "20000"}, "", [] {
+    rlimit rl{64, 64};
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  });
+  EXPECT_EQ(p.wait(3000ms), 1);
+  std::string err = stderr_of(p);
+  EXPECT_EQ(err, "concur: --fleet 100 needs 100 listening sockets but the descriptor limit is 64; split the fleet over "
+                 "several processes\n");
 }
 
 }  // namespace
