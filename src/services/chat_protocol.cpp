@@ -31,6 +31,11 @@ size_t utf8_at(std::string_view s, size_t i, char32_t& cp) {
 
 bool is_control(char32_t cp) { return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F); }
 
+bool is_invisible(char32_t cp) {
+  return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
+         cp == 0xFEFF;
+}
+
 constexpr std::array<std::string_view, 11> kHttpTokens = {"GET ",     "POST ",  "HEAD ",  "PUT ",
                                                           "DELETE ",  "OPTIONS ", "CONNECT ", "PATCH ",
                                                           "TRACE ",   "Host:",  "host:"};
@@ -46,6 +51,7 @@ IdError check_id(std::string_view id) {
     if (n == 0) return IdError::bad_utf8;
     if (cp == '[' || cp == ']') return IdError::bracket;
     if (is_control(cp)) return IdError::control;
+    if (is_invisible(cp)) return IdError::invisible;
     i += n;
   }
   if (id.front() == ' ' || id.back() == ' ') return IdError::edge_space;
@@ -61,6 +67,7 @@ std::string id_error_text(IdError e, std::string_view id) {
     case IdError::control: return "ID must not contain control characters";
     case IdError::bad_utf8: return "ID is not valid UTF-8";
     case IdError::edge_space: return "ID must not start or end with a space";
+    case IdError::invisible: return "ID must not contain invisible or direction-changing characters";
   }
   return "invalid ID";
 }

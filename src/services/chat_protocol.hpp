@@ -20,8 +20,10 @@ inline constexpr size_t kMaxId = 32;         // bytes of an ID
 
 // ---- IDs ---------------------------------------------------------------------------------------
 
-enum class IdError { none, empty, too_long, bracket, control, bad_utf8, edge_space };
+enum class IdError { none, empty, too_long, bracket, control, bad_utf8, edge_space, invisible };
 // An ID is 1-32 bytes of printable UTF-8 without '[' or ']', and does not start or end with a space.
+// Invisible and direction-changing characters (U+200B..U+200F, U+202A..U+202E, U+2060..U+2069,
+// U+FEFF) are refused too: "bob" and "bob<ZWSP>" would look like one person.
 IdError check_id(std::string_view id);
 // "ID must be 1-32 bytes" and so on: the text after "error: " for each refusal.
 std::string id_error_text(IdError e, std::string_view id);

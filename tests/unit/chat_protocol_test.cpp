@@ -28,12 +28,14 @@ TEST(ChatProtocol, IdRulesEachHaveTheirOwnError) {
   EXPECT_EQ(check_id("\xc0\xaf"), IdError::bad_utf8);  // overlong '/'
   EXPECT_EQ(check_id(" bob"), IdError::edge_space);
   EXPECT_EQ(check_id("bob "), IdError::edge_space);
+  EXPECT_EQ(check_id("bob\u200b"), IdError::invisible);  // zero-width space
+  EXPECT_EQ(check_id("\u202eboj"), IdError::invisible);  // right-to-left override
   // Every refusal reads differently.
   std::set<std::string> texts;
   for (auto e : {IdError::empty, IdError::too_long, IdError::bracket, IdError::control, IdError::bad_utf8,
-                 IdError::edge_space})
+                 IdError::edge_space, IdError::invisible})
     texts.insert(id_error_text(e, "x"));
-  EXPECT_EQ(texts.size(), 6u);
+  EXPECT_EQ(texts.size(), 7u);
 }
 
 TEST(ChatProtocol, IdsDifferingOnlyInAsciiCaseCollide) {
