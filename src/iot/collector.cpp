@@ -40,6 +40,7 @@ struct Collector::Impl {
     uint64_t gen = 0;
     uint64_t stored = 0;  // readings accepted from this device
     bool down = false;    // a failure was logged and no reading came since
+    Clock::time_point last_reading{};  // for the gap reported when readings resume
     bool ever_registered = false;
   };
 
@@ -181,8 +182,13 @@ struct Collector::Impl {
     }
     if (t.down) {
       t.down = false;
-      errf("concur: {}: collecting again", t.label);
+      if (t.last_reading != Clock::time_point{})
+        errf("concur: {}: collecting again (no reading for {:.1f} s)", t.label,
+             seconds(std::chrono::duration_cast<Millis>(now - t.last_reading)));
+      else
+        errf("concur: {}: collecting", t.label);
     }
+    t.last_reading = now;
     t.backoff.reset();
     if (opts.count && accepted >= opts.count) return;
     batch.append(stamp).append(": ").append(line).push_back('\n');

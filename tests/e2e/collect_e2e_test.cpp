@@ -324,6 +324,7 @@ TEST(CollectFaults, DeviceKilledAndRestartedIsRegisteredAgain) {
   std::string err = c.read_all_stderr(500ms);
   EXPECT_NE(err.find(dev(port) + ": closed the connection; retrying in"), std::string::npos) << err;
   EXPECT_NE(err.find("registered with " + dev(port) + " again"), std::string::npos) << err;
+  EXPECT_NE(err.find(dev(port) + ": collecting again (no reading for "), std::string::npos) << "gap not logged: " << err;
 }
 
 TEST(CollectFaults, DeviceNotUpAtStartIsCollectedOnceItComesUp) {
