@@ -11,7 +11,7 @@ Backoff::Backoff(Millis initial, Millis cap, double jitter, std::function<double
 
 Millis Backoff::next() {
   double u = uniform01_ ? std::clamp(uniform01_(), 0.0, 1.0) : 0.5;
-  double factor = 1.0 - jitter_ + 2.0 * jitter_ * u;  // [1 - j, 1 + j]
+  double factor = 1.0 - jitter_ * u;  // (1 - j, 1]
   auto delay = Millis(static_cast<long long>(std::llround(static_cast<double>(base_.count()) * factor)));
   base_ = std::min(base_ * 2, cap_);
   ++attempts_;

@@ -1,7 +1,8 @@
 #pragma once
-// Reconnect delays: 0.5 s doubling to 5 s (SPEC §3 collect), each spread by ±20 % jitter so
-// that many devices dropped together do not come back in lockstep (hocuspocus#175,
-// nanotube#32). Pure: the random source is injected, so tests pin the sequence.
+// Reconnect delays: 0.5 s doubling to 5 s (SPEC §3 collect). Each delay is drawn from
+// [base × (1 − jitter), base], so the spec's numbers stay upper bounds while many devices dropped
+// together do not come back in lockstep (hocuspocus#175, nanotube#32). Pure: the random source
+// is injected, so tests pin the sequence.
 #include <functional>
 
 #include "core/duration.hpp"
