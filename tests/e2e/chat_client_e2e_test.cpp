@@ -74,6 +74,7 @@ TEST(ChatClient, PrintsRelayedMessagesWhileTheUserIsSilent) {
   EXPECT_EQ(c.read_line(), "error: slow down");
   c.close_stdin();  // end of input behaves like quit
   EXPECT_EQ(room.conn.recv_line(), "[alice]quit");
+  room.conn.close();  // as the server does on [ID]quit
   EXPECT_EQ(c.wait(3000ms), 0);
 }
 
@@ -139,6 +140,8 @@ TEST(ChatClient, OverlongLineIsRefusedNotTruncated) {
   c.write_stdin(std::string(5000, 'x') + "\nshort\n");
   EXPECT_EQ(room.conn.recv_line(), "[alice]short");
   c.close_stdin();
+  EXPECT_EQ(room.conn.recv_line(), "[alice]quit");
+  room.conn.close();
   EXPECT_EQ(c.wait(3000ms), 0);
   std::string err = c.read_all_stderr(500ms);
   EXPECT_NE(err.find("too long"), std::string::npos) << err;
