@@ -269,11 +269,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
   }
   progress_line(o.progress, "");
   r.seconds = std::chrono::duration<double>(o.duration).count();
-  if (auto cpu1 = read_proc_stats(o.server_pid); cpu1 && cpu0) {
-    double cpu = cpu1->cpu_seconds - cpu0->cpu_seconds;
-    r.extra.emplace_back("server_cpu_seconds", cpu);
-    if (r.ops) r.extra.emplace_back("server_cpu_ms_per_million", cpu * 1000.0 * 1e6 / static_cast<double>(r.ops));
-  }
+  add_server_cpu(r, cpu0, o.server_pid);
   r.extra.emplace_back("senders", senders);
   return r;
 }

@@ -86,6 +86,14 @@ void print_report(const BenchReport& r, bool json) {
   for (auto& [k, v] : r.extra) outf("  {}: {:.3f}", k, v);
 }
 
+void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid) {
+  auto after = read_proc_stats(server_pid);
+  if (!after || !before) return;
+  double cpu = after->cpu_seconds - before->cpu_seconds;
+  r.extra.emplace_back("server_cpu_seconds", cpu);
+  if (r.ops) r.extra.emplace_back("server_cpu_ms_per_million", cpu * 1000.0 * 1e6 / static_cast<double>(r.ops));
+}
+
 void progress_line(bool enabled, const std::string& text) {
   if (!enabled) return;
   std::fprintf(stderr, "\r\033[K%s", escape_for_terminal(text).c_str());

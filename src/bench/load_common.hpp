@@ -58,6 +58,9 @@ struct BenchReport {
 
 void print_report(const BenchReport& r, bool json);
 
+// Adds the server's CPU seconds since `before` (and per million operations) to the report.
+void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid);
+
 // Live progress line on stderr, rewritten in place; only when enabled.
 void progress_line(bool enabled, const std::string& text);
 
