@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <thread>
 
@@ -13,15 +14,16 @@
 
 namespace concur {
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& cwd) {
+PipedChild spawn_piped(std::vector<std::string> argv, const std::string& cwd,
+                       const std::function<void()>& child_setup) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) throw_errno("pipe");
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  pid_ = ::fork();
-  if (pid_ < 0) throw_errno("fork");
-  if (pid_ == 0) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
@@ -29,15 +31,51 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& cwd
     ::signal(SIGPIPE, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
+    if (child_setup) child_setup();
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
-  in_ = in[1];
-  out_ = out[0];
-  err_ = err[0];
+  return PipedChild{pid, in[1], out[0], err[0]};
+}
+
+bool read_more(int fd, std::string& buf, std::chrono::milliseconds timeout) {
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(std::max<long long>(timeout.count(), 0))) <= 0) return false;
+  char tmp[65536];
+  ssize_t n = ::read(fd, tmp, sizeof tmp);
+  if (n <= 0) return false;
+  buf.append(tmp, static_cast<size_t>(n));
+  return true;
+}
+
+std::optional<std::string> take_line(std::string& buf) {
+  auto nl = buf.find('\n');
+  if (nl == std::string::npos) return std::nullopt;
+  std::string line = buf.substr(0, nl);
+  buf.erase(0, nl + 1);
+  return line;
+}
+
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& cwd) {
+  PipedChild c = spawn_piped(std::move(argv), cwd);
+  pid_ = c.pid;
+  in_ = c.in;
+  out_ = c.out;
+  err_ = c.err;
   ::fcntl(err_, F_SETFL, O_NONBLOCK);
 }
 
@@ -70,27 +108,12 @@ void ChildProcess::signal(int sig) {
   if (!status_ && pid_ > 0) ::kill(pid_, sig);
 }
 
-bool ChildProcess::fill(Ms timeout) {
-  pollfd p{out_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  char tmp[8192];
-  ssize_t n = ::read(out_, tmp, sizeof tmp);
-  if (n <= 0) return false;
-  buf_.append(tmp, static_cast<size_t>(n));
-  return true;
-}
-
 std::optional<std::string> ChildProcess::read_line(Ms timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto nl = buf_.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = buf_.substr(0, nl);
-      buf_.erase(0, nl + 1);
-      return line;
-    }
+    if (auto line = take_line(buf_)) return line;
     auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !fill(left)) return std::nullopt;
+    if (left.count() <= 0 || !read_more(out_, buf_, left)) return std::nullopt;
   }
 }
 
@@ -115,17 +138,8 @@ std::string ChildProcess::drain_stderr() {
 }
 
 std::optional<int> ChildProcess::wait(Ms timeout) {
-  if (status_) return status_;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int st = 0;
-    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      return status_;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(Ms(5));
-  }
+  if (!status_) status_ = wait_exit(pid_, timeout);
+  return status_;
 }
 
 std::string self_executable() {

@@ -4,11 +4,30 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace concur {
+
+// The parts every child runner needs (ChildProcess here, the tests' Process): fork + exec with
+// stdin/stdout/stderr on pipes, reading lines with a deadline, waiting for the exit status.
+struct PipedChild {
+  pid_t pid = -1;
+  int in = -1, out = -1, err = -1;  // our ends: write to `in`, read `out` and `err`
+};
+// Starts argv[0] (execvp). `child_setup` runs in the child just before exec (e.g. setrlimit).
+// The child gets SIGPIPE, SIGINT and SIGTERM back at their defaults.
+PipedChild spawn_piped(std::vector<std::string> argv, const std::string& cwd = {},
+                       const std::function<void()>& child_setup = {});
+// Waits up to `timeout` for fd to be readable and appends what one read() returns to buf.
+// False on timeout or EOF.
+bool read_more(int fd, std::string& buf, std::chrono::milliseconds timeout);
+// Removes and returns the first complete line (without '\n') from buf, if there is one.
+std::optional<std::string> take_line(std::string& buf);
+// Exit code (128+signal when killed) once pid has exited; nullopt if still running at timeout.
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout);
 
 class ChildProcess {
  public:
@@ -33,7 +52,6 @@ class ChildProcess {
   std::optional<int> wait(Ms timeout);
 
  private:
-  bool fill(Ms timeout);
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1, err_ = -1;
   std::string buf_;
