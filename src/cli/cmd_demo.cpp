@@ -99,9 +99,15 @@ bool chat_section(const std::string& self) {
   int port = start_server(server, "server");
   const std::vector<std::string> names = {"전창완", "윤재석", "김대희"};
   std::vector<std::unique_ptr<ChildProcess>> people;
+  std::vector<std::string> server_log;
   for (const auto& n : names) {
     people.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{self, "chat-client", "--port", std::to_string(port), "--id", n}));
+    // Wait until the server has taken this join (its log shows it) before the next person comes:
+    // with a thread per client, two joins in flight may otherwise be handled in either order.
+    auto joined = server.wait_for_line("):[" + n + "]", Ms(5000), &server_log);
+    if (!joined) return false;
+    server_log.push_back(*joined);
     // Everyone already in the room sees the newcomer's join message "[ID]".
     for (size_t k = 0; k + 1 < people.size(); ++k)
       if (!people[k]->wait_for_line("[" + n + "]", Ms(3000))) return false;
@@ -122,6 +128,7 @@ bool chat_section(const std::string& self) {
   for (auto& p : people) p->write_stdin("quit\n");
   for (auto& p : people) ok = ok && p->wait(Ms(3000)) == 0;
   out_line("  server log (as the seed's udp_multi_chat_server.py prints it):");
+  for (const auto& line : server_log) outf("  {:>7} | {}", "server", line);
   show_log(server, "server");
   server.signal(SIGTERM);
   ok = ok && server.wait(Ms(3000)) == 0;
