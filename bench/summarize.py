@@ -47,7 +47,7 @@ for conns in conns_list:
             rs = rows[(conns, s)]
             per = [dict((k, v) for k, v in r.items())["server_rss_kib_per_connection"] for r in rs
                    if "server_rss_kib_per_connection" in r]
-            out.append(f"| {s} | {med([r['deliveries' if 'deliveries' in r else 'roundtrips'] for r in rs]):.0f} "
+            out.append(f"| {s} | {med([r.get('verified', r.get('deliveries', r.get('roundtrips', 0))) for r in rs]):.0f} "
                        f"| {sum(r['errors'] for r in rs)} | {fmt_range(per, 3) if per else 'n/a'} |")
             if per:
                 chart.append((f"{s}", med(per)))

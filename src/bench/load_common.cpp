@@ -68,7 +68,7 @@ void print_report(const BenchReport& r, bool json) {
     outf("{{\"mode\": \"{}\", \"connections\": {}, \"size\": {}, \"pipeline\": {}, \"seconds\": {:.3f}, "
          "\"{}\": {}, \"per_second\": {:.1f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, \"p999_us\": {:.1f}, "
          "\"max_us\": {:.1f}, \"errors\": {}, \"verified_bytes\": {}{}}}",
-         r.mode, r.connections, r.size, r.pipeline, r.seconds, r.unit == "round-trips" ? "roundtrips" : "deliveries",
+         r.mode, r.connections, r.size, r.pipeline, r.seconds, r.unit == "round-trips" ? "roundtrips" : r.unit == "deliveries" ? "deliveries" : "verified",
          r.ops, rate, us(0.5), us(0.99), us(0.999), static_cast<double>(r.latency.max()) / 1000.0, r.errors,
          r.verified_bytes, extra);
     return;
