@@ -1,5 +1,7 @@
 #include "support/process.hpp"
 
+#include "core/child_process.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,32 +22,23 @@ namespace concur::test {
 
 std::string concur_binary() { return CONCUR_BINARY; }
 
+namespace {
+// A child that exits before reading its stdin must not kill the test with SIGPIPE when the test
+// writes to that stdin: the write fails with EPIPE instead (children get SIGPIPE back at exec).
+const bool kSigpipeIgnored = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+}  // namespace
+
 Process::Process(std::vector<std::string> argv, std::string cwd) : Process(std::move(argv), std::move(cwd), {}) {}
 
 Process::Process(std::vector<std::string> argv, std::string cwd, const std::function<void()>& child_setup) {
-  int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
-    throw std::runtime_error("pipe failed");
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::signal(SIGPIPE, SIG_DFL);
-    if (child_setup) child_setup();
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  in_ = in[1];
-  out_ = out[0];
-  err_ = err[0];
+  concur::PipedChild c = concur::spawn_piped(std::move(argv), cwd, child_setup);
+  pid_ = c.pid;
+  in_ = c.in;
+  out_ = c.out;
+  err_ = c.err;
 }
 
 Process::~Process() {
@@ -80,25 +73,13 @@ void Process::signal(int sig) {
   if (!status_ && pid_ > 0) ::kill(pid_, sig);
 }
 
-bool Process::fill(int fd, std::string& buf, Ms timeout) {
-  if (fd < 0) return false;
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-  char tmp[65536];
-  ssize_t n = ::read(fd, tmp, sizeof tmp);
-  if (n <= 0) return false;
-  buf.append(tmp, static_cast<size_t>(n));
-  return true;
-}
+bool Process::fill(int fd, std::string& buf, Ms timeout) { return concur::read_more(fd, buf, timeout); }
 
 std::optional<std::string> Process::read_line(Ms timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto nl = out_buf_.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = out_buf_.substr(0, nl);
-      out_buf_.erase(0, nl + 1);
-      lines_.push_back(line);
+    if (auto line = concur::take_line(out_buf_)) {
+      lines_.push_back(*line);
       return line;
     }
     auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
@@ -152,18 +133,8 @@ bool Process::wait_for_stderr(const std::string& needle, Ms timeout) {
 }
 
 std::optional<int> Process::wait(Ms timeout) {
-  if (status_) return status_;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      return status_;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(5ms);
-  }
+  if (!status_) status_ = concur::wait_exit(pid_, timeout);
+  return status_;
 }
 
 bool Process::running() { return !wait(0ms).has_value(); }
