@@ -177,19 +177,33 @@ int count_fds(pid_t pid) {
   return n;
 }
 
+namespace {
+// The contents of a small /proc file, or "" if it cannot be read. Plain read(): a process can
+// exit while we read its stat, and std::ifstream then throws (ESRCH from underflow).
+std::string read_proc_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return n < 0 ? std::string() : out;
+}
+}  // namespace
+
 int count_zombie_children(pid_t pid) {
   int zombies = 0;
   DIR* d = ::opendir("/proc");
   if (!d) return -1;
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream stat(std::string("/proc/") + e->d_name + "/stat");
-    std::string content((std::istreambuf_iterator<char>(stat)), {});
+    std::string content = read_proc_file(std::string("/proc/") + e->d_name + "/stat");
     auto rp = content.rfind(')');
-    if (rp == std::string::npos) continue;
+    if (rp == std::string::npos || rp + 2 > content.size()) continue;
     std::istringstream rest(content.substr(rp + 2));
-    char state;
-    int ppid;
+    char state = '?';
+    int ppid = -1;
     rest >> state >> ppid;
     if (ppid == pid && state == 'Z') ++zombies;
   }
@@ -215,11 +229,10 @@ int max_fd(pid_t pid) {
 namespace {
 // Fields after the ")" that ends the command name of /proc/PID/stat, split on spaces.
 std::vector<std::string> stat_fields(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), {});
+  std::string content = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   std::vector<std::string> fields;
   auto rp = content.rfind(')');
-  if (rp == std::string::npos) return fields;
+  if (rp == std::string::npos || rp + 2 > content.size()) return fields;
   std::istringstream rest(content.substr(rp + 2));
   std::string f;
   while (rest >> f) fields.push_back(f);
@@ -230,7 +243,7 @@ std::vector<std::string> stat_fields(pid_t pid) {
 long cpu_time_ms(pid_t pid) {
   auto f = stat_fields(pid);  // f[0] is field 3 (state); utime is field 14, stime field 15
   if (f.size() < 13) return -1;
-  long ticks = std::stol(f[11]) + std::stol(f[12]);
+  long ticks = std::atol(f[11].c_str()) + std::atol(f[12].c_str());
   return ticks * 1000 / ::sysconf(_SC_CLK_TCK);
 }
 
@@ -242,7 +255,7 @@ std::vector<pid_t> child_pids(pid_t pid) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     pid_t p = std::atoi(e->d_name);
     auto f = stat_fields(p);
-    if (f.size() >= 2 && std::stoi(f[1]) == pid && f[0] != "Z") out.push_back(p);
+    if (f.size() >= 2 && std::atoi(f[1].c_str()) == pid && f[0] != "Z") out.push_back(p);
   }
   ::closedir(d);
   return out;
