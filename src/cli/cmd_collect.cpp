@@ -89,7 +89,9 @@ int run_collect(const CollectArgs& a) {
   ::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit, write() fails with EFBIG instead of killing us
 
   iot::FileSink sink(a.out, a.fsync);  // "cannot open data.txt: Permission denied" -> exit 1
-  if (sink.sealed_on_open()) errf("concur: {} ended with a torn line; sealed it with a newline", a.out);
+  if (sink.dropped_on_open())
+    errf("concur: {} ended with a torn line: dropped its last {} bytes (cut back to the last newline)", a.out,
+         sink.dropped_on_open());
   StopSource stop;
   install_stop_signals(&stop);
   errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", a.out);

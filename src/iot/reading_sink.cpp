@@ -13,16 +13,27 @@ namespace concur::iot {
 
 namespace {
 
-// Last byte of a regular file, or -1 when empty or unreadable.
-int last_byte(const std::string& path, off_t size) {
-  if (size <= 0) return -1;
+// Offset just past the last '\n' of a regular file of `size` bytes (0 when it has none), read
+// backwards in blocks; -1 when the file cannot be read.
+off_t end_of_last_line(const std::string& path, off_t size) {
   FileDesc rd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!rd) return -1;
-  char c = 0;
-  ssize_t n;
-  do n = ::pread(rd.get(), &c, 1, size - 1);
-  while (n < 0 && errno == EINTR);
-  return n == 1 ? static_cast<unsigned char>(c) : -1;
+  char buf[65536];
+  off_t end = size;
+  while (end > 0) {
+    off_t start = end > static_cast<off_t>(sizeof buf) ? end - static_cast<off_t>(sizeof buf) : 0;
+    ssize_t n;
+    do n = ::pread(rd.get(), buf, static_cast<size_t>(end - start), start);
+    while (n < 0 && errno == EINTR);
+    if (n != end - start) {
+      if (n >= 0) errno = EIO;  // the file shrank under us
+      return -1;
+    }
+    for (ssize_t i = n; i > 0; --i)
+      if (buf[i - 1] == '\n') return start + i;
+    end = start;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -33,19 +44,25 @@ FileSink::FileSink(std::string path, bool fsync) : path_(std::move(path)), fsync
   struct stat st {};
   if (::fstat(fd_.get(), &st) < 0) throw_errno("cannot stat " + path_);
   regular_ = S_ISREG(st.st_mode);
-  if (regular_ && st.st_size > 0) {
-    int last = last_byte(path_, st.st_size);
-    if (last >= 0 && last != '\n') {
-      if (int err = write_lines("\n")) throw SysError("cannot seal the torn last line of " + path_, err);
-      sealed_ = true;
+  size_ = regular_ ? st.st_size : 0;
+  if (regular_ && size_ > 0) {
+    // A crash (SIGKILL between the pages of one write) or a full disk can leave a last line
+    // without its newline. Cut it off before appending, as Redis does with a truncated AOF tail:
+    // sealing it with a newline instead would keep a malformed line in the file for good.
+    off_t keep = end_of_last_line(path_, size_);
+    if (keep < 0) throw_errno("cannot read the end of " + path_);
+    if (keep < size_) {
+      if (::ftruncate(fd_.get(), keep) < 0) throw_errno("cannot cut the torn last line of " + path_);
+      dropped_ = static_cast<uint64_t>(size_ - keep);
+      size_ = keep;
     }
   }
 }
 
 int FileSink::write_lines(std::string_view lines) {
   if (lines.empty()) return 0;
-  off_t before = -1;
-  if (regular_) before = ::lseek(fd_.get(), 0, SEEK_END);
+  // size_ is where this batch starts (O_APPEND; this process is the file's only writer), so a
+  // failed batch can be cut back off without an lseek() per pass.
   size_t done = 0;
   while (done < lines.size()) {
     ssize_t n = sys::write(fd_.get(), lines.data() + done, lines.size() - done);
@@ -55,12 +72,17 @@ int FileSink::write_lines(std::string_view lines) {
     }
     if (n < 0 && errno == EINTR) continue;
     int err = n < 0 ? errno : EIO;
-    if (done > 0 && before >= 0) {
-      // Undo the partial batch: no torn line stays behind. If even that fails, the next open seals it.
-      [[maybe_unused]] int rc = ::ftruncate(fd_.get(), before);
+    if (done > 0 && regular_) {
+      // Undo the partial batch: no torn line stays behind. If even that fails, learn the real
+      // size again (the next open cuts the torn line off).
+      if (::ftruncate(fd_.get(), size_) < 0) {
+        struct stat st {};
+        if (::fstat(fd_.get(), &st) == 0) size_ = st.st_size;
+      }
     }
     return err;
   }
+  if (regular_) size_ += static_cast<off_t>(done);
   // The lines are in the file even if fsync fails: count it, but do not make the caller retry
   // (a retry would store them twice).
   if (fsync_) sync();

@@ -5,6 +5,9 @@
 // implement the same interface.
 //
 // Thread contract: a sink is used by one thread (the collector's loop).
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,9 +30,11 @@ class ReadingSink {
 
 // Appends to a text file (O_APPEND), one write() per batch.
 // - open: creates the file (0644); if its last byte is not '\n' (a crash or a full disk tore the
-//   last line), appends "\n" first so the next line cannot fuse with it (RELIABILITY #29).
+//   last line), cuts the file back to its last newline, so no malformed line stays (SPEC §3,
+//   RELIABILITY #29; Redis's aof-load-truncated).
 // - a short write is continued; if the rest fails (disk full, file too large), the partial batch
-//   is undone with ftruncate to the previous size, so a failed batch leaves no partial line behind.
+//   is undone with ftruncate to the size before it (tracked, not asked for with lseek on every
+//   pass: the sink is the file's only writer), so a failed batch leaves no partial line behind.
 // - with `fsync`, every batch is fsync()ed before write_lines returns; without it, sync() does it
 //   (the collector calls that about once a second, redis's "everysec": a power cut loses at most
 //   about a second of readings; a crash of the collector alone loses nothing written).
@@ -40,8 +45,10 @@ class FileSink final : public ReadingSink {
   int write_lines(std::string_view whole_lines) override;
   const std::string& name() const override { return path_; }
   void sync() override;
-  // True when open() found a torn last line and sealed it.
-  bool sealed_on_open() const { return sealed_; }
+  // Bytes of a torn last line that open() cut off (0: the file ended with a newline).
+  uint64_t dropped_on_open() const { return dropped_; }
+  // The file's size as this sink knows it (0 for a pipe or a device).
+  off_t size() const { return size_; }
   // fsync() failures so far (the lines were written, their durability is not certain).
   unsigned long sync_errors() const { return sync_errors_; }
 
@@ -49,7 +56,8 @@ class FileSink final : public ReadingSink {
   std::string path_;
   bool fsync_;
   bool regular_ = false;
-  bool sealed_ = false;
+  uint64_t dropped_ = 0;
+  off_t size_ = 0;
   unsigned long sync_errors_ = 0;
   FileDesc fd_;
 };

@@ -1,4 +1,4 @@
-// FileSink: appends whole lines, seals a torn tail on open, undoes a short write, reports errors.
+// FileSink: appends whole lines, cuts a torn tail off on open, undoes a short write, reports errors.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -44,8 +44,9 @@ class IotFileSink : public ::testing::Test {
 TEST_F(IotFileSink, CreatesAndAppends) {
   {
     FileSink sink(path_, false);
-    EXPECT_FALSE(sink.sealed_on_open());
+    EXPECT_EQ(sink.dropped_on_open(), 0u);
     EXPECT_EQ(sink.write_lines("a\nb\n"), 0);
+    EXPECT_EQ(sink.size(), 4);
   }
   {
     FileSink sink(path_, true);
@@ -60,21 +61,41 @@ TEST_F(IotFileSink, CreatesAndAppends) {
   EXPECT_EQ(st.st_mode & 0777, 0644u & ~mask);
 }
 
-TEST_F(IotFileSink, SealsATornTailOnOpen) {
+// SPEC §3: a torn last line (kill -9 between the pages of a write) is cut off, not sealed, so
+// no malformed line ever stays in the file.
+TEST_F(IotFileSink, CutsATornTailBackToTheLastNewlineOnOpen) {
   write_raw("whole line\ntorn li");
   FileSink sink(path_, false);
-  EXPECT_TRUE(sink.sealed_on_open());
+  EXPECT_EQ(sink.dropped_on_open(), 7u);
+  EXPECT_EQ(sink.size(), 11);
+  EXPECT_EQ(read(), "whole line\n");
   EXPECT_EQ(sink.write_lines("next\n"), 0);
-  EXPECT_EQ(read(), "whole line\ntorn li\nnext\n");
+  EXPECT_EQ(read(), "whole line\nnext\n");
+}
+
+TEST_F(IotFileSink, ATornTailLongerThanOneReadBlockIsCutToo) {
+  std::string body = "first\n" + std::string(200000, 'x');  // the newline is several 64 KiB blocks back
+  write_raw(body);
+  FileSink sink(path_, false);
+  EXPECT_EQ(sink.dropped_on_open(), 200000u);
+  EXPECT_EQ(read(), "first\n");
+}
+
+TEST_F(IotFileSink, AFileWithNoNewlineAtAllIsEmptied) {
+  write_raw("no newline here");
+  FileSink sink(path_, false);
+  EXPECT_EQ(sink.dropped_on_open(), 15u);
+  EXPECT_EQ(read(), "");
 }
 
 TEST_F(IotFileSink, LeavesAWholeFileAlone) {
   write_raw("whole line\n");
   FileSink sink(path_, false);
-  EXPECT_FALSE(sink.sealed_on_open());
+  EXPECT_EQ(sink.dropped_on_open(), 0u);
+  EXPECT_EQ(sink.size(), 11);
   write_raw("");
   FileSink empty(path_, false);
-  EXPECT_FALSE(empty.sealed_on_open());
+  EXPECT_EQ(empty.dropped_on_open(), 0u);
 }
 
 TEST_F(IotFileSink, UnwritablePathIsAClearError) {
@@ -117,8 +138,10 @@ TEST_F(IotFileSink, ShortWriteIsUndone) {
     EXPECT_EQ(sink.write_lines("second line\nthird line\n"), ENOSPC);
   }
   EXPECT_EQ(read(), "first\n");
+  EXPECT_EQ(sink.size(), 6);
   EXPECT_EQ(sink.write_lines("second line\nthird line\n"), 0);
   EXPECT_EQ(read(), "first\nsecond line\nthird line\n");
+  EXPECT_EQ(sink.size(), 29);
 }
 
 TEST_F(IotFileSink, ShortWritesThatSucceedAreContinued) {
@@ -139,7 +162,7 @@ TEST_F(IotFileSink, WriteErrorIsReturned) {
 TEST(IotFileSinkDevice, DevFullReportsNoSpace) {
   if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
   FileSink sink("/dev/full", false);
-  EXPECT_FALSE(sink.sealed_on_open());
+  EXPECT_EQ(sink.dropped_on_open(), 0u);
   EXPECT_EQ(sink.write_lines("x\n"), ENOSPC);
 }
 
