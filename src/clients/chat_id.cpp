@@ -14,7 +14,8 @@ std::optional<std::string> chat_id_problem(std::string_view id) {
   std::string plain;
   for (char c : id)
     if (c != '\\') plain += c;
-  if (escape_for_terminal(plain) != plain) return "an ID must be printable UTF-8 text (no control characters)";
+  if (escape_for_terminal(plain) != plain)
+    return "an ID must be printable UTF-8 text (no control, invisible or direction-changing characters)";
   return std::nullopt;
 }
 

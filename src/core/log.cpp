@@ -1,5 +1,6 @@
 #include "core/log.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -61,6 +62,27 @@ size_t utf8_seq_len(std::string_view s, size_t i) {
   if (c == 0xC2 && c1 < 0xA0) return 0;  // C1 controls U+0080..U+009F (e.g. CSI 0x9b)
   return n;
 }
+// The code point of the valid n-byte UTF-8 sequence at s[i].
+char32_t utf8_code_point(std::string_view s, size_t i, size_t n) {
+  auto c = static_cast<unsigned char>(s[i]);
+  char32_t cp = c & (0xFFu >> (n + 1));
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+  return cp;
+}
+
+// Characters that are valid and "printable" yet change how the rest of the line is shown or are not
+// seen at all, so a received message could reorder its own line or look like another: bidi
+// embeddings, overrides, isolates and marks (Trojan Source, CVE-2021-42574), zero-width characters,
+// the line/paragraph separators (a terminal may break the line there) and the BOM.
+bool is_invisible_or_bidi(char32_t cp) {
+  return cp == 0x061C                        // ARABIC LETTER MARK
+         || cp == 0x180E                     // MONGOLIAN VOWEL SEPARATOR (zero width)
+         || (cp >= 0x200B && cp <= 0x200F)   // ZWSP, ZWNJ, ZWJ, LRM, RLM
+         || (cp >= 0x2028 && cp <= 0x202E)   // LINE/PARAGRAPH SEPARATOR, LRE RLE PDF LRO RLO
+         || (cp >= 0x2060 && cp <= 0x206F)   // WORD JOINER, invisible operators, LRI RLI FSI PDI, ...
+         || cp == 0xFEFF                     // BOM / ZERO WIDTH NO-BREAK SPACE
+         || (cp >= 0xFFF9 && cp <= 0xFFFB);  // interlinear annotation controls
+}
 }  // namespace
 
 std::string escape_for_terminal(std::string_view s) {
@@ -77,7 +99,10 @@ std::string escape_for_terminal(std::string_view s) {
       ++i;
     } else if (c >= 0x80) {
       size_t n = utf8_seq_len(s, i);
-      if (n) {
+      if (n && is_invisible_or_bidi(utf8_code_point(s, i, n))) {
+        out += fmt::format("\\u{:04x}", static_cast<uint32_t>(utf8_code_point(s, i, n)));
+        i += n;
+      } else if (n) {
         out.append(s.substr(i, n));
         i += n;
       } else {

@@ -28,7 +28,9 @@ std::string asctime_now();
 std::string asctime_of(std::chrono::system_clock::time_point t);
 
 // Shows control characters and escape sequences as text ("\x1b", "\r"), so that received bytes can
-// never drive the terminal (RELIABILITY #6). Valid UTF-8 printable text passes unchanged.
+// never drive the terminal (RELIABILITY #6), and bidi controls, zero-width characters, U+2028/U+2029
+// and the BOM as "\u202e", so that a message cannot reorder or hide text. Other valid UTF-8 text
+// passes unchanged.
 std::string escape_for_terminal(std::string_view bytes);
 
 }  // namespace concur

@@ -111,6 +111,21 @@ TEST(ChatClient, EscapeSequencesArePrintedEscaped) {
   for (char bad : {'\x1b', '\x07', '\x9b', '\r'}) EXPECT_EQ(all.find(bad), std::string::npos) << int(bad);
 }
 
+// Issue 13 item 4: text that would reorder or hide the rest of the line is shown escaped.
+TEST(ChatClient, BidiAndInvisibleCharactersArePrintedEscaped) {
+  TcpRoom room;
+  Process c = chat_client(room.listener.port(), {"--id", "alice"});
+  room.accept_join("alice");
+  room.conn.send_all("[eve]pay \u202E01$\u202C now\n");
+  room.conn.send_all("[eve]b\u200Bob\u2060\uFEFF\n");
+  room.conn.send_all("[eve]\u2067isolate\u2069 a\u2028b\n");
+  EXPECT_EQ(c.read_line(), "[eve]pay \\u202e01$\\u202c now");
+  EXPECT_EQ(c.read_line(), "[eve]b\\u200bob\\u2060\\ufeff");
+  EXPECT_EQ(c.read_line(), "[eve]\\u2067isolate\\u2069 a\\u2028b");
+  room.conn.close();
+  EXPECT_EQ(c.wait(3000ms), 0);
+}
+
 TEST(ChatClient, ServerClosingIsReportedAndExitsZero) {
   TcpRoom room;
   Process c = chat_client(room.listener.port(), {"--id", "alice"});

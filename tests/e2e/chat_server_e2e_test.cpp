@@ -86,6 +86,21 @@ TEST(ChatServerE2E, ListeningLineAndSeedLogFormats) {
   for (size_t i = 0; i < lines.size(); ++i) EXPECT_TRUE(std::regex_match(lines[i], expected[i])) << lines[i];
 }
 
+// Issue 13 item 4: the server relays such text (it is valid UTF-8) but its log shows it escaped.
+TEST(ChatServerE2E, LogShowsBidiAndInvisibleCharactersEscaped) {
+  Server s({"chat-server", "--port", "0", "--bind", "127.0.0.1"});
+  TestClient a(s.port);
+  const std::string pa = seed_addr(local_port(a.fd()));
+  a.send_all("[alice]\n");
+  ASSERT_TRUE(s.proc.wait_for_line(pa + ":[alice]"));
+  a.send_all("x\u202Ey\u2066z\u200D\u2028\uFEFF\n");
+  auto line = s.proc.wait_for_line(pa + ":[alice]x");
+  ASSERT_TRUE(line);
+  EXPECT_NE(line->find(pa + ":[alice]x\\u202ey\\u2066z\\u200d\\u2028\\ufeff"), std::string::npos) << *line;
+  s.proc.signal(SIGTERM);
+  EXPECT_EQ(s.proc.wait(), 0);
+}
+
 // The lecture's UDP client, unchanged but for the port (taken from argv instead of 2500).
 constexpr const char* kSeedUdpClient = R"PY(import socket
 import threading

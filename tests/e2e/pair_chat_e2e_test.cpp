@@ -218,6 +218,17 @@ TEST(PairChat, EscapeSequencesArePrintedEscaped) {
   for (char bad : {'\x1b', '\x07', '\x9b', '\r', '\b'}) EXPECT_EQ(all.find(bad), std::string::npos) << int(bad);
 }
 
+// Issue 13 item 4: bidi controls, zero-width characters, U+2028/U+2029 and a BOM are shown escaped.
+TEST(PairChat, BidiAndInvisibleCharactersArePrintedEscaped) {
+  PairServer s;
+  TestClient peer(s.port);
+  ASSERT_TRUE(s.proc.wait_for_line("peer connected"));
+  peer.send_all("\u202Egnp.exe\u202D\u200B\u2029\uFEFF\n");
+  EXPECT_EQ(s.proc.read_line(), "<- \\u202egnp.exe\\u202d\\u200b\\u2029\\ufeff");
+  peer.close();
+  EXPECT_EQ(s.proc.wait(3000ms), 0);
+}
+
 TEST(PairChat, WorksOverIpv6Loopback) {
   Process s(concur_args({"pair-chat", "server", "--port", "0", "--bind", "::1"}));
   auto first = s.read_line(3000ms);

@@ -77,6 +77,31 @@ TEST(Escape, InvalidUtf8Escaped) {
   EXPECT_EQ(escape_for_terminal("\xFF"), "\\xff");
 }
 
+// Issue 13 item 4: valid UTF-8 that reorders or hides text is shown as \uXXXX.
+TEST(Escape, BidiControlsAreShownEscaped) {
+  EXPECT_EQ(escape_for_terminal("abc\u202Edcba"), "abc\\u202edcba");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(escape_for_terminal("\u202A\u202B\u202C\u202D"), "\\u202a\\u202b\\u202c\\u202d");
+  EXPECT_EQ(escape_for_terminal("\u2066\u2067\u2068\u2069"), "\\u2066\\u2067\\u2068\\u2069");  // isolates
+  EXPECT_EQ(escape_for_terminal("\u200E\u200F\u061C"), "\\u200e\\u200f\\u061c");  // LRM, RLM, ALM
+}
+
+TEST(Escape, ZeroWidthCharactersAreShownEscaped) {
+  EXPECT_EQ(escape_for_terminal("bob\u200B"), "bob\\u200b");
+  EXPECT_EQ(escape_for_terminal("\u200C\u200D\u2060\u2063"), "\\u200c\\u200d\\u2060\\u2063");
+  EXPECT_EQ(escape_for_terminal("\u180E"), "\\u180e");
+}
+
+TEST(Escape, LineSeparatorsAndBomAreShownEscaped) {
+  EXPECT_EQ(escape_for_terminal("a\u2028b\u2029c"), "a\\u2028b\\u2029c");
+  EXPECT_EQ(escape_for_terminal("\uFEFFhello"), "\\ufeffhello");
+}
+
+TEST(Escape, VisibleNeighboursOfTheEscapedRangesPassUnchanged) {
+  // En dash, ellipsis, per-mille sign and a full-width letter are ordinary text.
+  for (const char* t : {"\u2013", "\u2026", "\u2030", "\u2070", "\uFF21", "\u200A"})
+    EXPECT_EQ(escape_for_terminal(t), t) << t;
+}
+
 TEST(Escape, BackslashIsEscapedSoOutputIsUnambiguous) {
   // The literal text "\x1b" and a real ESC must not print the same.
   EXPECT_EQ(escape_for_terminal("\\"), "\\\\");
