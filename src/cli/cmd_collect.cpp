@@ -99,7 +99,8 @@ int run_collect(const CollectArgs& a) {
   int rc = collector.run();
   install_stop_signals(nullptr);
   const auto& st = collector.stats();
-  errf("concur: {} readings stored in {}, {} malformed not stored", st.stored, a.out, st.malformed);
+  errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
+       st.misnamed ? fmt::format(", {} under another device's name not stored", st.misnamed) : "");
   if (sink.sync_errors()) errf("concur: fsync of {} failed {} times", a.out, sink.sync_errors());
   return rc;
 }

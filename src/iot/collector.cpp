@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
+#include "core/log_limiter.hpp"
 #include "core/socket.hpp"
 #include "core/sys.hpp"
 #include "iot/backoff.hpp"
@@ -30,6 +31,7 @@ double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
 struct Collector::Impl {
   struct Target {
+    Target(const Endpoint& e, Backoff b) : ep(e), label(e.to_string()), backoff(std::move(b)) {}
     Endpoint ep;
     std::string label;  // "127.0.0.1:7001"
     FileDesc fd;
@@ -42,6 +44,10 @@ struct Collector::Impl {
     bool down = false;    // a failure was logged and no reading came since
     Clock::time_point last_reading{};  // for the gap reported when readings resume
     bool ever_registered = false;
+    std::string name;  // the device name of this connection's first reading (issue 13 item 5)
+    // Reports a device can trigger at will are rate-limited (issue 13 item 3).
+    LogLimiter malformed_log, misnamed_log;
+    bool noisy = false;  // in Impl::noisy: a limiter holds suppressed reports
   };
 
   Impl(CollectOptions o, ReadingSink& s, const StopSource& st, std::function<double()> u01, CollectStats& stats)
@@ -52,9 +58,7 @@ struct Collector::Impl {
     }
     targets.reserve(opts.devices.size());
     for (const Endpoint& ep : opts.devices) {
-      Target t{ep, ep.to_string(), {}, Target::State::idle, LineAssembler(kMaxReading),
-               Backoff(opts.backoff_initial, opts.backoff_cap, 0.2, u01)};
-      targets.push_back(std::move(t));
+      targets.emplace_back(ep, Backoff(opts.backoff_initial, opts.backoff_cap, 0.2, u01));
     }
   }
 
@@ -80,6 +84,9 @@ struct Collector::Impl {
   uint64_t accepted = 0;  // readings accepted (for --count)
   size_t targets_done = 0;
   bool done = false;
+
+  std::vector<int> noisy;  // targets whose suppressed reports are still to be summarised
+  Clock::time_point next_summary{};
 
   std::time_t stamp_second = -1;
   std::string stamp;  // asctime of this loop pass, cached per second
@@ -121,6 +128,7 @@ struct Collector::Impl {
     }
     t.state = Target::State::idle;
     t.lines.reset();
+    t.name.clear();  // a new connection may be a different device
     ++t.gen;
   }
 
@@ -158,10 +166,11 @@ struct Collector::Impl {
       if (n > 0) {
         t.last_rx = now;
         t.lines.feed(
-            std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view line) { on_line(t, line); },
+            std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view line) { on_line(i, line); },
             [&](size_t) {
               ++stats.malformed;
-              errf("concur: {}: reading longer than {} bytes not stored", t.label, kMaxReading);
+              if (admit(i, t.malformed_log, "malformed lines"))
+                errf("concur: {}: reading longer than {} bytes not stored", t.label, kMaxReading);
             });
         if (static_cast<size_t>(n) < sizeof buf) return;
         continue;
@@ -173,11 +182,59 @@ struct Collector::Impl {
     }
   }
 
-  void on_line(Target& t, std::string_view line) {
+  // Whether to log one report in full; first says what an ended window suppressed.
+  bool admit(int i, LogLimiter& limiter, std::string_view what) {
+    Target& t = targets[static_cast<size_t>(i)];
+    LogLimiter::Verdict v = limiter.admit(now);
+    if (v.suppressed) summarise(t, what, v.suppressed, v.window_s);
+    if (!v.log && !t.noisy) {
+      t.noisy = true;
+      noisy.push_back(i);
+    }
+    return v.log;
+  }
+
+  void summarise(const Target& t, std::string_view what, uint64_t n, double window_s) {
+    errf("concur: {}: {} {} suppressed in the last {:.{}f} s", t.label, thousands(n), what, window_s,
+         window_s < 9.95 ? 1 : 0);
+  }
+
+  // About once a second, and at exit: one summary line per window that suppressed reports.
+  void summarise_noisy(bool force) {
+    if (noisy.empty() || (!force && now < next_summary)) return;
+    next_summary = now + Millis(1000);
+    size_t keep = 0;
+    for (int i : noisy) {
+      Target& t = targets[static_cast<size_t>(i)];
+      double window_s = 0;
+      if (uint64_t n = t.malformed_log.take_suppressed(now, force, &window_s)) summarise(t, "malformed lines", n, window_s);
+      if (uint64_t n = t.misnamed_log.take_suppressed(now, force, &window_s))
+        summarise(t, "readings under another device's name", n, window_s);
+      t.noisy = t.malformed_log.has_suppressed() || t.misnamed_log.has_suppressed();
+      if (t.noisy) noisy[keep++] = i;
+    }
+    noisy.resize(keep);
+  }
+
+  void on_line(int i, std::string_view line) {
+    Target& t = targets[static_cast<size_t>(i)];
     std::string why;
-    if (!parse_reading(line, &why)) {
+    auto reading = parse_reading(line, &why);
+    if (!reading) {
       ++stats.malformed;
-      errf("concur: {}: malformed reading not stored ({}): {}", t.label, why, escape_for_terminal(line));
+      if (admit(i, t.malformed_log, "malformed lines"))
+        errf("concur: {}: malformed reading not stored ({}): {}", t.label, why, log_excerpt(line));
+      return;
+    }
+    // A connection speaks for one device: the name of its first reading. A line under another
+    // name (a device, or whatever sits at its address, writing for someone else) is not stored.
+    if (t.name.empty()) {
+      t.name.assign(reading->name);
+    } else if (reading->name != t.name) {
+      ++stats.misnamed;
+      if (admit(i, t.misnamed_log, "readings under another device's name"))
+        errf("concur: {}: reading under another device's name not stored (this connection is {}): {}", t.label,
+             t.name, log_excerpt(line));
       return;
     }
     if (t.down) {
@@ -305,6 +362,7 @@ struct Collector::Impl {
       }
       timers.run_due(now, [this](int i, uint64_t gen) { on_timer(i, gen); });
       commit(false);
+      summarise_noisy(false);
       if (unsynced && now >= next_sync) {
         sink.sync();
         unsynced = false;
@@ -313,6 +371,7 @@ struct Collector::Impl {
     }
     now = Clock::now();
     commit(true);
+    summarise_noisy(true);
     if (unsynced) sink.sync();
     for (Target& t : targets) close_target(t);
     if (!backlog.empty()) {

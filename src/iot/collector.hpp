@@ -8,7 +8,9 @@
 //
 // Faults: a device that is down, drops, or stays silent for `offline_after` is logged and
 // reconnected with jittered backoff (Backoff) while the others keep flowing. A malformed or
-// over-long reading goes to stderr, never to the sink. When the sink fails (disk full), lines
+// over-long reading goes to stderr, never to the sink; so does a reading under another device
+// name than the connection's first reading. Those reports are rate-limited per device (the first
+// 5 of every 10 s, then one summary line), and a logged line is cut at 200 bytes. When the sink fails (disk full), lines
 // wait in a bounded backlog and the write is retried every second.
 //
 // Thread contract: construct, then run() on one thread; stop through the StopSource.
@@ -41,6 +43,7 @@ struct CollectOptions {
 struct CollectStats {
   uint64_t stored = 0;     // lines the sink took
   uint64_t malformed = 0;  // readings reported on stderr and not stored
+  uint64_t misnamed = 0;   // readings under another name than the connection's first (not stored)
   uint64_t lost = 0;       // lines dropped from a full backlog, or unwritten at exit
   uint64_t reconnects = 0;
 };

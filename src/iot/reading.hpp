@@ -6,7 +6,9 @@
 //
 // Ranges are inclusive; "lilum" is spelled as in the assignment. The collector accepts any line
 // of the grammar `<name>: <Key>=<integer>` followed by `, <Key>=<integer>` any number of times,
-// at most kMaxReading bytes; everything else is reported, never stored.
+// at most kMaxReading bytes; everything else is reported, never stored. One connection speaks
+// for one device: the <name> of its first valid reading is pinned, and a later reading on that
+// connection under another name is reported and not stored (a new connection pins afresh).
 #include <cstdint>
 #include <optional>
 #include <random>

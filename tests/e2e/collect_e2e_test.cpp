@@ -207,6 +207,65 @@ TEST(CollectBasic, MalformedAndOverLongReadingsGoToStderrNotTheFile) {
   EXPECT_EQ(err.find("AAAAAAAA"), std::string::npos) << "over-long reading echoed";
 }
 
+// Issue 13 item 3: a device sending garbage cannot flood stderr. One device sends 3,000 malformed
+// lines of 1,500 bytes (4.5 MB): stderr shows a few of them, cut short, and one summary line.
+TEST(CollectBasic, MalformedFloodIsRateLimitedWithASummaryAndShortLines) {
+  TempDir dir;
+  FakeDevice fake;
+  Process c(collect_args({"--device", dev(fake.port), "--count", "1", "--out", dir.file("data.txt"), "--quiet"}));
+  FileDesc conn = fake.accept();
+  ASSERT_TRUE(conn);
+  recv_for(conn.get(), 8);
+  std::string garbage;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 3000; ++i) {
+    std::string line(1000, ' ');
+    for (char& ch : line) ch = static_cast<char>(std::uniform_int_distribution<int>(1, 255)(rng));
+    for (char& ch : line)
+      if (ch == '\n') ch = 'x';
+    garbage += line + "\n";
+  }
+  send_all(conn.get(), garbage);
+  send_all(conn.get(), "Device1: Temp=1, Humid=2, lilum=70\n");
+  ASSERT_EQ(c.wait(10000ms), 0) << c.read_all_stderr(100ms);
+  EXPECT_EQ(split_lines(slurp(dir.file("data.txt"))).size(), 1u);
+  std::string err = c.read_all_stderr(1000ms);
+  auto lines = split_lines(err);
+  EXPECT_LE(lines.size(), 15u) << err.substr(0, 2000);
+  size_t shown = 0;
+  for (const auto& l : lines) {
+    EXPECT_LE(l.size(), 400u) << l;
+    shown += l.find("malformed reading not stored") != std::string::npos;
+  }
+  EXPECT_EQ(shown, 5u) << "the first 5 of a window are shown";
+  EXPECT_NE(err.find(dev(fake.port) + ": 2,995 malformed lines suppressed in the last "), std::string::npos) << err;
+  EXPECT_NE(err.find("3000 malformed not stored"), std::string::npos) << err;
+}
+
+// Issue 13 item 5: a connection's device name is the one of its first reading; a reading under
+// another name on it is reported and not written.
+TEST(CollectBasic, ReadingUnderAnotherDevicesNameIsNotStored) {
+  TempDir dir;
+  FakeDevice fake;
+  Process c(collect_args({"--device", dev(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
+  FileDesc conn = fake.accept();
+  ASSERT_TRUE(conn);
+  recv_for(conn.get(), 8);
+  send_all(conn.get(), "Device1: Temp=1, Humid=2, lilum=70\nDevice2: Heartbeat=99, Steps=2000, Cal=1000\n"
+                       "Device1: Temp=3, Humid=4, lilum=71\n");
+  ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
+  auto lines = split_lines(slurp(dir.file("data.txt")));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("Device1: Temp=1"), std::string::npos);
+  EXPECT_NE(lines[1].find("Device1: Temp=3"), std::string::npos);
+  std::string err = c.read_all_stderr(1000ms);
+  EXPECT_NE(err.find(dev(fake.port) + ": reading under another device's name not stored (this connection is Device1): "
+                                      "Device2: Heartbeat=99"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("1 under another device's name not stored"), std::string::npos) << err;
+}
+
 TEST(CollectBasic, DeviceListFileWithComments) {
   TempDir dir;
   Server d1({"device", "--port", "0", "--interval", "0.03", "--quiet"});
