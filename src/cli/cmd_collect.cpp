@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "cli/commands.hpp"
@@ -15,6 +16,7 @@
 #include "core/stop.hpp"
 #include "iot/collector.hpp"
 #include "iot/reading_sink.hpp"
+#include "iot/shard.hpp"
 
 namespace concur {
 
@@ -30,6 +32,7 @@ struct CollectArgs {
   Millis offline_after{15000};
   bool fsync = false;
   bool quiet = false;
+  std::string shard;  // "I/N", empty: the whole list
 };
 
 Endpoint parse_device(const std::string& text, const std::string& where) {
@@ -71,9 +74,26 @@ std::vector<Endpoint> resolve_devices(const CollectArgs& a) {
   return out;
 }
 
+// This collector's share of the list under --shard I/N (rendezvous hashing on HOST:PORT).
+std::vector<Endpoint> take_shard(std::vector<Endpoint> all, const iot::Shard& shard) {
+  std::vector<Endpoint> mine;
+  for (Endpoint& ep : all)
+    if (iot::shard_of(ep.to_string(), shard.count) == shard.index) mine.push_back(std::move(ep));
+  return mine;
+}
+
 int run_collect(const CollectArgs& a) {
   iot::CollectOptions o;
+  std::optional<iot::Shard> shard;
+  if (!a.shard.empty() && !(shard = iot::parse_shard(a.shard)))
+    throw UsageError("--shard: '" + a.shard + "' is not I/N with 1 <= I <= N (e.g. 2/3)");
   o.devices = resolve_devices(a);
+  if (shard) {
+    size_t listed = o.devices.size();
+    o.devices = take_shard(std::move(o.devices), *shard);
+    errf("concur: shard {}/{}: {} of the {} listed devices", shard->index, shard->count, o.devices.size(), listed);
+    if (o.devices.empty()) return 0;  // a small list can leave a shard nothing to do
+  }
   o.count = a.count;
   o.per_device = a.per_device;
   o.duration = a.duration;
@@ -126,6 +146,11 @@ Command collect_command() {
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
             app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            app.add_option("--shard", a->shard,
+                           "collect only share I of N of the devices (rendezvous hashing on HOST:PORT): N collectors "
+                           "given the same list and 1/N .. N/N take every device exactly once; adding a collector "
+                           "moves only about 1/N of them")
+                ->type_name("I/N");
             return CommandRun([a] { return run_collect(*a); });
           }};
 }

@@ -308,6 +308,10 @@ TEST(CollectOptions, BadOptionsExitTwoWithOneLineNamingTheOption) {
                                          {{"--per-device", "-1"}, "--per-device"},
                                          {{"--duration", "soon"}, "--duration"},
                                          {{"--offline-after", "0"}, "--offline-after"},
+                                         {{"--shard", "4/3"}, "--shard"},
+                                         {{"--shard", "0/3"}, "--shard"},
+                                         {{"--shard", "1/0"}, "--shard"},
+                                         {{"--shard", "half"}, "--shard"},
                                          {{"--device-list", dir.file("missing.txt")}, "--device-list"}}) {
     auto argv = collect_args(k.args);
     argv.insert(argv.end(), {"--out", dir.file("data.txt")});
@@ -444,19 +448,60 @@ TEST(CollectFaults, SigtermExitsZeroWithEverythingFlushed) {
             std::string::npos);
 }
 
+// A fleet of `n` devices on consecutive ports, each with its `listening on` line read.
+std::unique_ptr<Process> start_fleet(int n, int& base, const std::string& interval) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    base = free_port_range(n);
+    auto fleet = std::make_unique<Process>(std::vector<std::string>{
+        concur_binary(), "device", "--fleet", std::to_string(n), "--port", std::to_string(base), "--interval", interval, "--quiet"});
+    bool up = true;
+    for (int i = 0; i < n && up; ++i) up = fleet->read_line(3000ms).has_value();
+    if (up) return fleet;  // else: lost a race for a port, try another range
+  }
+  return nullptr;
+}
+
+// SPEC §4: N collectors given the same list and --shard 1/N .. N/N collect every device, none twice.
+TEST(CollectShard, ThreeCollectorsSplitAFleetWithNoDeviceTwiceAndNoneLeftOut) {
+  TempDir dir;
+  const int n = 24;
+  int base = 0;
+  auto fleet = start_fleet(n, base, "5ms");
+  ASSERT_TRUE(fleet);
+  {
+    std::ofstream list(dir.file("devices.txt"));
+    for (int i = 0; i < n; ++i) list << dev(base + i) << "\n";
+  }
+  std::vector<std::unique_ptr<Process>> collectors;
+  for (int s = 1; s <= 3; ++s)
+    collectors.push_back(std::make_unique<Process>(collect_args({"--device-list", dir.file("devices.txt"), "--shard",
+                                                                 fmt::format("{}/3", s), "--per-device", "3", "--out",
+                                                                 dir.file(fmt::format("data{}.txt", s)), "--quiet"})));
+  std::map<std::string, int> owner;
+  size_t taken = 0;
+  for (int s = 1; s <= 3; ++s) {
+    Process& c = *collectors[static_cast<size_t>(s - 1)];
+    ASSERT_EQ(c.wait(8000ms), 0) << c.read_all_stderr(100ms);
+    std::string err = c.read_all_stderr(500ms);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(err, m, std::regex(fmt::format("shard {}/3: (\\d+) of the {} listed devices", s, n)))) << err;
+    taken += std::stoul(m[1]);
+    auto counts = check_data_file(slurp(dir.file(fmt::format("data{}.txt", s))));
+    EXPECT_EQ(counts.size(), std::stoul(m[1]));
+    for (const auto& [device, k] : counts) {
+      EXPECT_TRUE(owner.emplace(device, s).second) << device << " collected by shards " << owner[device] << " and " << s;
+    }
+  }
+  EXPECT_EQ(taken, static_cast<size_t>(n));
+  EXPECT_EQ(owner.size(), static_cast<size_t>(n)) << "a device left out";
+}
+
 TEST(CollectFaults, KillNineDuringHeavyWritingLeavesOnlyWholeLinesAndRestartAppends) {
   TempDir dir;
   std::string out = dir.file("data.txt");
   const int n = 40;
-  std::unique_ptr<Process> fleet;
   int base = 0;
-  for (int attempt = 0; attempt < 4 && !fleet; ++attempt) {
-    base = free_port_range(n);
-    fleet = std::make_unique<Process>(std::vector<std::string>{concur_binary(), "device", "--fleet", std::to_string(n), "--port",
-                                                               std::to_string(base), "--interval", "2ms", "--quiet"});
-    for (int i = 0; i < n && fleet; ++i)
-      if (!fleet->read_line(3000ms)) fleet.reset();  // lost a race for a port: try another range
-  }
+  auto fleet = start_fleet(n, base, "2ms");
   ASSERT_TRUE(fleet);
   {
     std::ofstream list(dir.file("devices.txt"));
