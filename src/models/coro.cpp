@@ -15,7 +15,7 @@
 #include "models/accept_gate.hpp"
 #include "models/conn_driver.hpp"
 #include "models/model.hpp"
-#include "models/reactor/poller.hpp"
+#include "loop/poller.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

@@ -16,7 +16,7 @@
 #include "core/socket.hpp"
 #include "models/accept_gate.hpp"
 #include "models/model.hpp"
-#include "models/reactor/poller.hpp"
+#include "loop/poller.hpp"
 #include "models/stream_conn.hpp"
 
 namespace concur {

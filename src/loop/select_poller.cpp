@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "models/reactor/poller.hpp"
+#include "loop/poller.hpp"
 
 namespace concur {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/fd.hpp"
-#include "models/reactor/poller.hpp"
+#include "loop/poller.hpp"
 
 namespace concur {
 namespace {

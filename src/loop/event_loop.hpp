@@ -1,0 +1,121 @@
+#pragma once
+// The event loop of concur (muduo's EventLoop, redis's ae.c): one poller (select, poll or epoll),
+// one timer queue and one mailbox for tasks from other threads, run by one thread until stopped.
+// Every model and program that waits on descriptors is this loop with its own callbacks.
+//
+// One iteration: wait for readiness (no longer than the earliest timer) -> call the callbacks of
+// ready descriptors -> fire due timers -> run the tasks queued meanwhile (from other threads and
+// from the callbacks just run). So a task queued by a callback runs before the loop waits again.
+//
+// Thread contract, as in muduo: the loop thread is the one that constructed the loop, until
+// run() is called, and then the one running run(). Methods say which thread may call them;
+// "loop thread" methods are not locked and must not be called from anywhere else.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/stop.hpp"
+#include "loop/mailbox.hpp"
+#include "loop/poller.hpp"
+#include "loop/timer_queue.hpp"
+
+namespace concur {
+
+class EventLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Task = std::function<void()>;
+  using TimerId = TimerQueue::Id;
+  using IoCallback = std::function<void(const Ready&)>;
+  enum class Backend { select, poll, epoll };
+
+  // Any thread; that thread is the loop thread until run().
+  explicit EventLoop(Backend backend = Backend::epoll);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // ---- running ----
+  // The calling thread becomes the loop thread and iterates until quit() or, in the second form,
+  // until `stop` is requested. Tasks still queued when it returns are left unrun. May be called
+  // again after it returns.
+  void run();
+  void run(const StopSource& stop);
+  // Any thread. run() returns after the current iteration.
+  void quit();
+  // Any thread.
+  bool is_in_loop_thread() const { return mailbox_->in_owner_thread(); }
+  // Any thread: aborts with a message when called from another thread than the loop's.
+  void assert_in_loop_thread(const char* what) const;
+
+  // ---- tasks ----
+  // Any thread. In the loop thread runs `task` at once; elsewhere queue_in_loop().
+  void run_in_loop(Task task);
+  // Any thread. Runs `task` on the loop thread after the current dispatch (never inside the
+  // caller). Wake-ups are coalesced: a burst of calls from other threads costs one eventfd write;
+  // calls from the loop's own callbacks cost none.
+  void queue_in_loop(Task task) { mailbox_->post(std::move(task)); }
+  // Any thread. A handle that posts into this loop and stays safe to use after the loop is gone
+  // (its tasks are then dropped unrun): for objects that may outlive the loop, such as connections.
+  std::shared_ptr<Mailbox> mailbox() const { return mailbox_; }
+
+  // ---- descriptors (level-triggered) ----
+  // Loop thread. Calls cb with the readiness of fd while `in` / `out` interest is set. False, with
+  // `why`, when the backend cannot watch fd (select: fd >= FD_SETSIZE) or fd is already watched.
+  // A callback may watch, modify and unwatch any descriptor, itself included; a descriptor
+  // watched during a dispatch is not reported until the next wait. Readiness may be spurious
+  // (the fd must be non-blocking).
+  bool watch(int fd, bool in, bool out, IoCallback cb, std::string* why = nullptr);
+  // Loop thread. A listening socket: with epoll, only one of several loops sharing it is woken
+  // per connection (EPOLLEXCLUSIVE). Interest is `in`; modify() may pause it.
+  bool watch_listener(int fd, IoCallback cb, std::string* why = nullptr);
+  // Loop thread. Changes the interest of a watched fd (both false: keep it, report nothing).
+  // Not for a listener under epoll (EPOLLEXCLUSIVE cannot be modified): unwatch it to pause.
+  void modify(int fd, bool in, bool out);
+  // Loop thread. Stops watching fd (call before closing it). No-op when not watched.
+  void unwatch(int fd);
+  // Loop thread.
+  bool watching(int fd) const;
+
+  // ---- timers ----
+  // Loop thread. Calls fn once at `due` / after `delay`; returns an id for cancel_timer().
+  TimerId run_at(Clock::time_point due, Task fn) { return timers_.add(due, std::move(fn)); }
+  TimerId run_after(Clock::duration delay, Task fn) { return timers_.add(Clock::now() + delay, std::move(fn)); }
+  // Loop thread. False when the timer already fired or was cancelled.
+  bool cancel_timer(TimerId id) { return timers_.cancel(id); }
+  // Loop thread. Live timers.
+  size_t timer_count() const { return timers_.size(); }
+
+  // Any thread. Backend in use, and eventfd wake-ups so far (diagnostics, tests).
+  Backend backend() const { return backend_; }
+  uint64_t wakeups() const { return mailbox_->wakeups(); }
+
+ private:
+  struct Watch {
+    IoCallback cb;
+    uint64_t since;  // iteration in which it was watched: not dispatched in that one
+  };
+  bool add_watch(int fd, bool listener, IoCallback cb, std::string* why);
+  void iterate();
+
+  const Backend backend_;
+  std::unique_ptr<Poller> poller_;
+  std::shared_ptr<Mailbox> mailbox_;
+  TimerQueue timers_;
+  // Indexed by descriptor. Each Watch has its own allocation so that a callback that unwatches
+  // itself, or watches a descriptor that grows the table, is not moved while it runs.
+  std::vector<std::unique_ptr<Watch>> watches_;
+  std::vector<std::unique_ptr<Watch>> retired_;  // unwatched during a dispatch, freed after it
+  std::vector<Ready> ready_;
+  uint64_t iteration_ = 0;
+  bool dispatching_ = false;
+  std::atomic<bool> quit_{false};
+};
+
+// "select" / "poll" / "epoll".
+const char* backend_name(EventLoop::Backend b);
+
+}  // namespace concur

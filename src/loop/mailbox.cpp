@@ -1,0 +1,48 @@
+#include "loop/mailbox.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/error.hpp"
+
+namespace concur {
+
+Mailbox::Mailbox() : efd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!efd_) throw_errno("eventfd (event loop wake-up)");
+}
+
+void Mailbox::post(Task task) {
+  bool was_empty;
+  {
+    std::lock_guard lock(mu_);
+    was_empty = queued_.empty();
+    queued_.push_back(std::move(task));
+  }
+  // dispatching_ is read only by the owner thread, which is the only one that writes it.
+  if (was_empty && !(in_owner_thread() && dispatching_)) wake();
+}
+
+void Mailbox::wake() {
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(efd_.get(), &one, sizeof one);  // EAGAIN: already readable
+}
+
+void Mailbox::clear_wake() {
+  uint64_t v;
+  [[maybe_unused]] ssize_t n = ::read(efd_.get(), &v, sizeof v);
+}
+
+size_t Mailbox::run_pending() {
+  {
+    std::lock_guard lock(mu_);
+    if (queued_.empty()) return 0;
+    running_.swap(queued_);
+  }
+  size_t n = running_.size();
+  for (Task& t : running_) t();
+  running_.clear();
+  return n;
+}
+
+}  // namespace concur

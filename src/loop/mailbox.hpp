@@ -1,0 +1,58 @@
+#pragma once
+// The one cross-thread way into a loop: a queue of tasks plus an eventfd the loop's poller (or
+// uring's ring) watches. Wake-ups are coalesced: only the post that finds the queue empty writes
+// the eventfd, so a burst of posts (chat fan-out from another thread) costs one write and one
+// wake-up; the loop swaps the whole batch out under the lock and runs it.
+//
+// Shared (std::shared_ptr) so that a handle kept by a connection can still post after its loop
+// is gone: the task is then never run, only destroyed with the mailbox.
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/fd.hpp"
+
+namespace concur {
+
+class Mailbox {
+ public:
+  using Task = std::function<void()>;
+
+  Mailbox();  // throws SysError when no eventfd can be made
+
+  // Readable while a wake-up is pending. Owner: the loop thread watches it.
+  int fd() const { return efd_.get(); }
+
+  // Any thread. Queues `task` for the loop thread and wakes it if needed. No wake-up is written
+  // when the queue already held tasks (one is on its way or the loop drains them next), nor when
+  // the caller is the loop thread in the middle of a dispatch (the loop drains right after).
+  void post(Task task);
+  // Any thread. Makes fd() readable (one write).
+  void wake();
+  // Loop thread, when fd() was reported readable: clears the wake-up.
+  void clear_wake();
+  // Loop thread. Runs the tasks queued so far, in order; tasks they post run on the next call.
+  // Returns how many ran.
+  size_t run_pending();
+
+  // Loop thread. The thread that owns the loop, and whether it is inside a dispatch.
+  void set_owner(std::thread::id id) { owner_.store(id, std::memory_order_release); }
+  bool in_owner_thread() const { return owner_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
+  void set_dispatching(bool on) { dispatching_ = on; }
+
+  // Any thread. eventfd writes so far (tests check the coalescing with it).
+  uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+
+ private:
+  FileDesc efd_;
+  std::atomic<std::thread::id> owner_{};
+  bool dispatching_ = false;  // loop thread only
+  std::mutex mu_;
+  std::vector<Task> queued_;   // guarded by mu_
+  std::vector<Task> running_;  // loop thread only; keeps its capacity between drains
+  std::atomic<uint64_t> wakeups_{0};
+};
+
+}  // namespace concur

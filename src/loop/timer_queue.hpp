@@ -1,0 +1,50 @@
+#pragma once
+// The one timer queue of concur: a min-heap of (due, id) plus the callbacks by id. Cancelling
+// erases the callback and leaves the heap entry to be skipped when it surfaces (lazy deletion),
+// so add and cancel stay O(log n) and O(1) for thousands of connection timers.
+//
+// Thread contract: not thread-safe; one queue belongs to one loop thread. EventLoop owns one;
+// the uring model owns one next to its ring.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace concur {
+
+class TimerQueue {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Id = uint64_t;  // never 0, never reused
+  static constexpr Id kNoTimer = 0;
+
+  // Calls fn once at or after `due`. Timers due at the same instant fire in the order added.
+  Id add(Clock::time_point due, std::function<void()> fn);
+  // Forgets a timer that has not fired. False when it already fired or was cancelled.
+  bool cancel(Id id);
+  // Timers added and neither fired nor cancelled.
+  size_t size() const { return fns_.size(); }
+  bool empty() const { return fns_.empty(); }
+  // The earliest live due time (drops cancelled entries it meets on top).
+  std::optional<Clock::time_point> next_due();
+  // Milliseconds to wait in poll()/epoll_wait() for the earliest timer, rounded UP (a wait that
+  // ends a fraction early would spin once more for nothing); -1 when none, capped at `cap` (>= 0).
+  int timeout_ms(Clock::time_point now, int cap = -1);
+  // Fires every timer due at `now`, earliest first. A callback may add or cancel timers; one it
+  // adds fires on a later call even when already due, so a re-arming timer cannot spin here.
+  size_t run_due(Clock::time_point now);
+
+ private:
+  struct Item {
+    Clock::time_point due;
+    Id id;
+    bool operator>(const Item& o) const { return due != o.due ? due > o.due : id > o.id; }
+  };
+  std::vector<Item> heap_;  // std::push_heap/pop_heap with std::greater: earliest on top
+  std::unordered_map<Id, std::function<void()>> fns_;
+  Id next_id_ = 1;
+};
+
+}  // namespace concur

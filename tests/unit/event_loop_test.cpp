@@ -1,0 +1,258 @@
+// EventLoop and its parts: the timer queue (order, cancel, rounding, no spin on re-arm), the
+// mailbox (posts from other threads all run, in order per thread, with coalesced wake-ups),
+// descriptor readiness and interest changes on every backend, and stopping.
+#include "loop/event_loop.hpp"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/fd.hpp"
+
+namespace concur {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+TEST(TimerQueue, FiresEarliestFirstAndEqualDueInOrderAdded) {
+  TimerQueue q;
+  std::string order;
+  auto t0 = Clock::now();
+  q.add(t0 + 30ms, [&] { order += 'c'; });
+  q.add(t0 + 10ms, [&] { order += 'a'; });
+  q.add(t0 + 20ms, [&] { order += 'b'; });
+  q.add(t0 + 20ms, [&] { order += 'B'; });
+  EXPECT_EQ(q.run_due(t0 + 15ms), 1u);
+  EXPECT_EQ(q.run_due(t0 + 60ms), 3u);
+  EXPECT_EQ(order, "abBc");
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(TimerQueue, CancelledTimerNeverFiresAndCancelReportsWhetherItWasLive) {
+  TimerQueue q;
+  int fired = 0;
+  auto t0 = Clock::now();
+  auto a = q.add(t0 + 1ms, [&] { ++fired; });
+  auto b = q.add(t0 + 2ms, [&] { fired += 10; });
+  EXPECT_TRUE(q.cancel(a));
+  EXPECT_FALSE(q.cancel(a));
+  EXPECT_EQ(q.size(), 1u);
+  q.run_due(t0 + 5ms);
+  EXPECT_EQ(fired, 10);
+  EXPECT_FALSE(q.cancel(b));  // already fired
+  EXPECT_EQ(q.timeout_ms(t0, 123), 123);  // nothing live: the cap
+}
+
+TEST(TimerQueue, TimeoutRoundsUpAndSkipsCancelledEntries) {
+  TimerQueue q;
+  auto t0 = Clock::now();
+  auto early = q.add(t0 + 1ms, [] {});
+  q.add(t0 + 2500us, [] {});
+  q.cancel(early);
+  EXPECT_EQ(q.timeout_ms(t0), 3);   // 2.5 ms waits 3, not 2 (no early wake-up and spin)
+  EXPECT_EQ(q.timeout_ms(t0 + 10ms), 0);
+  EXPECT_EQ(q.timeout_ms(t0, 1), 1);
+}
+
+TEST(TimerQueue, TimerAddedByACallbackWaitsForTheNextRunEvenWhenDue) {
+  TimerQueue q;
+  int runs = 0;
+  std::function<void()> rearm = [&] {
+    ++runs;
+    q.add(Clock::now() - 1ms, rearm);  // already due
+  };
+  q.add(Clock::now(), rearm);
+  EXPECT_EQ(q.run_due(Clock::now()), 1u);
+  EXPECT_EQ(q.run_due(Clock::now()), 1u);
+  EXPECT_EQ(runs, 2);
+}
+
+class EventLoopTest : public ::testing::TestWithParam<EventLoop::Backend> {};
+
+std::string backend_label(const ::testing::TestParamInfo<EventLoop::Backend>& info) {
+  return backend_name(info.param);
+}
+
+TEST_P(EventLoopTest, TimersFireInOrderOnTheLoopAndCancelledOnesDoNot) {
+  EventLoop loop(GetParam());
+  std::vector<int> order;
+  auto t0 = Clock::now();
+  loop.run_at(t0 + 30ms, [&] { order.push_back(3); });
+  loop.run_at(t0 + 10ms, [&] { order.push_back(1); });
+  auto dropped = loop.run_at(t0 + 20ms, [&] { order.push_back(99); });
+  loop.run_at(t0 + 20ms, [&] { order.push_back(2); });
+  loop.run_at(t0 + 40ms, [&] { loop.quit(); });
+  EXPECT_TRUE(loop.cancel_timer(dropped));
+  loop.run();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_GE(Clock::now() - t0, 40ms);  // no timer fires early
+  EXPECT_EQ(loop.timer_count(), 0u);
+}
+
+TEST_P(EventLoopTest, PostsFromOtherThreadsAllRunInOrderWithCoalescedWakeups) {
+  EventLoop loop(GetParam());
+  constexpr int kThreads = 4, kPosts = 2000;
+  std::vector<std::vector<int>> seen(kThreads);
+  std::promise<void> blocked, release;
+  auto release_f = release.get_future().share();
+  // The loop thread is held inside a task while the other threads post, so all their posts
+  // pile up behind one wake-up.
+  loop.queue_in_loop([&] {
+    blocked.set_value();
+    release_f.wait();
+  });
+  std::thread runner([&] { loop.run(); });
+  blocked.get_future().wait();
+  uint64_t before = loop.wakeups();
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t)
+    posters.emplace_back([&, t] {
+      for (int i = 0; i < kPosts; ++i) loop.queue_in_loop([&, t, i] { seen[t].push_back(i); });
+    });
+  for (auto& p : posters) p.join();
+  EXPECT_LE(loop.wakeups() - before, 1u);  // 8000 posts, one eventfd write
+  std::atomic<bool> last{false};
+  loop.queue_in_loop([&] {
+    last = true;
+    loop.quit();
+  });
+  release.set_value();
+  runner.join();
+  EXPECT_TRUE(last);
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(seen[t].size(), static_cast<size_t>(kPosts));
+    for (int i = 0; i < kPosts; ++i) ASSERT_EQ(seen[t][i], i);  // per-thread order kept
+  }
+}
+
+TEST_P(EventLoopTest, RunInLoopIsImmediateOnTheLoopThreadAndQueuedElsewhere) {
+  EventLoop loop(GetParam());
+  std::thread::id ran_on;
+  std::thread runner([&] { loop.run(); });
+  std::promise<void> done;
+  std::thread other([&] {
+    EXPECT_FALSE(loop.is_in_loop_thread());
+    loop.run_in_loop([&] {
+      ran_on = std::this_thread::get_id();
+      bool inline_ran = false;
+      loop.run_in_loop([&] { inline_ran = true; });
+      EXPECT_TRUE(inline_ran);  // already on the loop thread: ran at once
+      EXPECT_TRUE(loop.is_in_loop_thread());
+      done.set_value();
+    });
+  });
+  done.get_future().wait();
+  auto runner_id = runner.get_id();
+  loop.quit();
+  other.join();
+  runner.join();
+  EXPECT_EQ(ran_on, runner_id);
+}
+
+TEST_P(EventLoopTest, TaskQueuedByACallbackRunsBeforeTheNextWaitWithoutAWakeup) {
+  EventLoop loop(GetParam());
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  FileDesc a(fds[0]), b(fds[1]);
+  uint64_t wakeups_in_callback = 0;
+  bool task_ran = false;
+  ASSERT_TRUE(loop.watch(a.get(), true, false, [&](const Ready&) {
+    char c;
+    [[maybe_unused]] ssize_t n = ::read(a.get(), &c, 1);
+    wakeups_in_callback = loop.wakeups();
+    loop.queue_in_loop([&] {
+      task_ran = true;
+      loop.quit();
+    });
+  }));
+  ASSERT_EQ(::write(b.get(), "x", 1), 1);
+  loop.run();
+  EXPECT_TRUE(task_ran);
+  EXPECT_EQ(loop.wakeups(), wakeups_in_callback);  // queued from the dispatch: no eventfd write
+}
+
+TEST_P(EventLoopTest, ReportsReadinessFollowsInterestAndStopsAfterUnwatch) {
+  EventLoop loop(GetParam());
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  FileDesc a(fds[0]), b(fds[1]);
+  std::string got;
+  int writable = 0, calls_after_unwatch = 0;
+  bool unwatched = false;
+  ASSERT_TRUE(loop.watch(a.get(), true, false, [&](const Ready& r) {
+    if (unwatched) ++calls_after_unwatch;
+    if (r.in) {
+      char buf[16];
+      ssize_t n = ::read(a.get(), buf, sizeof buf);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      if (got == "hello") loop.modify(a.get(), false, true);  // now only writability
+    }
+    if (r.out && ++writable == 3) {
+      loop.unwatch(a.get());  // from its own callback
+      unwatched = true;
+      loop.run_after(30ms, [&] { loop.quit(); });
+    }
+  }));
+  std::string why;
+  EXPECT_FALSE(loop.watch(a.get(), true, false, [](const Ready&) {}, &why));
+  EXPECT_NE(why.find("already watched"), std::string::npos);
+  ASSERT_EQ(::write(b.get(), "hello", 5), 5);
+  loop.run();
+  EXPECT_EQ(got, "hello");
+  EXPECT_EQ(writable, 3);
+  EXPECT_EQ(calls_after_unwatch, 0);
+  EXPECT_FALSE(loop.watching(a.get()));
+}
+
+TEST_P(EventLoopTest, RunWithAStopSourceReturnsWhenAnotherThreadRequestsStop) {
+  EventLoop loop(GetParam());
+  StopSource stop;
+  std::thread requester([&] {
+    std::this_thread::sleep_for(20ms);
+    stop.request();
+  });
+  auto t0 = Clock::now();
+  loop.run(stop);
+  requester.join();
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_FALSE(loop.watching(stop.fd()));
+  // quit() from another thread ends a loop blocked with nothing to do.
+  std::thread quitter([&] {
+    std::this_thread::sleep_for(20ms);
+    loop.quit();
+  });
+  loop.run();
+  quitter.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest,
+                         ::testing::Values(EventLoop::Backend::select, EventLoop::Backend::poll,
+                                           EventLoop::Backend::epoll),
+                         backend_label);
+
+TEST(EventLoop, SelectRefusesADescriptorBeyondFdSetSize) {
+  EventLoop loop(EventLoop::Backend::select);
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  FileDesc a(fds[0]), b(fds[1]);
+  FileDesc high(::fcntl(a.get(), F_DUPFD_CLOEXEC, FD_SETSIZE + 10));
+  ASSERT_TRUE(high);
+  std::string why;
+  EXPECT_FALSE(loop.watch(high.get(), true, false, [](const Ready&) {}, &why));
+  EXPECT_NE(why.find("FD_SETSIZE"), std::string::npos);
+  EventLoop epoll_loop(EventLoop::Backend::epoll);
+  EXPECT_TRUE(epoll_loop.watch(high.get(), true, false, [](const Ready&) {}, &why));
+  epoll_loop.unwatch(high.get());
+}
+
+}  // namespace
+}  // namespace concur
