@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "core/stop.hpp"
 #include "iot/collector.hpp"
+#include "iot/db_sink.hpp"
 #include "iot/reading_sink.hpp"
 #include "iot/shard.hpp"
 
@@ -33,6 +34,7 @@ struct CollectArgs {
   bool fsync = false;
   bool quiet = false;
   std::string shard;  // "I/N", empty: the whole list
+  std::string db;     // SQLite file, empty: none
 };
 
 Endpoint parse_device(const std::string& text, const std::string& where) {
@@ -109,18 +111,27 @@ int run_collect(const CollectArgs& a) {
   ::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit, write() fails with EFBIG instead of killing us
 
   iot::FileSink sink(a.out, a.fsync);  // "cannot open data.txt: Permission denied" -> exit 1
+  std::vector<iot::ReadingSink*> sinks{&sink};
+  std::unique_ptr<iot::DbSink> db;
+  if (!a.db.empty()) {
+    db = std::make_unique<iot::DbSink>(a.db, a.fsync);  // "cannot open database x.db: ..." -> exit 1
+    sinks.push_back(db.get());
+  }
   if (sink.dropped_on_open())
     errf("concur: {} ended with a torn line: dropped its last {} bytes (cut back to the last newline)", a.out,
          sink.dropped_on_open());
   StopSource stop;
   install_stop_signals(&stop);
-  errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", a.out);
-  iot::Collector collector(o, sink, stop);
+  std::string into = a.out;
+  for (size_t k = 1; k < sinks.size(); ++k) into += " and " + sinks[k]->name();
+  errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", into);
+  iot::Collector collector(o, sinks, stop);
   int rc = collector.run();
   install_stop_signals(nullptr);
   const auto& st = collector.stats();
   errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
        st.misnamed ? fmt::format(", {} under another device's name not stored", st.misnamed) : "");
+  if (db) errf("concur: {} readings stored in {} ({} rows)", st.sinks[1].stored, a.db, db->rows());
   if (sink.sync_errors()) errf("concur: fsync of {} failed {} times", a.out, sink.sync_errors());
   return rc;
 }
@@ -146,6 +157,10 @@ Command collect_command() {
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
             app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            app.add_option("--db", a->db,
+                           "also store every reading in this SQLite database (created if missing, appended to): "
+                           "table readings(time, device, metric, value), one row per field, one transaction per pass")
+                ->type_name("FILE");
             app.add_option("--shard", a->shard,
                            "collect only share I of N of the devices (rendezvous hashing on HOST:PORT): N collectors "
                            "given the same list and 1/N .. N/N take every device exactly once; adding a collector "

@@ -50,8 +50,22 @@ struct Collector::Impl {
     bool noisy = false;  // in Impl::noisy: a limiter holds suppressed reports
   };
 
-  Impl(CollectOptions o, ReadingSink& s, const StopSource& st, std::function<double()> u01, CollectStats& stats)
-      : opts(std::move(o)), sink(s), stop(st), stats(stats), poller(make_epoll_poller()) {
+  // A sink and what the collector keeps for it while it fails: each sink has its own backlog and
+  // retry time, so a failing sink never holds up the others.
+  struct Slot {
+    ReadingSink* sink;
+    Batch backlog;  // whole lines the sink refused so far
+    Clock::time_point retry_at{};
+    int error = 0;
+    bool unsynced = false;  // lines stored since the last sync()
+    SinkStats* stats;
+  };
+
+  Impl(CollectOptions o, std::vector<ReadingSink*> s, const StopSource& st, std::function<double()> u01,
+       CollectStats& stats)
+      : opts(std::move(o)), stop(st), stats(stats), poller(make_epoll_poller()) {
+    stats.sinks.resize(s.size());
+    for (size_t k = 0; k < s.size(); ++k) slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k]});
     if (!u01) {
       auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
       u01 = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -63,7 +77,7 @@ struct Collector::Impl {
   }
 
   CollectOptions opts;
-  ReadingSink& sink;
+  std::vector<Slot> slots;
   const StopSource& stop;
   CollectStats& stats;
   std::unique_ptr<Poller> poller;
@@ -72,13 +86,7 @@ struct Collector::Impl {
   TimerQueue timers;
   Clock::time_point now = Clock::now();
 
-  std::string batch;  // whole lines gathered in this loop pass
-  size_t batch_lines = 0;
-  std::string backlog;  // whole lines the sink refused so far
-  size_t backlog_lines = 0;
-  Clock::time_point retry_at{};
-  int sink_error = 0;
-  bool unsynced = false;  // lines stored since the last sink.sync()
+  Batch batch;  // whole lines gathered in this loop pass
   Clock::time_point next_sync{};
 
   uint64_t accepted = 0;  // readings accepted (for --count)
@@ -90,6 +98,7 @@ struct Collector::Impl {
 
   std::time_t stamp_second = -1;
   std::string stamp;  // asctime of this loop pass, cached per second
+  double unix_now = 0;  // the same instant as Unix seconds, for sinks that store time as a number
 
   void set_fd(int fd, int index) {
     if (static_cast<size_t>(fd) >= by_fd.size()) by_fd.resize(static_cast<size_t>(fd) + 1024, -1);
@@ -98,6 +107,7 @@ struct Collector::Impl {
 
   void refresh_stamp() {
     auto wall = std::chrono::system_clock::now();
+    unix_now = std::chrono::duration<double>(wall.time_since_epoch()).count();
     std::time_t sec = std::chrono::system_clock::to_time_t(wall);
     if (sec != stamp_second) {
       stamp_second = sec;
@@ -248,14 +258,13 @@ struct Collector::Impl {
     t.last_reading = now;
     t.backoff.reset();
     if (opts.count && accepted >= opts.count) return;
-    batch.append(stamp).append(": ").append(line).push_back('\n');
-    ++batch_lines;
+    batch.add(stamp, line, unix_now);
     ++accepted;
     ++t.stored;
     if (opts.per_device && t.stored == opts.per_device) ++targets_done;
     if (opts.count && accepted >= opts.count) done = true;
     if (opts.per_device && targets_done == targets.size()) done = true;
-    if (batch.size() >= (1u << 20)) commit(false);  // keep a pass's batch bounded
+    if (batch.text.size() >= (1u << 20)) commit(false);  // keep a pass's batch bounded
   }
 
   void on_timer(int i, uint64_t gen) {
@@ -276,53 +285,55 @@ struct Collector::Impl {
     }
   }
 
-  // Hands the pass's lines to the sink (one write), or keeps them while the sink fails.
+  // Hands the pass's lines to every sink (one write each), or keeps them for a sink that fails.
   void commit(bool force) {
-    if (!batch.empty() && !opts.quiet) out_raw(batch);
-    if (!backlog.empty()) {
-      backlog += batch;
-      backlog_lines += batch_lines;
-      batch.clear();
-      batch_lines = 0;
-      if (!force && now < retry_at) return trim_backlog();
-    }
-    std::string& data = backlog.empty() ? batch : backlog;
-    size_t& lines = backlog.empty() ? batch_lines : backlog_lines;
-    if (data.empty()) return;
-    int err = sink.write_lines(data);
-    if (err == 0) {
-      stats.stored += lines;
-      unsynced = true;
-      data.clear();
-      lines = 0;
-      if (sink_error) errf("concur: writing to {} works again", sink.name());
-      sink_error = 0;
-      return;
-    }
-    if (!sink_error || sink_error != err)
-      errf("concur: cannot write {}: {}; readings are kept in memory and the write is retried", sink.name(),
-           std::strerror(err));
-    sink_error = err;
-    retry_at = now + opts.retry_every;
-    if (&data == &batch) {
-      backlog.swap(batch);
-      std::swap(backlog_lines, batch_lines);
-    }
-    trim_backlog();
+    if (!batch.empty() && !opts.quiet) out_raw(batch.text);
+    for (Slot& slot : slots) commit_to(slot, force);
+    batch.clear();
   }
 
-  void trim_backlog() {
-    size_t cut = 0, dropped = 0;
-    while (backlog.size() - cut > opts.max_backlog) {
-      size_t nl = backlog.find('\n', cut);
-      cut = nl == std::string::npos ? backlog.size() : nl + 1;
-      ++dropped;
+  void commit_to(Slot& slot, bool force) {
+    if (!slot.backlog.empty()) {
+      slot.backlog.append(batch);
+      if (!force && now < slot.retry_at) return trim_backlog(slot);
     }
+    const Batch& data = slot.backlog.empty() ? batch : slot.backlog;
+    if (data.empty()) return;
+    int err = slot.sink->write_batch(data);
+    if (err == 0) {
+      slot.stats->stored += data.lines();
+      slot.unsynced = true;
+      slot.backlog.clear();
+      if (slot.error) errf("concur: writing to {} works again", slot.sink->name());
+      slot.error = 0;
+      return;
+    }
+    if (slot.error != err)
+      errf("concur: cannot write {}: {}; readings are kept in memory and the write is retried", slot.sink->name(),
+           slot.sink->describe(err));
+    slot.error = err;
+    slot.retry_at = now + opts.retry_every;
+    if (&data == &batch) slot.backlog = batch;
+    trim_backlog(slot);
+  }
+
+  void trim_backlog(Slot& slot) {
+    size_t dropped = slot.backlog.drop_oldest(opts.max_backlog);
     if (!dropped) return;
-    backlog.erase(0, cut);
-    backlog_lines -= dropped;
-    stats.lost += dropped;
-    errf("concur: backlog for {} is full: {} oldest readings dropped", sink.name(), dropped);
+    slot.stats->lost += dropped;
+    errf("concur: backlog for {} is full: {} oldest readings dropped", slot.sink->name(), dropped);
+  }
+
+  void sync_due() {
+    if (now < next_sync) return;
+    bool any = false;
+    for (Slot& slot : slots)
+      if (slot.unsynced) {
+        slot.sink->sync();
+        slot.unsynced = false;
+        any = true;
+      }
+    if (any) next_sync = now + Millis(1000);
   }
 
   int run() {
@@ -341,10 +352,11 @@ struct Collector::Impl {
         if (left <= 0) break;
         if (left < timeout) timeout = static_cast<int>(left);
       }
-      if (!backlog.empty()) {
-        auto left = std::chrono::ceil<Millis>(retry_at - now).count();
-        timeout = std::max(0, std::min<int>(timeout, static_cast<int>(left)));
-      }
+      for (const Slot& slot : slots)
+        if (!slot.backlog.empty()) {
+          auto left = std::chrono::ceil<Millis>(slot.retry_at - now).count();
+          timeout = std::max(0, std::min<int>(timeout, static_cast<int>(left)));
+        }
       poller->wait(timeout, ready);
       now = Clock::now();
       refresh_stamp();
@@ -363,27 +375,33 @@ struct Collector::Impl {
       timers.run_due(now, [this](int i, uint64_t gen) { on_timer(i, gen); });
       commit(false);
       summarise_noisy(false);
-      if (unsynced && now >= next_sync) {
-        sink.sync();
-        unsynced = false;
-        next_sync = now + Millis(1000);
-      }
+      sync_due();
     }
     now = Clock::now();
     commit(true);
     summarise_noisy(true);
-    if (unsynced) sink.sync();
+    for (Slot& slot : slots)
+      if (slot.unsynced) slot.sink->sync();
     for (Target& t : targets) close_target(t);
-    if (!backlog.empty()) {
-      stats.lost += backlog_lines;
-      errf("concur: {} readings could not be written to {}: {}", backlog_lines, sink.name(), std::strerror(sink_error));
+    for (Slot& slot : slots) {
+      if (!slot.backlog.empty()) {
+        slot.stats->lost += slot.backlog.lines();
+        errf("concur: {} readings could not be written to {}: {}", slot.backlog.lines(), slot.sink->name(),
+             slot.sink->describe(slot.error));
+      }
+      stats.lost += slot.stats->lost;
     }
+    if (!slots.empty()) stats.stored = slots.front().stats->stored;
     return stats.lost ? 1 : 0;
   }
 };
 
 Collector::Collector(CollectOptions opts, ReadingSink& sink, const StopSource& stop, std::function<double()> uniform01)
-    : impl_(std::make_unique<Impl>(std::move(opts), sink, stop, std::move(uniform01), stats_)) {}
+    : Collector(std::move(opts), std::vector<ReadingSink*>{&sink}, stop, std::move(uniform01)) {}
+
+Collector::Collector(CollectOptions opts, std::vector<ReadingSink*> sinks, const StopSource& stop,
+                     std::function<double()> uniform01)
+    : impl_(std::make_unique<Impl>(std::move(opts), std::move(sinks), stop, std::move(uniform01), stats_)) {}
 
 Collector::~Collector() = default;
 

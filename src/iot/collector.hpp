@@ -11,7 +11,8 @@
 // over-long reading goes to stderr, never to the sink; so does a reading under another device
 // name than the connection's first reading. Those reports are rate-limited per device (the first
 // 5 of every 10 s, then one summary line), and a logged line is cut at 200 bytes. When the sink fails (disk full), lines
-// wait in a bounded backlog and the write is retried every second.
+// wait in a bounded backlog and the write is retried every second (per sink: a failing database
+// or broker never holds up data.txt).
 //
 // Thread contract: construct, then run() on one thread; stop through the StopSource.
 #include <cstdint>
@@ -40,18 +41,27 @@ struct CollectOptions {
   Millis retry_every{1000};            // how often a failing sink is tried again
 };
 
+struct SinkStats {
+  uint64_t stored = 0;  // lines this sink took
+  uint64_t lost = 0;    // lines dropped from its full backlog, or unwritten at exit
+};
+
 struct CollectStats {
-  uint64_t stored = 0;     // lines the sink took
+  uint64_t stored = 0;     // lines the first sink (data.txt) took
   uint64_t malformed = 0;  // readings reported on stderr and not stored
   uint64_t misnamed = 0;   // readings under another name than the connection's first (not stored)
-  uint64_t lost = 0;       // lines dropped from a full backlog, or unwritten at exit
+  uint64_t lost = 0;       // lines dropped from a full backlog, or unwritten at exit, over all sinks
   uint64_t reconnects = 0;
+  std::vector<SinkStats> sinks;  // in the order the sinks were given
 };
 
 class Collector {
  public:
   // `uniform01` feeds the backoff jitter (tests pin it); empty: a seeded PRNG.
   Collector(CollectOptions opts, ReadingSink& sink, const StopSource& stop, std::function<double()> uniform01 = {});
+  // Every reading goes to every sink (data.txt first, then --db, --mqtt), each with its own backlog.
+  Collector(CollectOptions opts, std::vector<ReadingSink*> sinks, const StopSource& stop,
+            std::function<double()> uniform01 = {});
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -63,8 +73,8 @@ class Collector {
 
  private:
   struct Impl;
+  CollectStats stats_;  // before impl_: Impl points into it
   std::unique_ptr<Impl> impl_;
-  CollectStats stats_;
 };
 
 }  // namespace concur::iot

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "core/error.hpp"
 #include "core/sys.hpp"
@@ -37,6 +38,36 @@ off_t end_of_last_line(const std::string& path, off_t size) {
 }
 
 }  // namespace
+
+void Batch::add(std::string_view stamp, std::string_view reading, double unix_time) {
+  text.append(stamp).append(": ").append(reading).push_back('\n');
+  times.push_back(unix_time);
+}
+
+void Batch::append(const Batch& more) {
+  text += more.text;
+  times.insert(times.end(), more.times.begin(), more.times.end());
+}
+
+void Batch::clear() {
+  text.clear();
+  times.clear();
+}
+
+size_t Batch::drop_oldest(size_t max_bytes) {
+  size_t cut = 0, dropped = 0;
+  while (text.size() - cut > max_bytes) {
+    size_t nl = text.find('\n', cut);
+    cut = nl == std::string::npos ? text.size() : nl + 1;
+    ++dropped;
+  }
+  if (!dropped) return 0;
+  text.erase(0, cut);
+  times.erase(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(dropped));
+  return dropped;
+}
+
+std::string ReadingSink::describe(int err) const { return std::strerror(err); }
 
 FileSink::FileSink(std::string path, bool fsync) : path_(std::move(path)), fsync_(fsync) {
   fd_.reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));

@@ -1,8 +1,9 @@
 #pragma once
 // Where the collector stores its lines. The collector hands over whole lines only (each ends in
 // "\n"), a batch per event-loop pass; a sink must store a batch whole or not at all, so that the
-// store never holds a torn or interleaved line. Other backends (a database, a message queue)
-// implement the same interface.
+// store never holds a torn or interleaved line. Other backends (SQLite: db_sink.hpp, MQTT:
+// mqtt_sink.hpp) implement the same interface; the collector feeds every configured sink the same
+// batches and keeps a separate backlog per sink, so a failing sink never stops the others.
 //
 // Thread contract: a sink is used by one thread (the collector's loop).
 #include <sys/types.h>
@@ -11,14 +12,47 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/fd.hpp"
 
 namespace concur::iot {
 
+// One write pass: whole lines `<asctime>: <reading>\n` and, per line, the Unix time of receipt
+// (the same instant as the line's asctime, with sub-second precision).
+struct Batch {
+  std::string text;
+  std::vector<double> times;  // one per line
+
+  size_t lines() const { return times.size(); }
+  bool empty() const { return times.empty(); }
+  void add(std::string_view stamp, std::string_view reading, double unix_time);
+  void append(const Batch& more);
+  void clear();
+  // Drops the oldest lines until the text holds at most `max_bytes`; returns how many.
+  size_t drop_oldest(size_t max_bytes);
+  // Calls f(reading, unix_time) for every line, `reading` without the stamp and the newline.
+  template <typename F>
+  void for_each(F&& f) const {
+    size_t start = 0;
+    for (double t : times) {
+      size_t nl = text.find('\n', start);
+      std::string_view line(text.data() + start, nl - start);
+      size_t sep = line.find(": ");  // asctime has no ": "
+      f(line.substr(sep + 2), t);
+      start = nl + 1;
+    }
+  }
+};
+
 class ReadingSink {
  public:
   virtual ~ReadingSink() = default;
+  // Stores a pass's batch whole or not at all; 0 or an errno value, as write_lines. Sinks that
+  // need the readings themselves (a database) override it; text sinks take the lines.
+  virtual int write_batch(const Batch& batch) { return write_lines(batch.text); }
+  // Says what an error returned by write_batch means ("disk I/O error" from SQLite...).
+  virtual std::string describe(int err) const;
   // Stores `whole_lines` (one or more lines, each ending in '\n'). Returns 0 when stored, or an
   // errno value when nothing was stored (the caller keeps the lines and retries later).
   virtual int write_lines(std::string_view whole_lines) = 0;

@@ -19,6 +19,8 @@
 #include "core/socket.hpp"
 #include "support/process.hpp"
 
+#include <sqlite3.h>
+
 namespace concur::test {
 namespace {
 
@@ -578,6 +580,132 @@ TEST(CollectFaults, FileSizeLimitLeavesOnlyWholeLines) {
   EXPECT_GT(text.size(), 1000u);
   check_data_file(text);
   EXPECT_NE(c.read_all_stderr(500ms).find("File too large"), std::string::npos);
+}
+
+// ---- --db (SPEC §4) ----
+
+// Runs one query with the SQLite API and returns the rows as "a|b" strings.
+std::vector<std::string> query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> out;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    char* err = nullptr;
+    sqlite3_exec(
+        db, sql.c_str(),
+        [](void* p, int n, char** v, char**) {
+          std::string row;
+          for (int i = 0; i < n; ++i) row += (i ? "|" : "") + std::string(v[i] ? v[i] : "NULL");
+          static_cast<std::vector<std::string>*>(p)->push_back(row);
+          return 0;
+        },
+        &out, &err);
+    if (err) out.push_back(std::string("error: ") + err);
+    sqlite3_free(err);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+size_t count_rows(const std::string& db, const std::string& where = "1") {
+  auto r = query(db, "SELECT count(*) FROM readings WHERE " + where);
+  return r.size() == 1 ? std::stoul(r[0]) : 0;
+}
+
+TEST(CollectDb, EveryReadingOfDataTxtIsInTheDatabaseOneRowPerField) {
+  TempDir dir;
+  std::string db = dir.file("readings.db");
+  Server d1({"device", "--port", "0", "--interval", "0.02", "--quiet"});
+  Server d2({"device", "--kind", "health", "--port", "0", "--interval", "0.02", "--quiet"});
+  double t0 = static_cast<double>(std::time(nullptr));
+  for (int run = 1; run <= 2; ++run) {  // the second run appends
+    Process c(collect_args({"--device", dev(d1.port), "--device", dev(d2.port), "--per-device", "5", "--out",
+                            dir.file("data.txt"), "--db", db, "--quiet"}));
+    ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
+  }
+  double t1 = static_cast<double>(std::time(nullptr)) + 1;
+  auto counts = check_data_file(slurp(dir.file("data.txt")));
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  for (const auto& [device, n] : counts) {
+    EXPECT_EQ(count_rows(db, "device = '" + device + "'"), static_cast<size_t>(3 * n)) << device;
+    // Every reading is whole: three metrics per (device, time).
+    EXPECT_EQ(query(db, "SELECT count(*) FROM (SELECT time FROM readings WHERE device = '" + device +
+                            "' GROUP BY time HAVING count(*) % 3 != 0)"),
+              std::vector<std::string>{"0"});
+  }
+  EXPECT_EQ(query(db, "SELECT DISTINCT metric FROM readings WHERE device = 'Device2' ORDER BY metric"),
+            (std::vector<std::string>{"Cal", "Heartbeat", "Steps"}));
+  auto range = query(db, "SELECT min(time) >= " + std::to_string(t0) + " AND max(time) <= " + std::to_string(t1) +
+                             " FROM readings");
+  EXPECT_EQ(range, std::vector<std::string>{"1"}) << "time is not the Unix time of receipt";
+}
+
+TEST(CollectDb, KillNineNeverCorruptsTheDatabaseAndARestartAppends) {
+  TempDir dir;
+  std::string db = dir.file("readings.db");
+  const int n = 40;
+  int base = 0;
+  auto fleet = start_fleet(n, base, "2ms");
+  ASSERT_TRUE(fleet);
+  {
+    std::ofstream list(dir.file("devices.txt"));
+    for (int i = 0; i < n; ++i) list << dev(base + i) << "\n";
+  }
+  {
+    Process c(collect_args({"--device-list", dir.file("devices.txt"), "--out", dir.file("data.txt"), "--db", db, "--quiet"}));
+    ASSERT_TRUE(wait_for_lines(dir.file("data.txt"), 3000, 5000ms));
+    c.signal(SIGKILL);
+    ASSERT_EQ(c.wait(2000ms), 128 + SIGKILL);
+  }
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  size_t rows = count_rows(db);
+  EXPECT_GT(rows, 0u);
+  EXPECT_EQ(rows % 3, 0u) << "a reading stored in part";
+  EXPECT_EQ(query(db, "SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY device, time HAVING count(*) % 3 != 0)"),
+            std::vector<std::string>{"0"});
+  // At most the uncommitted pass is lost: the database is not far behind data.txt.
+  EXPECT_LE(line_count(dir.file("data.txt")) * 3 - rows, 3u * 2000) << "more than a pass or two missing";
+  Process again(collect_args({"--device-list", dir.file("devices.txt"), "--out", dir.file("data.txt"), "--db", db,
+                              "--quiet", "--count", "100"}));
+  ASSERT_EQ(again.wait(5000ms), 0) << again.read_all_stderr(100ms);
+  EXPECT_EQ(count_rows(db), rows + 300);
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
+// A database another writer keeps locked fails its passes; data.txt goes on meanwhile, and once
+// the lock is gone the database gets every reading it missed.
+TEST(CollectDb, ALockedDatabaseNeverStopsDataTxtAndCatchesUp) {
+  TempDir dir;
+  std::string db = dir.file("readings.db");
+  std::string out = dir.file("data.txt");
+  Server d1({"device", "--port", "0", "--interval", "0.01", "--quiet"});
+  Process c(collect_args({"--device", dev(d1.port), "--out", out, "--db", db, "--quiet"}));
+  ASSERT_TRUE(wait_for_lines(out, 3, 3000ms));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  size_t before = line_count(out);
+  EXPECT_TRUE(wait_for_lines(out, before + 30, 3000ms)) << "data.txt stalled while the database was locked";
+  sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  std::this_thread::sleep_for(1500ms);  // the next retry (once a second) writes the backlog
+  c.signal(SIGTERM);
+  ASSERT_EQ(c.wait(3000ms), 0) << c.read_all_stderr(100ms);
+  EXPECT_EQ(count_rows(db), 3 * line_count(out));
+  std::string err = c.read_all_stderr(500ms);
+  EXPECT_NE(err.find("cannot write " + db + ": database is locked"), std::string::npos) << err;
+  EXPECT_NE(err.find("writing to " + db + " works again"), std::string::npos) << err;
+}
+
+TEST(CollectDb, ADatabaseThatCannotBeOpenedIsExitOneWithTheReason) {
+  TempDir dir;
+  {
+    std::ofstream f(dir.file("not.db"));
+    f << "plain text, certainly not an SQLite database header at all, long enough";
+  }
+  Process p(collect_args({"--device", "127.0.0.1:1", "--out", dir.file("data.txt"), "--db", dir.file("not.db")}));
+  EXPECT_EQ(p.wait(3000ms), 1);
+  EXPECT_EQ(p.read_all_stderr(1000ms), "concur: cannot open database " + dir.file("not.db") + ": file is not a database\n");
 }
 
 }  // namespace

@@ -165,5 +165,35 @@ TEST(IotCollector, StopWithASinkThatNeverRecoversReportsLostLines) {
   EXPECT_TRUE(sink.batches().empty());
 }
 
+// A failing sink never stops the others: the good one gets every line at once, the failing one
+// keeps its own backlog, and stop reports only its lines as lost.
+TEST(IotCollector, AFailingSinkNeverHoldsUpTheOthers) {
+  MemorySink good, bad;
+  bad.fail_next(1 << 30);
+  FileDesc listener = tcp_listen(Endpoint::parse("127.0.0.1", 0));
+  CollectOptions o;
+  o.devices.push_back(Endpoint::parse("127.0.0.1", local_endpoint(listener.get()).port()));
+  o.quiet = true;
+  o.retry_every = Millis(20);
+  StopSource stop;
+  Collector collector(o, std::vector<ReadingSink*>{&bad, &good}, stop, [] { return 0.5; });
+  int rc = -1;
+  std::thread run([&] { rc = collector.run(); });
+  FileDesc dev = accept_one(listener.get());
+  ASSERT_TRUE(dev);
+  recv_some(dev.get());
+  for (int i = 1; i <= 5; ++i) send_all(dev.get(), "Dev: A=" + std::to_string(i) + "\n");
+  for (int spin = 0; spin < 300 && readings_of(good.batches()).size() < 5; ++spin) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(readings_of(good.batches()),
+            (std::vector<std::string>{"Dev: A=1", "Dev: A=2", "Dev: A=3", "Dev: A=4", "Dev: A=5"}));
+  stop.request();
+  run.join();
+  EXPECT_EQ(rc, 1);
+  ASSERT_EQ(collector.stats().sinks.size(), 2u);
+  EXPECT_EQ(collector.stats().sinks[0].lost, 5u);
+  EXPECT_EQ(collector.stats().sinks[1].stored, 5u);
+  EXPECT_EQ(collector.stats().sinks[1].lost, 0u);
+}
+
 }  // namespace
 }  // namespace concur::iot

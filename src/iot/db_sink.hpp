@@ -1,0 +1,59 @@
+#pragma once
+// `collect --db FILE` (SPEC §4): every reading in SQLite, one row per field, in
+//
+//   readings(time REAL, device TEXT, metric TEXT, value REAL)   -- time: Unix seconds of receipt
+//   index readings_device_time ON readings(device, time)        -- per-device time ranges
+//
+// One transaction per write pass (a batch), so a reading is stored with all its fields or not
+// at all. WAL journal: readers (sqlite3 shell, `collect --web`) never block the collector and a
+// kill -9 never corrupts the file — it loses at most the pass that had not committed.
+// synchronous=NORMAL, as data.txt's once-a-second fsync: a power cut may lose the last commits,
+// a crash of the collector alone loses nothing committed; with `fsync` (--fsync), FULL.
+// All SQLite access of the collector is in this file; a reader opens the same file itself.
+//
+// Thread contract: one thread (the collector's loop).
+#include <string>
+
+#include "iot/reading_sink.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace concur::iot {
+
+// The schema, for readers and tests.
+inline constexpr const char* kReadingsSchema =
+    "CREATE TABLE IF NOT EXISTS readings(time REAL NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL, "
+    "value REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS readings_device_time ON readings(device, time);";
+
+class DbSink final : public ReadingSink {
+ public:
+  // Opens or creates the database and its table; a second run appends. Throws std::runtime_error
+  // "cannot open database FILE: <SQLite's reason>" (not a database, no such directory, locked).
+  DbSink(std::string path, bool fsync);
+  ~DbSink() override;
+  DbSink(const DbSink&) = delete;
+  DbSink& operator=(const DbSink&) = delete;
+
+  // Inserts every field of every reading in one transaction; on failure rolls back and returns
+  // an errno value (ENOSPC for SQLITE_FULL, EBUSY for a lock held by another writer, EIO else),
+  // describe() then gives SQLite's message.
+  int write_batch(const Batch& batch) override;
+  int write_lines(std::string_view whole_lines) override;  // lines without times: stamped now
+  std::string describe(int err) const override;
+  const std::string& name() const override { return path_; }
+  uint64_t rows() const { return rows_; }  // rows inserted by this sink
+
+ private:
+  bool exec(const char* sql);
+  int fail(int rc);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  std::string last_error_;
+  uint64_t rows_ = 0;
+};
+
+}  // namespace concur::iot
