@@ -16,6 +16,7 @@
 #include "core/stop.hpp"
 #include "iot/collector.hpp"
 #include "iot/db_sink.hpp"
+#include "iot/mqtt_sink.hpp"
 #include "iot/reading_sink.hpp"
 #include "iot/shard.hpp"
 
@@ -35,7 +36,31 @@ struct CollectArgs {
   bool quiet = false;
   std::string shard;  // "I/N", empty: the whole list
   std::string db;     // SQLite file, empty: none
+  std::string mqtt;   // broker HOST:PORT, empty: none
+  std::string mqtt_topic = "concur";
 };
+
+// --mqtt HOST:PORT: a host name or address (IPv6 in brackets) and a port 1..65535.
+iot::MqttOptions parse_mqtt(const CollectArgs& a) {
+  auto bad = [&] { return UsageError("--mqtt: '" + a.mqtt + "' is not HOST:PORT (e.g. 127.0.0.1:1883)"); };
+  size_t colon = a.mqtt.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == a.mqtt.size()) throw bad();
+  iot::MqttOptions m;
+  m.host = a.mqtt.substr(0, colon);
+  if (m.host.front() == '[' && m.host.back() == ']') m.host = m.host.substr(1, m.host.size() - 2);
+  if (m.host.empty() || m.host.find_first_of(" /[]") != std::string::npos) throw bad();
+  std::string port = a.mqtt.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) throw bad();
+  m.port = std::stoi(port);
+  if (m.port < 1 || m.port > 65535) throw bad();
+  if (a.mqtt_topic.empty() || a.mqtt_topic.find_first_of("+#") != std::string::npos || a.mqtt_topic.back() == '/')
+    throw UsageError("--mqtt-topic: '" + a.mqtt_topic + "' must be a topic without '+', '#' or a trailing '/'");
+  m.topic_prefix = a.mqtt_topic;
+  // Credentials only from the environment: a command line is visible to every user in ps.
+  if (const char* u = std::getenv("MQTT_USERNAME")) m.username = u;
+  if (const char* p = std::getenv("MQTT_PASSWORD")) m.password = p;
+  return m;
+}
 
 Endpoint parse_device(const std::string& text, const std::string& where) {
   auto ep = Endpoint::parse_host_port(text);
@@ -86,6 +111,9 @@ std::vector<Endpoint> take_shard(std::vector<Endpoint> all, const iot::Shard& sh
 
 int run_collect(const CollectArgs& a) {
   iot::CollectOptions o;
+  std::optional<iot::MqttOptions> mqtt_opts;
+  if (!a.mqtt.empty()) mqtt_opts = parse_mqtt(a);
+  else if (a.mqtt_topic != "concur") throw UsageError("--mqtt-topic: needs --mqtt HOST:PORT");
   std::optional<iot::Shard> shard;
   if (!a.shard.empty() && !(shard = iot::parse_shard(a.shard)))
     throw UsageError("--shard: '" + a.shard + "' is not I/N with 1 <= I <= N (e.g. 2/3)");
@@ -117,6 +145,13 @@ int run_collect(const CollectArgs& a) {
     db = std::make_unique<iot::DbSink>(a.db, a.fsync);  // "cannot open database x.db: ..." -> exit 1
     sinks.push_back(db.get());
   }
+  std::unique_ptr<iot::MqttSink> mqtt;
+  if (mqtt_opts) {
+    if (!mqtt_opts->password.empty() && mqtt_opts->username.empty())
+      errf("concur: MQTT_PASSWORD is set but MQTT_USERNAME is not: connecting without credentials");
+    mqtt = std::make_unique<iot::MqttSink>(*mqtt_opts);
+    sinks.push_back(mqtt.get());
+  }
   if (sink.dropped_on_open())
     errf("concur: {} ended with a torn line: dropped its last {} bytes (cut back to the last newline)", a.out,
          sink.dropped_on_open());
@@ -132,6 +167,13 @@ int run_collect(const CollectArgs& a) {
   errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
        st.misnamed ? fmt::format(", {} under another device's name not stored", st.misnamed) : "");
   if (db) errf("concur: {} readings stored in {} ({} rows)", st.sinks[1].stored, a.db, db->rows());
+  if (mqtt) {
+    mqtt->close(Millis(2000));  // what is still queued gets up to 2 s to reach the broker
+    auto ms = mqtt->stats();
+    errf("concur: {} readings published to {} and acknowledged, {} dropped while it was unreachable, {} unsent at exit",
+         ms.published, mqtt->name(), ms.dropped, ms.unsent);
+    if (ms.dropped || ms.unsent) rc = 1;
+  }
   if (sink.sync_errors()) errf("concur: fsync of {} failed {} times", a.out, sink.sync_errors());
   return rc;
 }
@@ -161,6 +203,15 @@ Command collect_command() {
                            "also store every reading in this SQLite database (created if missing, appended to): "
                            "table readings(time, device, metric, value), one row per field, one transaction per pass")
                 ->type_name("FILE");
+            app.add_option("--mqtt", a->mqtt,
+                           "also publish every reading to this MQTT broker, QoS 1, topic <prefix>/<device>, payload "
+                           "{\"time\": <unix s>, \"device\": \"<name>\", \"<field>\": <number>, ...}; credentials from "
+                           "MQTT_USERNAME/MQTT_PASSWORD; while the broker is down up to 100,000 readings wait (then the "
+                           "oldest are dropped) and it is retried with backoff")
+                ->type_name("HOST:PORT");
+            app.add_option("--mqtt-topic", a->mqtt_topic, "topic prefix for --mqtt")
+                ->type_name("PREFIX")
+                ->capture_default_str();
             app.add_option("--shard", a->shard,
                            "collect only share I of N of the devices (rendezvous hashing on HOST:PORT): N collectors "
                            "given the same list and 1/N .. N/N take every device exactly once; adding a collector "

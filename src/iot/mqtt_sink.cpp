@@ -1,0 +1,347 @@
+#include "iot/mqtt_sink.hpp"
+
+#include <mosquitto.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+#include "core/log.hpp"
+#include "core/log_limiter.hpp"
+#include "iot/backoff.hpp"
+#include "iot/reading.hpp"
+
+namespace concur::iot {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
+
+int ms_until(SteadyClock::time_point t, SteadyClock::time_point now) {
+  auto left = std::chrono::ceil<Millis>(t - now).count();
+  return left <= 0 ? 0 : left > 1000 ? 1000 : static_cast<int>(left);
+}
+
+}  // namespace
+
+std::string mqtt_topic(std::string_view prefix, std::string_view device) {
+  std::string t;
+  t.reserve(prefix.size() + 1 + device.size());
+  t.append(prefix).push_back('/');
+  for (char c : device) t.push_back(c == '+' || c == '#' || c == '/' ? '_' : c);
+  return t;
+}
+
+std::string mqtt_payload(std::string_view reading, double unix_time) {
+  auto r = parse_reading(reading);
+  if (!r) return {};
+  std::string p = fmt::format("{{\"time\": {:.3f}, \"device\": \"", unix_time);
+  for (char c : r->name) {  // printable ASCII (valid_device_name): only these two need escaping
+    if (c == '"' || c == '\\') p.push_back('\\');
+    p.push_back(c);
+  }
+  p.push_back('"');
+  for (const Field& f : r->fields) fmt::format_to(std::back_inserter(p), ", \"{}\": {}", f.key, f.value);
+  p.push_back('}');
+  return p;
+}
+
+// Everything that touches libmosquitto; lives on the sink's thread only.
+struct MqttSink::Client {
+  enum class State { idle, connecting, connected };
+
+  explicit Client(MqttSink& s)
+      : sink(s), backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, [] {
+          thread_local std::mt19937_64 rng(std::random_device{}());
+          return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        }) {}
+
+  MqttSink& sink;
+  mosquitto* mosq = nullptr;
+  State state = State::idle;
+  SteadyClock::time_point retry_at{}, connect_deadline{};
+  Backoff backoff;
+  bool ever_connected = false;
+  bool down = false;     // an outage was logged; "connected again" ends it
+  unsigned inflight = 0;  // published, PUBACK not yet received
+  Batch current;          // the batch being published, taken whole from the queue
+  size_t line = 0, offset = 0;
+  uint64_t dropped_at_outage = 0;
+  bool closing = false;  // our own DISCONNECT: not an outage
+  LogLimiter bad_publish{3, std::chrono::seconds(10)};
+
+  const std::string& label() const { return sink.name_; }
+
+  void failed(const std::string& reason) {
+    state = State::idle;
+    Millis delay = backoff.next();
+    retry_at = SteadyClock::now() + delay;
+    if (!down) {
+      errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
+           label(), reason, thousands(sink.opts_.max_queue), seconds(delay), seconds(sink.opts_.backoff_cap));
+      std::lock_guard lock(sink.mu_);
+      dropped_at_outage = sink.stats_.dropped;
+    }
+    down = true;
+  }
+
+  void start_connect() {
+    int rc = mosquitto_connect_async(mosq, sink.opts_.host.c_str(), sink.opts_.port, sink.opts_.keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) return failed("cannot connect (" + describe(rc) + ")");
+    state = State::connecting;
+    connect_deadline = SteadyClock::now() + sink.opts_.connect_timeout;
+  }
+
+  static std::string describe(int rc) {
+    if (rc == MOSQ_ERR_ERRNO) return std::strerror(errno);
+    if (rc == MOSQ_ERR_EAI) return "cannot resolve the host name";
+    return mosquitto_strerror(rc);
+  }
+
+  void on_connect(int rc) {
+    if (rc != 0) {  // the broker answered but refused (bad credentials, ...); the socket closes next
+      errf("concur: {}: the broker refused the connection: {}", label(), mosquitto_connack_string(rc));
+      down = false;  // let failed() log the retry once more
+      return;
+    }
+    state = State::connected;
+    backoff.reset();
+    uint64_t dropped;
+    {
+      std::lock_guard lock(sink.mu_);
+      dropped = sink.stats_.dropped - dropped_at_outage;
+      sink.drop_logged_ = false;
+    }
+    if (!ever_connected) errf("concur: {}: connected; publishing with QoS 1", label());
+    else if (down)
+      errf("concur: {}: connected again; publishing resumes{}", label(),
+           dropped ? fmt::format(" ({} oldest readings were dropped while the broker was unreachable)", thousands(dropped))
+                   : std::string());
+    ever_connected = true;
+    down = false;
+  }
+
+  void on_disconnect(int rc) {
+    if (closing) return;
+    bool was = state == State::connected;
+    state = State::idle;
+    std::string why = describe(rc);
+    failed(was ? "connection to the broker lost (" + why + ")" : "cannot connect (" + why + ")");
+  }
+
+  void on_publish() {
+    if (inflight) --inflight;
+    std::lock_guard lock(sink.mu_);
+    ++sink.stats_.published;
+  }
+
+  // Hands queued readings to libmosquitto while fewer than `window` await their PUBACK.
+  void pump() {
+    while (state == State::connected && inflight < sink.opts_.window) {
+      if (line >= current.lines()) {
+        std::lock_guard lock(sink.mu_);
+        if (sink.queue_.empty()) return;
+        current = std::move(sink.queue_.front());
+        sink.queue_.pop_front();
+        sink.queued_lines_ -= current.lines();
+        line = offset = 0;
+      }
+      size_t nl = current.text.find('\n', offset);
+      std::string_view text(current.text.data() + offset, nl - offset);
+      std::string_view reading = text.substr(text.find(": ") + 2);  // after the asctime stamp
+      std::string payload = mqtt_payload(reading, current.times[line]);
+      auto parsed = parse_reading(reading);
+      std::string topic = mqtt_topic(sink.opts_.topic_prefix, parsed ? parsed->name : std::string_view("unknown"));
+      int rc = mosquitto_publish(mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
+      if (!refused_before_queueing(rc)) {
+        // A QoS 1 message is in libmosquitto's queue from here on, even when its first send failed
+        // (EPIPE: the broker just went away): it is sent again after the reconnect and acknowledged
+        // then, so it counts as in flight.
+        ++inflight;
+        offset = nl + 1;
+        ++line;
+        if (rc != MOSQ_ERR_SUCCESS) return;  // the connection is broken: the loop notices and reconnects
+        continue;
+      } else {
+        std::lock_guard lock(sink.mu_);
+        ++sink.stats_.dropped;
+        if (bad_publish.admit(SteadyClock::now()).log)
+          errf("concur: {}: cannot publish to {}: {}; reading dropped", label(), topic, describe(rc));
+      }
+      offset = nl + 1;
+      ++line;
+    }
+  }
+
+  // mosquitto_publish (2.0) checks its arguments first and then queues a QoS 1 message whatever
+  // happens to the send; these are the errors of the checks, where nothing was queued.
+  static bool refused_before_queueing(int rc) {
+    switch (rc) {
+      case MOSQ_ERR_INVAL:
+      case MOSQ_ERR_NOMEM:
+      case MOSQ_ERR_PAYLOAD_SIZE:
+      case MOSQ_ERR_MALFORMED_UTF8:
+      case MOSQ_ERR_OVERSIZE_PACKET:
+      case MOSQ_ERR_QOS_NOT_SUPPORTED:
+      case MOSQ_ERR_NOT_SUPPORTED: return true;
+      default: return false;
+    }
+  }
+
+  size_t unpublished_in_current() const { return current.lines() - line; }
+};
+
+MqttSink::MqttSink(MqttOptions opts)
+    : opts_(std::move(opts)), name_(fmt::format("mqtt://{}:{}", opts_.host, opts_.port)) {
+  static const int init = mosquitto_lib_init();  // once per process; thread-safe static
+  if (init != MOSQ_ERR_SUCCESS) throw std::runtime_error("cannot initialise libmosquitto: " + std::string(mosquitto_strerror(init)));
+  wake_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd_) throw std::runtime_error(std::string("cannot create an eventfd for MQTT: ") + std::strerror(errno));
+  thread_ = std::thread([this] { run(); });
+}
+
+MqttSink::~MqttSink() {
+  if (thread_.joinable()) close(Millis(0));
+}
+
+void MqttSink::wake() {
+  if (wake_pending_.exchange(true)) return;  // one write until the thread has drained it
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+int MqttSink::write_batch(const Batch& batch) {
+  if (batch.empty()) return 0;
+  size_t dropped = 0;
+  bool say = false;
+  {
+    std::lock_guard lock(mu_);
+    stats_.queued += batch.lines();
+    queue_.push_back(batch);
+    queued_lines_ += batch.lines();
+    while (queued_lines_ > opts_.max_queue && !queue_.empty()) {
+      Batch& oldest = queue_.front();
+      size_t excess = queued_lines_ - opts_.max_queue;
+      if (excess >= oldest.lines()) {
+        dropped += oldest.lines();
+        queued_lines_ -= oldest.lines();
+        queue_.pop_front();
+      } else {  // drop part of the oldest batch: its first `excess` lines
+        size_t before = oldest.lines();
+        size_t cut = 0;
+        for (size_t k = 0; k < excess; ++k) cut = oldest.text.find('\n', cut) + 1;
+        oldest.drop_oldest(oldest.text.size() - cut);
+        dropped += before - oldest.lines();
+        queued_lines_ -= before - oldest.lines();
+      }
+    }
+    stats_.dropped += dropped;
+    if (dropped && !drop_logged_) say = drop_logged_ = true;
+  }
+  if (say)
+    errf("concur: {}: {} readings wait for the broker: dropping the oldest from now on", name_, thousands(opts_.max_queue));
+  wake();
+  return 0;
+}
+
+int MqttSink::write_lines(std::string_view whole_lines) {
+  Batch b;
+  b.text.assign(whole_lines);
+  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (char c : whole_lines)
+    if (c == '\n') b.times.push_back(now);
+  return write_batch(b);
+}
+
+void MqttSink::close(Millis drain) {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    drain_until_ = SteadyClock::now() + drain;
+  }
+  wake_pending_ = false;
+  wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+MqttSink::Stats MqttSink::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void MqttSink::run() {
+  Client c(*this);
+  c.mosq = mosquitto_new(nullptr, true, &c);  // clean session, random client id
+  if (!c.mosq) {
+    errf("concur: {}: cannot create an MQTT client: {}", name_, std::strerror(errno));
+    std::lock_guard lock(mu_);
+    stats_.unsent = queued_lines_;
+    return;
+  }
+  if (!opts_.username.empty())
+    mosquitto_username_pw_set(c.mosq, opts_.username.c_str(), opts_.password.empty() ? nullptr : opts_.password.c_str());
+  mosquitto_max_inflight_messages_set(c.mosq, opts_.window);
+  mosquitto_connect_callback_set(c.mosq, [](mosquitto*, void* p, int rc) { static_cast<Client*>(p)->on_connect(rc); });
+  mosquitto_disconnect_callback_set(c.mosq, [](mosquitto*, void* p, int rc) { static_cast<Client*>(p)->on_disconnect(rc); });
+  mosquitto_publish_callback_set(c.mosq, [](mosquitto*, void* p, int) { static_cast<Client*>(p)->on_publish(); });
+
+  for (;;) {
+    auto now = SteadyClock::now();
+    bool closing;
+    SteadyClock::time_point drain_until;
+    size_t waiting;
+    {
+      std::lock_guard lock(mu_);
+      closing = closing_;
+      drain_until = drain_until_;
+      waiting = queued_lines_;
+    }
+    if (closing) {
+      bool all_sent = waiting == 0 && c.unpublished_in_current() == 0 && c.inflight == 0;
+      if (all_sent || c.state != Client::State::connected || now >= drain_until) break;
+    }
+    if (c.state == Client::State::idle && now >= c.retry_at) c.start_connect();
+    if (c.state == Client::State::connecting && now >= c.connect_deadline) c.failed("connect timed out");
+    c.pump();
+
+    pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {-1, 0, 0}};
+    int sock = mosquitto_socket(c.mosq);
+    if (sock >= 0) fds[1] = {sock, static_cast<short>(POLLIN | (mosquitto_want_write(c.mosq) ? POLLOUT : 0)), 0};
+    int timeout = 1000;
+    if (c.state == Client::State::idle) timeout = std::min(timeout, ms_until(c.retry_at, now));
+    if (c.state == Client::State::connecting) timeout = std::min(timeout, ms_until(c.connect_deadline, now));
+    if (closing) timeout = std::min(timeout, ms_until(drain_until, now));
+    int n = ::poll(fds, sock >= 0 ? 2 : 1, timeout);
+    if (n < 0 && errno != EINTR) {
+      errf("concur: {}: poll failed: {}", name_, std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents) {
+      wake_pending_ = false;  // before draining: a wake-up after this point writes again
+      uint64_t v;
+      [[maybe_unused]] ssize_t r = ::read(wake_fd_.get(), &v, sizeof v);
+    }
+    if (sock >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) mosquitto_loop_read(c.mosq, 1);
+    if (mosquitto_socket(c.mosq) >= 0 && mosquitto_want_write(c.mosq)) mosquitto_loop_write(c.mosq, 1);
+    if (mosquitto_socket(c.mosq) >= 0) mosquitto_loop_misc(c.mosq);  // keepalive PINGREQ, its timeout
+  }
+  c.closing = true;
+  if (mosquitto_socket(c.mosq) >= 0) {
+    mosquitto_disconnect(c.mosq);
+    mosquitto_loop_write(c.mosq, 1);
+  }
+  {
+    std::lock_guard lock(mu_);
+    stats_.unsent = queued_lines_ + c.unpublished_in_current() + c.inflight;
+  }
+  mosquitto_destroy(c.mosq);
+}
+
+}  // namespace concur::iot

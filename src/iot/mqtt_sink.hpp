@@ -1,0 +1,98 @@
+#pragma once
+// `collect --mqtt HOST:PORT` (SPEC §4): every reading published with QoS 1 to
+// `<prefix>/<device>` as JSON — {"time": <unix s>, "device": "<name>", "<field>": <number>, ...} —
+// which Telegraf's mqtt_consumer (JSON parser) and Home Assistant's MQTT sensors read directly.
+//
+// Why a thread of its own (and not the collector's epoll loop): libmosquitto resolves host names
+// and connects with blocking calls, and its documented external-loop mode needs the caller to
+// track a socket that changes on every reconnect, want_write, and keepalive timing. Keeping all of
+// that on one dedicated thread means a broker that is slow, down, or behind a slow DNS can never
+// delay data.txt or the database, and the collector's loop (which moves to src/loop) has no MQTT
+// plumbing in it. We drive libmosquitto ourselves on that thread (poll on its socket and an
+// eventfd; mosquitto_loop_read/write/misc) rather than mosquitto_loop_start(), so that reconnects
+// use the collector's backoff (0.5 s doubling to 5 s, jitter) instead of libmosquitto's whole
+// seconds, and so that the collector can wake it the moment a batch is queued. Every libmosquitto
+// call happens on that thread; the collector thread only touches the queue, under a mutex.
+//
+// Memory stays bounded when the broker is down or slow: readings wait in a queue of at most
+// `max_queue` readings — past that the OLDEST are dropped (fresh readings are worth more to a
+// dashboard), counted and logged — and at most `window` published readings wait for their PUBACK
+// inside libmosquitto. QoS 1 is at-least-once: a reading in flight when the connection breaks is
+// sent again after the reconnect, so a subscriber may see it twice then.
+//
+// Thread contract: write_batch/name/stats from the collector's thread; close() once, same thread.
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/duration.hpp"
+#include "core/fd.hpp"
+#include "iot/reading_sink.hpp"
+
+namespace concur::iot {
+
+struct MqttOptions {
+  std::string host;
+  int port = 1883;
+  std::string topic_prefix = "concur";
+  std::string username, password;  // from MQTT_USERNAME / MQTT_PASSWORD; empty: anonymous
+  size_t max_queue = 100000;       // readings waiting for the broker; the oldest go first past this
+  unsigned window = 1000;          // published readings awaiting PUBACK
+  Millis backoff_initial{500}, backoff_cap{5000};
+  Millis connect_timeout{5000};
+  int keepalive_s = 30;
+};
+
+// "<prefix>/<device>"; '+', '#' and '/' in a device name (MQTT wildcards, levels) become '_'.
+std::string mqtt_topic(std::string_view prefix, std::string_view device);
+// The JSON payload of one valid reading line ("Device1: Temp=20, Humid=50, lilum=100").
+std::string mqtt_payload(std::string_view reading, double unix_time);
+
+class MqttSink final : public ReadingSink {
+ public:
+  struct Stats {
+    uint64_t queued = 0;     // readings given to the sink
+    uint64_t published = 0;  // readings the broker acknowledged (PUBACK)
+    uint64_t dropped = 0;    // oldest readings dropped from a full queue
+    uint64_t unsent = 0;     // still queued or unacknowledged at close()
+  };
+
+  // Starts the thread, which connects at once (and keeps retrying). Throws std::runtime_error
+  // when libmosquitto cannot be set up.
+  explicit MqttSink(MqttOptions opts);
+  ~MqttSink() override;
+  MqttSink(const MqttSink&) = delete;
+  MqttSink& operator=(const MqttSink&) = delete;
+
+  // Queues the batch for publishing and returns 0: the broker's state never fails the collector.
+  int write_batch(const Batch& batch) override;
+  int write_lines(std::string_view whole_lines) override;
+  const std::string& name() const override { return name_; }
+
+  // Gives what is queued up to `drain` to be delivered, disconnects and joins the thread.
+  void close(Millis drain = Millis(2000));
+  Stats stats() const;
+
+ private:
+  struct Client;  // the libmosquitto side, owned by the thread
+  void run();
+  void wake();
+
+  MqttOptions opts_;
+  std::string name_;  // "mqtt://host:port"
+  FileDesc wake_fd_;  // eventfd: a batch was queued, or close() was called
+  mutable std::mutex mu_;
+  std::deque<Batch> queue_;  // guarded by mu_
+  size_t queued_lines_ = 0;  // guarded by mu_
+  Stats stats_;              // guarded by mu_ (published/unsent: written by the thread under mu_)
+  bool closing_ = false;     // guarded by mu_
+  std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
+  bool drop_logged_ = false;  // guarded by mu_: "queue full" said once per outage
+  std::atomic<bool> wake_pending_{false};
+  std::thread thread_;
+};
+
+}  // namespace concur::iot
