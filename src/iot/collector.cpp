@@ -292,10 +292,13 @@ struct Collector::Impl {
     batch.clear();
   }
 
+  // `retry_at` is when the sink may be written next: after a failure (retry_every), or for a sink
+  // with a write interval (a database, a broker) after each write — its lines gather meanwhile.
   void commit_to(Slot& slot, bool force) {
-    if (!slot.backlog.empty()) {
+    bool due = force || now >= slot.retry_at;
+    if (!slot.backlog.empty() || !due) {
       slot.backlog.append(batch);
-      if (!force && now < slot.retry_at) return trim_backlog(slot);
+      if (!due) return trim_backlog(slot);
     }
     const Batch& data = slot.backlog.empty() ? batch : slot.backlog;
     if (data.empty()) return;
@@ -306,6 +309,7 @@ struct Collector::Impl {
       slot.backlog.clear();
       if (slot.error) errf("concur: writing to {} works again", slot.sink->name());
       slot.error = 0;
+      if (slot.sink->write_interval().count() > 0) slot.retry_at = now + slot.sink->write_interval();
       return;
     }
     if (slot.error != err)

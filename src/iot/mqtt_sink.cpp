@@ -41,7 +41,11 @@ std::string mqtt_topic(std::string_view prefix, std::string_view device) {
 
 std::string mqtt_payload(std::string_view reading, double unix_time) {
   auto r = parse_reading(reading);
-  if (!r) return {};
+  return r ? mqtt_payload(*r, unix_time) : std::string();
+}
+
+std::string mqtt_payload(const ParsedReading& reading, double unix_time) {
+  const ParsedReading* r = &reading;
   std::string p = fmt::format("{{\"time\": {:.3f}, \"device\": \"", unix_time);
   for (char c : r->name) {  // printable ASCII (valid_device_name): only these two need escaping
     if (c == '"' || c == '\\') p.push_back('\\');
@@ -156,9 +160,14 @@ struct MqttSink::Client {
       size_t nl = current.text.find('\n', offset);
       std::string_view text(current.text.data() + offset, nl - offset);
       std::string_view reading = text.substr(text.find(": ") + 2);  // after the asctime stamp
-      std::string payload = mqtt_payload(reading, current.times[line]);
-      auto parsed = parse_reading(reading);
-      std::string topic = mqtt_topic(sink.opts_.topic_prefix, parsed ? parsed->name : std::string_view("unknown"));
+      auto parsed = parse_reading(reading);  // the collector passed only valid readings
+      if (!parsed) {
+        offset = nl + 1;
+        ++line;
+        continue;
+      }
+      std::string payload = mqtt_payload(*parsed, current.times[line]);
+      std::string topic = mqtt_topic(sink.opts_.topic_prefix, parsed->name);
       int rc = mosquitto_publish(mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
       if (!refused_before_queueing(rc)) {
         // A QoS 1 message is in libmosquitto's queue from here on, even when its first send failed

@@ -8,6 +8,7 @@
 // Thread contract: a sink is used by one thread (the collector's loop).
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,10 @@ class ReadingSink {
   // Stores a pass's batch whole or not at all; 0 or an errno value, as write_lines. Sinks that
   // need the readings themselves (a database) override it; text sinks take the lines.
   virtual int write_batch(const Batch& batch) { return write_lines(batch.text); }
+  // Shortest time between two writes: the lines of the passes in between are gathered and written
+  // as one batch (group commit). 0: every pass. A database or a broker pays a fixed cost per write
+  // (a transaction, a wake-up) that would otherwise dominate at thousands of small passes a second.
+  virtual std::chrono::milliseconds write_interval() const { return std::chrono::milliseconds(0); }
   // Says what an error returned by write_batch means ("disk I/O error" from SQLite...).
   virtual std::string describe(int err) const;
   // Stores `whole_lines` (one or more lines, each ending in '\n'). Returns 0 when stored, or an
