@@ -2,6 +2,9 @@
 // Sends the join message "[ID]", then "[ID]" + each input line; prints every received message
 // on its own line while the user types (escaped: RELIABILITY #6). "quit" (or the end of input)
 // sends "[ID]quit" and exits 0. TCP messages are lines; UDP messages are datagrams.
+// On a terminal (stdin and stdout both TTYs) the input is edited with libedit behind the prompt
+// "[ID]> ", received lines appear above it with the sender's name in its colour; anywhere else
+// (pipes, scripts) input and output are plain lines, exactly as the seed's client.
 #include <unistd.h>
 
 #include <memory>
@@ -12,6 +15,9 @@
 #include "clients/connect.hpp"
 #include "clients/duplex_session.hpp"
 #include "clients/input_reader.hpp"
+#include "clients/name_colour.hpp"
+#include "clients/session_io.hpp"
+#include "clients/terminal_editor.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -29,6 +35,8 @@ struct ChatClientOptions {
   std::string transport = "tcp";
   std::string id;
   bool id_given = false;
+  std::string history;
+  bool no_color = false;
 };
 
 struct StopSignals {
@@ -104,8 +112,15 @@ int run_chat_client(const ChatClientOptions& o) {
     a.then = SessionAction::Then::leave;
     return a;
   };
+  if (colour_wanted(o.no_color)) so.decorate = [](std::string line) { return colour_chat_line(line); };
+  std::unique_ptr<SessionIo> io;
+  if (TerminalEditor::wanted()) {
+    io = std::make_unique<TerminalEditor>(EditorOptions{prefix + "> ", o.history});
+  } else {
+    io = std::make_unique<PipeIo>(input);
+  }
   DuplexSession session(
-      std::move(sock), input, std::move(so),
+      std::move(sock), *io, std::move(so),
       [&](std::string_view line) {
         if (trim(line) == "quit") return quit();
         SessionAction a;
@@ -129,6 +144,10 @@ Command chat_client_command() {
                 ->check(CLI::IsMember({"tcp", "udp"}))
                 ->capture_default_str();
             auto* id_opt = app.add_option("--id", o->id, "your chat ID (1-32 bytes, no '[' or ']'); asked when not given");
+            app.add_option("--history", o->history,
+                           "on a terminal: keep the input history in this file (default: in memory only)");
+            app.add_flag("--no-color", o->no_color,
+                         "never colour names (also when NO_COLOR is set; colour is only used on a terminal)");
             return CommandRun([o, id_opt] {
               o->id_given = id_opt->count() > 0;
               return run_chat_client(*o);

@@ -1,4 +1,5 @@
 // hello-server, echo-server, echo-client.
+#include <poll.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -6,9 +7,11 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "clients/terminal_editor.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
+#include "core/stop.hpp"
 #include "core/sys.hpp"
 #include "services/echo.hpp"
 #include "services/hello.hpp"
@@ -58,6 +61,48 @@ std::string read_echo(int fd, size_t n) {
   return got;
 }
 
+void send_line(int fd, const std::string& line, const std::string& host, int port) {
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t w = sys::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw_errno("cannot send to " + host + ":" + std::to_string(port));
+    off += static_cast<size_t>(w);
+  }
+}
+
+struct StopSignals {
+  explicit StopSignals(StopSource& s) { install_stop_signals(&s); }
+  ~StopSignals() { install_stop_signals(nullptr); }
+};
+
+// On a terminal: the same exchange with libedit line editing behind the seed's prompt. Ctrl-D
+// on an empty line or Ctrl-C leaves (exit 0) with the terminal restored.
+int echo_client_terminal(int fd, const std::string& host, int port) {
+  StopSource stop;
+  StopSignals signals(stop);
+  TerminalEditor editor(EditorOptions{"Message to send: ", {}});
+  while (auto line = editor.read_line(stop.fd())) {
+    send_line(fd, *line, host, port);
+    std::string echo;
+    while (echo.size() < line->size()) {  // wait for the echo, but not past a Ctrl-C
+      pollfd p[2] = {{fd, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
+      int rc = ::poll(p, 2, -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) throw_errno("poll");
+      if (p[1].revents) return 0;
+      char buf[65536];
+      ssize_t r = sys::recv(fd, buf, std::min(sizeof buf, line->size() - echo.size()), 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      echo.append(buf, static_cast<size_t>(r));
+    }
+    editor.print("Received message: " + escape_for_terminal(echo));
+    if (echo.size() < line->size()) throw SysError("server closed the connection", ECONNRESET);
+  }
+  return 0;
+}
+
 int echo_client(std::string host, int port, bool port_given) {
   bool tty = ::isatty(STDIN_FILENO);
   if (!port_given && tty) {
@@ -72,6 +117,7 @@ int echo_client(std::string host, int port, bool port_given) {
     if (port < 1 || port > 65535) throw UsageError("Port No: '" + line + "' is not a port number");
   }
   FileDesc sock = tcp_connect(client_endpoint(host, port));
+  if (TerminalEditor::wanted()) return echo_client_terminal(sock.get(), host, port);
   for (;;) {
     if (tty) out_raw("Message to send: ");
     std::string line;

@@ -5,7 +5,9 @@
 // Wire format: one message per line ("text\n"). The seed's Python peers send bare chunks with no
 // newline; those are printed as they arrive (DuplexSession). End of input half-closes the
 // connection (shutdown SHUT_WR) and keeps printing until the peer closes too; the peer closing
-// ends the session with "peer left" and exit 0.
+// ends the session with "peer left" and exit 0. On a terminal the input is edited with libedit
+// behind the prompt "-> " (so the typed line stays on screen as the "-> line" echo) and received
+// text appears above it.
 #include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -18,6 +20,8 @@
 #include "clients/connect.hpp"
 #include "clients/duplex_session.hpp"
 #include "clients/input_reader.hpp"
+#include "clients/session_io.hpp"
+#include "clients/terminal_editor.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -43,18 +47,22 @@ struct StopSignals {
 
 int chat_with(FileDesc sock, const Endpoint& peer, StopSource& stop) {
   InputReader input(STDIN_FILENO);
+  const bool terminal = TerminalEditor::wanted();
+  std::unique_ptr<SessionIo> io;
+  if (terminal) io = std::make_unique<TerminalEditor>(EditorOptions{"-> ", {}});
+  else io = std::make_unique<PipeIo>(input);
   SessionOptions so;
   so.transport = Transport::tcp;
   so.peer = peer;
   so.recv_prefix = "<- ";
   so.closed_line = "peer left";
   DuplexSession session(
-      std::move(sock), input, std::move(so),
-      [](std::string_view line) {
+      std::move(sock), *io, std::move(so),
+      [terminal](std::string_view line) {
         SessionAction a;
         a.send = true;
         a.payload = std::string(line) + "\n";
-        a.echo = "-> " + escape_for_terminal(line);
+        if (!terminal) a.echo = "-> " + escape_for_terminal(line);  // on a terminal the typed line stays
         return a;
       },
       [] {

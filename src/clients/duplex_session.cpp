@@ -19,10 +19,10 @@ using Clock = std::chrono::steady_clock;
 bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 }  // namespace
 
-DuplexSession::DuplexSession(FileDesc sock, InputReader& input, SessionOptions opts, LineHandler on_line,
+DuplexSession::DuplexSession(FileDesc sock, SessionIo& io, SessionOptions opts, LineHandler on_line,
                              EofHandler on_eof, StopSource& stop)
     : sock_(std::move(sock)),
-      in_(input),
+      io_(io),
       o_(std::move(opts)),
       on_line_(std::move(on_line)),
       on_eof_(std::move(on_eof)),
@@ -36,11 +36,12 @@ void DuplexSession::queue(std::string payload) {
 }
 
 void DuplexSession::print_message(std::string_view text) {
-  out_line(o_.recv_prefix + escape_for_terminal(text));
+  std::string line = o_.recv_prefix + escape_for_terminal(text);
+  io_.print(o_.decorate ? o_.decorate(std::move(line)) : line);
 }
 
 void DuplexSession::apply(SessionAction a) {
-  if (!a.echo.empty()) out_line(a.echo);
+  if (!a.echo.empty()) io_.print(a.echo);
   if (a.send) queue(std::move(a.payload));
   using Then = SessionAction::Then;
   if (a.then == Then::half_close && o_.transport == Transport::tcp) {
@@ -56,8 +57,8 @@ void DuplexSession::peer_gone(int err) {
   tail_timer_ = false;
   done_ = true;
   if (state_ == State::leaving || state_ == State::shut_leaving) return;  // we said goodbye first
-  if (err) out_line(o_.closed_line + " (" + std::strerror(err) + ")");
-  else out_line(o_.closed_line);
+  if (err) io_.print(o_.closed_line + " (" + std::strerror(err) + ")");
+  else io_.print(o_.closed_line);
 }
 
 bool DuplexSession::read_socket() {
@@ -117,7 +118,7 @@ bool DuplexSession::flush_queue() {
     if (err == EINTR) continue;
     if (would_block(err)) return true;
     if (udp && err == EMSGSIZE) {
-      errf("concur: a message of {} bytes does not fit in one datagram; not sent", front.size());
+      io_.print_error(fmt::format("concur: a message of {} bytes does not fit in one datagram; not sent", front.size()));
       out_bytes_ -= front.size();
       out_.pop_front();
       continue;
@@ -148,15 +149,15 @@ int DuplexSession::run() {
   while (!done_) {
     // Input already buffered (typed ahead, or held back while the queue was full).
     while (state_ == State::open && out_bytes_ <= o_.max_queue) {
-      auto line = in_.next_line();
+      auto line = io_.next_line();
       if (!line) break;
       if (line->too_long || line->text.size() > o_.max_input_line) {
-        errf("concur: input line too long (max {} bytes); not sent", o_.max_input_line);
+        io_.print_error(fmt::format("concur: input line too long (max {} bytes); not sent", o_.max_input_line));
         continue;
       }
       apply(on_line_(line->text));
     }
-    if (state_ == State::open && in_.eof() && !input_done_ && out_bytes_ <= o_.max_queue) {
+    if (state_ == State::open && io_.eof() && !input_done_ && out_bytes_ <= o_.max_queue) {
       input_done_ = true;
       apply(on_eof_());
     }
@@ -182,15 +183,21 @@ int DuplexSession::run() {
       }
     }
 
-    pollfd fds[3];
+    pollfd fds[4];
     nfds_t n = 0;
     fds[n++] = {stop_.fd(), POLLIN, 0};
     const nfds_t sock_i = n;
     fds[n++] = {sock_.get(), static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
     nfds_t in_i = 0;
-    if (state_ == State::open && !input_done_ && !in_.eof() && out_bytes_ <= o_.max_queue) {
+    if (state_ == State::open && !input_done_ && !io_.eof() && out_bytes_ <= o_.max_queue) {
+      io_.want_input();
       in_i = n;
-      fds[n++] = {in_.fd(), POLLIN, 0};
+      fds[n++] = {io_.input_fd(), POLLIN, 0};
+    }
+    nfds_t ev_i = 0;
+    if (io_.event_fd() >= 0) {
+      ev_i = n;
+      fds[n++] = {io_.event_fd(), POLLIN, 0};
     }
     int timeout = -1;
     auto consider = [&](Clock::time_point due) {
@@ -210,10 +217,11 @@ int DuplexSession::run() {
       send_farewell();
       break;
     }
+    if (ev_i && fds[ev_i].revents) io_.on_event();  // a resize first: what is printed next uses it
     short sre = fds[sock_i].revents;
     if ((sre & (POLLIN | POLLERR | POLLHUP)) && !read_socket()) break;
     if ((sre & POLLOUT) && !flush_queue()) break;
-    if (in_i && fds[in_i].revents) in_.read_some();
+    if (in_i && fds[in_i].revents) io_.read_some();
   }
   text_.flush(print);  // an unterminated tail still shows when we leave
   return 0;

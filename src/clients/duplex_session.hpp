@@ -1,7 +1,9 @@
 #pragma once
 // A full-duplex terminal session over one socket, shared by `pair-chat` and `chat-client`:
-// input lines go out while received messages are printed, in one poll() loop over stdin, the
-// socket and the stop eventfd — neither direction ever waits for the other.
+// input lines go out while received messages are printed, in one poll() loop over the input, the
+// socket and the stop eventfd — neither direction ever waits for the other. Input and output go
+// through a SessionIo: plain lines (PipeIo), or a line editor on a terminal (TerminalEditor),
+// which prints received text above the line being typed.
 //
 // - The socket is non-blocking; outgoing bytes wait in a queue and stdin is not read while the
 //   queue holds more than max_queue bytes, so a peer that does not read stalls only our input,
@@ -15,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "clients/input_reader.hpp"
+#include "clients/session_io.hpp"
 #include "clients/received_text.hpp"
 #include "core/duration.hpp"
 #include "core/endpoint.hpp"
@@ -42,6 +44,8 @@ struct SessionOptions {
   Endpoint peer;                 // for messages
   std::string recv_prefix;       // printed before every received message ("<- ")
   std::string closed_line;       // printed when the peer closes the connection ("peer left")
+  // Applied to each received message after escaping (colours on a terminal); none: unchanged.
+  std::function<std::string(std::string)> decorate;
   std::string farewell;          // sent best-effort on SIGINT/SIGTERM (e.g. "[ID]quit")
   size_t max_input_line = 65535; // longer input lines are refused with a note on stderr
   size_t max_queue = 1 << 20;    // stop reading input while more than this waits to be sent
@@ -55,7 +59,7 @@ class DuplexSession {
   using EofHandler = std::function<SessionAction()>;
 
   // `sock` is a connected TCP or UDP socket (made non-blocking here).
-  DuplexSession(FileDesc sock, InputReader& input, SessionOptions opts, LineHandler on_line, EofHandler on_eof,
+  DuplexSession(FileDesc sock, SessionIo& io, SessionOptions opts, LineHandler on_line, EofHandler on_eof,
                 StopSource& stop);
 
   // Queues bytes (TCP) or one datagram (UDP) to send first, e.g. the join message.
@@ -77,7 +81,7 @@ class DuplexSession {
   void send_farewell();
 
   FileDesc sock_;
-  InputReader& in_;
+  SessionIo& io_;
   SessionOptions o_;
   LineHandler on_line_;
   EofHandler on_eof_;
