@@ -22,6 +22,32 @@ bool AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   return false;
 }
 
+BurstLog& memory_refusals() {
+  static BurstLog& log = *new BurstLog("clients dropped for lack of memory");  // outlives every thread
+  return log;
+}
+
+void AcceptGate::tell_full(int fd) const {
+  const std::string& msg = cfg_.full_message;  // built at start: sending it allocates nothing
+  [[maybe_unused]] ssize_t n = ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void AcceptGate::refuse(FileDesc& client, const Endpoint& peer, BurstLog& log, std::string_view why) {
+  if (client) {
+    tell_full(client.get());
+    ::shutdown(client.get(), SHUT_WR);
+    client.reset();
+  }
+  log.hit([&] { return fmt::format("refused {}: {}", peer.seed_format(), why); });
+}
+
+void AcceptGate::tick() {
+  memory_refusals().flush();
+  refusals_.flush();
+}
+
+bool AcceptGate::needs_tick() const { return memory_refusals().active() || refusals_.active(); }
+
 void AcceptGate::report(Acceptor::Result r) {
   using namespace std::chrono;
   long long now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();

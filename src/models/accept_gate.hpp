@@ -3,13 +3,19 @@
 // --max-clients (answering with the service's "server full" line) and account for live clients.
 #include <atomic>
 #include <cstddef>
+#include <string_view>
 
+#include "core/burst_log.hpp"
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
 #include "core/socket.hpp"
 #include "models/model.hpp"
 
 namespace concur {
+
+// Clients dropped because an allocation failed on their behalf (std::bad_alloc in their own
+// callbacks, their thread, their buffers): one process-wide count, one log line per burst.
+BurstLog& memory_refusals();
 
 class AcceptGate {
  public:
@@ -23,10 +29,24 @@ class AcceptGate {
   // a second so that a storm cannot flood the log.
   void report(Acceptor::Result r);
 
+  // Turns away a client that cannot be served after all (no thread, no memory, a descriptor the
+  // poller cannot watch): tells it `server full` if a line can still be sent, closes it, and
+  // counts it in `log` (one line per burst). `why` is the reason, for the first line.
+  void refuse(FileDesc& client, const Endpoint& peer, BurstLog& log, std::string_view why);
+  // The same for a connection a model already serves: only the line; the model closes it.
+  void tell_full(int fd) const;
+  // Sums up bursts of refusals that are over; models call it at least every second while
+  // needs_tick(), and their accept loops wait no longer than that.
+  void tick();
+  bool needs_tick() const;
+  // This server's refusals for model-specific reasons (no thread, descriptor beyond FD_SETSIZE).
+  BurstLog& refusals() { return refusals_; }
+
  private:
   const ServerConfig& cfg_;
   std::atomic<size_t> live_{0};
   std::atomic<long long> last_report_ms_{0};
+  BurstLog refusals_{"clients refused for the same reason"};
 };
 
 }  // namespace concur

@@ -13,8 +13,10 @@ void accept_until_stop(int listen_fd, AcceptGate& gate, const StopSource& stop,
   Acceptor acceptor(listen_fd);
   while (!stop.requested()) {
     pollfd fds[2] = {{listen_fd, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
-    int rc = ::poll(fds, 2, tick ? 200 : -1);
+    // Bursts of refusals are summed up once they are over, so wake up for that too.
+    int rc = ::poll(fds, 2, tick ? 200 : gate.needs_tick() ? 1000 : -1);
     if (tick) tick();
+    gate.tick();
     if (rc < 0 && errno != EINTR) break;
     if (fds[1].revents) break;
     if (!(fds[0].revents & POLLIN)) continue;

@@ -10,18 +10,64 @@
 #include <memory>
 #include <mutex>
 
+#include "core/log.hpp"
 #include "core/sys.hpp"
+#include "models/accept_gate.hpp"
 
 namespace concur {
 
+void drop_for_memory(StreamConn& c) {
+  static constexpr std::string_view kFull = "error: server full\n";
+  [[maybe_unused]] ssize_t n = ::send(c.fd(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  c.mark_broken();
+  memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", c.peer().seed_format()); });
+}
+
+namespace {
+ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t budget);
+
+}  // namespace
+
 ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget) {
-  // One read buffer per thread, allocated on first use. Not a thread_local array: that would be
-  // part of every thread's static TLS, zeroed (so resident) when any thread starts — 64 KiB per
-  // client in the thread model, read or not. Only the pages recv() writes become resident here.
-  constexpr size_t kChunk = 64 * 1024;
-  thread_local std::unique_ptr<char[]> buffer;
-  if (!buffer) buffer.reset(new char[kChunk]);
-  char* chunk = buffer.get();
+  try {
+    return pump_input_unguarded(c, service, budget);
+  } catch (const std::bad_alloc&) {
+    drop_for_memory(c);
+    return ReadOutcome::error;
+  }
+}
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+
+extern "C" void free_read_buffer(void* p) { delete[] static_cast<char*>(p); }
+
+// One read buffer per thread, allocated on first use. Not a thread_local array: that would be
+// part of every thread's static TLS, zeroed (so resident) when any thread starts — 64 KiB per
+// client in the thread model, read or not. Only the pages recv() writes become resident here.
+// Not a thread_local unique_ptr either: registering its destructor mallocs, and glibc aborts the
+// whole process when that fails ("failed to register TLS destructor"). A pthread key among the
+// first 32 lives inside the thread descriptor: setting it allocates nothing.
+char* read_buffer() {
+  static const pthread_key_t key = [] {
+    pthread_key_t k;
+    if (::pthread_key_create(&k, free_read_buffer) != 0) throw std::bad_alloc();
+    return k;
+  }();
+  void* p = ::pthread_getspecific(key);
+  if (!p) {
+    p = new char[kChunk];
+    if (::pthread_setspecific(key, p) != 0) {
+      delete[] static_cast<char*>(p);
+      throw std::bad_alloc();
+    }
+  }
+  return static_cast<char*>(p);
+}
+
+ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t budget) {
+  char* chunk = read_buffer();
   StreamConn::CallbackScope scope(c);
   size_t taken = 0;
   while (c.wants_read()) {
@@ -47,6 +93,8 @@ ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget) {
   }
   return ReadOutcome::again;
 }
+
+}  // namespace
 
 void retire(StreamConn& c, StreamService& service) {
   c.shut();
@@ -91,21 +139,12 @@ struct WakeTarget {
 
 }  // namespace
 
-void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd) {
-  install_wake_handler();
-  sigset_t wake_only, during_wait;
-  sigemptyset(&wake_only);
-  sigaddset(&wake_only, kWakeSignal);
-  ::pthread_sigmask(SIG_BLOCK, &wake_only, &during_wait);  // blocked except inside ppoll()
-  sigdelset(&during_wait, kWakeSignal);
-  auto target = std::make_shared<WakeTarget>();
-  target->thread = ::pthread_self();
-  c->attach([target] {
-    std::lock_guard lock(target->mu);
-    if (target->serving) ::pthread_kill(target->thread, kWakeSignal);
-  });
+namespace {
+
+// serve_blocking's wait loop; `retired` says whether it already called on_close.
+void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd,
+                const sigset_t& during_wait, bool& retired) {
   service.on_open(*c);
-  bool retired = false;
   for (;;) {
     if (retire_if_done(*c, service)) {
       retired = true;
@@ -139,7 +178,34 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
       service.on_timeout(*c);
     }
   }
-  if (!retired) retire(*c, service);
+}
+
+}  // namespace
+
+void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd) {
+  install_wake_handler();
+  sigset_t wake_only, during_wait;
+  sigemptyset(&wake_only);
+  sigaddset(&wake_only, kWakeSignal);
+  ::pthread_sigmask(SIG_BLOCK, &wake_only, &during_wait);  // blocked except inside ppoll()
+  sigdelset(&during_wait, kWakeSignal);
+  auto target = std::make_shared<WakeTarget>();
+  target->thread = ::pthread_self();
+  c->attach([target] {
+    std::lock_guard lock(target->mu);
+    if (target->serving) ::pthread_kill(target->thread, kWakeSignal);
+  });
+  bool retired = false;
+  try {
+    serve_loop(c, service, stop_fd, during_wait, retired);
+  } catch (const std::bad_alloc&) {  // on_open or on_timeout: drop this client, not the server
+    drop_for_memory(*c);
+  }
+  try {
+    if (!retired) retire(*c, service);
+  } catch (const std::bad_alloc&) {
+    c->shut();  // on_close could not finish; the socket at least goes
+  }
   {
     std::lock_guard lock(target->mu);
     target->serving = false;

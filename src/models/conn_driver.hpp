@@ -11,8 +11,14 @@ enum class ReadOutcome { again, budget_spent, eof, error };
 
 // Reads until EAGAIN or until `budget` bytes were taken (fairness: one busy peer cannot starve
 // the others, RELIABILITY #13), handing each chunk to service.on_data. On EOF calls
-// on_peer_closed once. Owner thread only.
+// on_peer_closed once. Owner thread only. A std::bad_alloc on the way drops this client
+// (drop_for_memory) and returns error.
 ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget = 256 * 1024);
+
+// The service (or the model) could not get memory for this client: std::bad_alloc on its path.
+// That client is dropped — told `server full` while a line can still be sent, marked broken so
+// that the model retires it — and counted in memory_refusals(); the server serves on (issue 13).
+void drop_for_memory(StreamConn& c);
 
 // settle(); when the connection is finished, shuts it and calls on_close. Returns true then.
 bool retire_if_done(StreamConn& c, StreamService& service);

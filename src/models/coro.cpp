@@ -87,6 +87,7 @@ class CoroLoop {
         else resume(r.fd, [&](Wakeup& w) { w.readable = r.in, w.writable = r.out, w.error = r.err; });
       }
       fire_timers();
+      gate_.tick();  // sums up bursts of refusals
       if (stop_.requested()) stopping_ = true;
     }
     // Every parked coroutine sees `stopping` and returns; each one retires its connection.
@@ -122,8 +123,10 @@ class CoroLoop {
       it->second = {in, out};
     }
     uint64_t gen = ++generation_;
-    parked_[fd] = Parked{h, result, in, out, gen};
+    // The timer first: should parking run out of memory, a timer without its parked coroutine is
+    // only a stale item, while a parked coroutine that resumed with the exception would dangle.
     if (deadline) timers_.push({*deadline, fd, gen});
+    parked_[fd] = Parked{h, result, in, out, gen};
   }
 
   template <typename Fill>
@@ -169,6 +172,12 @@ class CoroLoop {
   }
 
   int next_timeout() {
+    int ms = next_timer_ms();
+    if (gate_.needs_tick() && (ms < 0 || ms > 1000)) ms = 1000;  // a burst's summary is due
+    return ms;
+  }
+
+  int next_timer_ms() {
     while (!timers_.empty()) {
       auto [due, fd, gen] = timers_.top();
       auto it = parked_.find(fd);
@@ -196,7 +205,13 @@ class CoroLoop {
           gate_.report(r);
           break;
         }
-        if (gate_.admit(fd, peer)) serve(std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue));
+        if (!gate_.admit(fd, peer)) continue;
+        try {
+          serve(std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue));
+        } catch (const std::bad_alloc&) {  // no memory for the connection or its coroutine frame
+          gate_.refuse(fd, peer, memory_refusals(), "out of memory");  // fd is closed if it moved
+          gate_.leave();
+        }
       }
     }
     forget(listen_fd_);
@@ -204,39 +219,49 @@ class CoroLoop {
 
   // One client, as `async def handle(reader, writer)`.
   Detached serve(std::shared_ptr<StreamConn> c) {
-    std::weak_ptr<StreamConn> weak = c;
-    c->attach([mb = mailbox_, weak] {
-      {
-        std::lock_guard lock(mb->mu);
-        mb->ready.push_back(weak);
-        if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
-      }
-      uint64_t one = 1;
-      [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
-    });
     int fd = c->fd();
-    service_.on_open(*c);
-    for (;;) {
-      if (c->settle() == StreamConn::State::finished) break;
-      std::optional<Clock::time_point> deadline;
-      if (c->timer_armed()) deadline = c->timer_due();
-      Wakeup w = co_await wait(fd, c->wants_read(), c->wants_write(), deadline);
-      if (w.stopping) {
-        c->settle();  // last chance to write what is queued
-        break;
+    // Anything on this client's path that runs out of memory (its callbacks, parking it) drops
+    // this client only; an exception escaping a coroutine would end the process.
+    try {
+      std::weak_ptr<StreamConn> weak = c;
+      c->attach([mb = mailbox_, weak] {
+        {
+          std::lock_guard lock(mb->mu);
+          mb->ready.push_back(weak);
+          if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
+        }
+        uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
+      });
+      service_.on_open(*c);
+      for (;;) {
+        if (c->settle() == StreamConn::State::finished) break;
+        std::optional<Clock::time_point> deadline;
+        if (c->timer_armed()) deadline = c->timer_due();
+        Wakeup w = co_await wait(fd, c->wants_read(), c->wants_write(), deadline);
+        if (w.stopping) {
+          c->settle();  // last chance to write what is queued
+          break;
+        }
+        if (w.readable || w.error) {
+          if (c->wants_read()) pump_input(*c, service_);
+          else if (w.error) c->mark_broken();
+        }
+        if (w.timed_out && c->timer_armed()) {
+          c->disarm_timer();
+          StreamConn::CallbackScope scope(*c);
+          service_.on_timeout(*c);
+        }
       }
-      if (w.readable || w.error) {
-        if (c->wants_read()) pump_input(*c, service_);
-        else if (w.error) c->mark_broken();
-      }
-      if (w.timed_out && c->timer_armed()) {
-        c->disarm_timer();
-        StreamConn::CallbackScope scope(*c);
-        service_.on_timeout(*c);
-      }
+    } catch (const std::bad_alloc&) {
+      drop_for_memory(*c);
     }
     forget(fd);
-    retire(*c, service_);
+    try {
+      retire(*c, service_);
+    } catch (const std::bad_alloc&) {
+      c->shut();  // on_close could not finish; the descriptor at least goes
+    }
     gate_.leave();
   }
 

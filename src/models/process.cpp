@@ -38,7 +38,7 @@ class ProcessModel final : public Model {
           reap();
           pid_t pid = ::fork();
           if (pid < 0) {
-            errf("concur: fork failed for {}: out of resources", peer.seed_format());
+            gate.refuse(client, peer, gate.refusals(), "fork failed (out of resources)");
             gate.leave();
             return;
           }
@@ -47,8 +47,14 @@ class ProcessModel final : public Model {
             // stop in the parent reaches every child too.
             ::close(listen_fd);
             ::signal(SIGINT, SIG_IGN);  // a terminal ^C goes to the parent, which stops us
-            auto conn = std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue);
-            serve_blocking(conn, service, stop.fd());
+            try {
+              auto conn = std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue);
+              serve_blocking(conn, service, stop.fd());
+            } catch (const std::bad_alloc&) {  // the child must never fall back into the accept loop
+              gate.refuse(client, peer, memory_refusals(), "out of memory");
+              std::fflush(nullptr);
+              ::_exit(1);
+            }
             std::fflush(nullptr);
             ::_exit(0);
           }

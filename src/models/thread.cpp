@@ -29,20 +29,31 @@ class ThreadModel final : public Model {
  public:
   void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
     AcceptGate gate(cfg);
-    accept_until_stop(listen_fd, gate, stop, [&](FileDesc client, const Endpoint& peer) {
-      auto job = new Job{this, std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue), &service,
-                         &gate, stop.fd()};
-      {
-        std::lock_guard lock(mu_);
-        ++running_;
-      }
-      if (!spawn(job)) {
-        errf("concur: cannot start a thread for {}: out of resources", peer.seed_format());
-        delete job;
-        gate.leave();
-        finished();
-      }
-    });
+    accept_until_stop(
+        listen_fd, gate, stop,
+        [&](FileDesc client, const Endpoint& peer) {
+          Job* job = nullptr;
+          try {
+            job = new Job{this, std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue), &service,
+                          &gate, stop.fd()};
+          } catch (const std::bad_alloc&) {
+            gate.refuse(client, peer, memory_refusals(), "out of memory");  // `client` is intact if
+            gate.leave();                                                   // the move never happened
+            return;
+          }
+          {
+            std::lock_guard lock(mu_);
+            ++running_;
+          }
+          if (!spawn(job)) {
+            FileDesc none;
+            gate.tell_full(job->conn->fd());
+            gate.refuse(none, peer, gate.refusals(), "cannot start a thread (out of resources)");
+            delete job;
+            gate.leave();
+            finished();
+          }
+        });
     // Every connection thread watches the stop fd too; wait until they have all said goodbye.
     std::unique_lock lock(mu_);
     done_.wait(lock, [&] { return running_ == 0; });
@@ -59,7 +70,13 @@ class ThreadModel final : public Model {
 
   static void* thread_main(void* arg) {
     auto* job = static_cast<Job*>(arg);
-    serve_blocking(job->conn, *job->service, job->stop_fd);
+    try {
+      serve_blocking(job->conn, *job->service, job->stop_fd);
+    } catch (const std::bad_alloc&) {  // before the connection was set up: on_open never ran
+      FileDesc none;
+      job->gate->tell_full(job->conn->fd());
+      job->gate->refuse(none, job->conn->peer(), memory_refusals(), "out of memory");
+    }
     job->gate->leave();
     ThreadModel* model = job->model;
     delete job;

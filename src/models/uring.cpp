@@ -22,6 +22,7 @@
 #include "core/log.hpp"
 #include "core/socket.hpp"
 #include "models/accept_gate.hpp"
+#include "models/conn_driver.hpp"
 #include "models/stream_conn.hpp"
 #endif
 
@@ -76,7 +77,9 @@ class UringLoop {
     while (!stop_.requested()) {
       io_uring_cqe* cqe = nullptr;
       int rc;
-      if (auto t = next_timeout()) {
+      auto t = next_timeout();
+      if (gate_.needs_tick() && (!t || *t > std::chrono::milliseconds(1000))) t = std::chrono::milliseconds(1000);
+      if (t) {
         __kernel_timespec ts{t->count() / 1000, (t->count() % 1000) * 1000000};
         rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
       } else {
@@ -88,9 +91,10 @@ class UringLoop {
       // recv would keep us here forever, with our sends (and recv cancels) never submitted.
       io_uring_cqe* batch[256];
       unsigned n = io_uring_peek_batch_cqe(&ring_, batch, 256);
-      for (unsigned i = 0; i < n; ++i) handle(*batch[i]);
+      for (unsigned i = 0; i < n; ++i) handle_guarded(*batch[i]);
       io_uring_cq_advance(&ring_, n);
       fire_timers();
+      gate_.tick();  // sums up bursts of refusals
     }
     shutdown_all();
   }
@@ -181,6 +185,26 @@ class UringLoop {
     e.send_inflight = true;
   }
 
+  // A std::bad_alloc on one connection's path drops that connection, never the server.
+  void handle_guarded(const io_uring_cqe& cqe) {
+    try {
+      handle(cqe);
+    } catch (const std::bad_alloc&) {
+      uint64_t data = io_uring_cqe_get_data64(&cqe);
+      if (op_of(data) == kRecv || op_of(data) == kSend) drop(id_of(data));
+    }
+  }
+
+  void drop(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    drop_for_memory(*it->second.conn);  // broken: after() shuts it down and retires it
+    try {
+      after(id);
+    } catch (const std::bad_alloc&) {
+    }
+  }
+
   void handle(const io_uring_cqe& cqe) {
     uint64_t data = io_uring_cqe_get_data64(&cqe);
     switch (op_of(data)) {
@@ -236,22 +260,36 @@ class UringLoop {
   void open_conn(FileDesc fd, const Endpoint& peer) {
     if (!gate_.admit(fd, peer)) return;
     int raw = fd.get();
-    auto conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
-    uint64_t id = conn->id();
-    conn->attach([mb = mailbox_, id] {
-      {
-        std::lock_guard lock(mb->mu);
-        mb->ready.push_back(id);
-      }
-      uint64_t one = 1;
-      [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
-    });
-    Entry& e = conns_[id];
-    e.conn = std::move(conn);
-    e.fd = raw;
-    service_.on_open(*e.conn);
-    if (e.conn->wants_read()) arm_recv(e);
-    after(id);
+    std::shared_ptr<StreamConn> conn;
+    uint64_t id = 0;
+    try {
+      conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
+      id = conn->id();
+      conn->attach([mb = mailbox_, id] {
+        {
+          std::lock_guard lock(mb->mu);
+          mb->ready.push_back(id);
+        }
+        uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
+      });
+      Entry& e = conns_[id];
+      e.conn = conn;
+      e.fd = raw;
+    } catch (const std::bad_alloc&) {
+      if (conn) gate_.tell_full(raw);  // the descriptor moved into it and closes with it
+      gate_.refuse(fd, peer, memory_refusals(), "out of memory");
+      gate_.leave();
+      return;
+    }
+    try {
+      Entry& e = conns_[id];
+      service_.on_open(*e.conn);
+      if (e.conn->wants_read()) arm_recv(e);
+      after(id);
+    } catch (const std::bad_alloc&) {
+      drop(id);
+    }
   }
 
   void on_recv(uint64_t id, const io_uring_cqe& cqe) {
@@ -265,8 +303,12 @@ class UringLoop {
       if (it != conns_.end() && cqe.res > 0 && !it->second.finishing && it->second.conn->input_open()) {
         Entry& e = it->second;
         std::string_view data(buf, static_cast<size_t>(cqe.res));
-        if (e.held.size() == e.held_off && !backlogged(e)) service_.on_data(*e.conn, data);
-        else e.held.append(data);
+        try {
+          if (e.held.size() == e.held_off && !backlogged(e)) service_.on_data(*e.conn, data);
+          else e.held.append(data);
+        } catch (const std::bad_alloc&) {
+          drop_for_memory(*e.conn);  // the provided buffer must still go back to the ring below
+        }
       }
       io_uring_buf_ring_add(br_, buf, kBufSize, static_cast<unsigned short>(bid), io_uring_buf_ring_mask(kBufCount), 0);
       io_uring_buf_ring_advance(br_, 1);
@@ -318,7 +360,13 @@ class UringLoop {
       std::lock_guard lock(mailbox_->mu);
       ids.swap(mailbox_->ready);
     }
-    for (uint64_t id : ids) after(id);
+    for (uint64_t id : ids) {
+      try {
+        after(id);
+      } catch (const std::bad_alloc&) {
+        drop(id);
+      }
+    }
   }
 
   // After callbacks and completions: start the next send, or finish the connection. A finishing
@@ -395,7 +443,10 @@ class UringLoop {
 
   void retire_entry(Entry& e) {
     e.conn->shut();
-    service_.on_close(*e.conn);
+    try {
+      service_.on_close(*e.conn);
+    } catch (const std::bad_alloc&) {  // the descriptor is closed; the service did what it could
+    }
     gate_.leave();
   }
 
@@ -423,8 +474,12 @@ class UringLoop {
       if (!c.timer_armed() || c.timer_due() != due) continue;
       c.disarm_timer();
       it->second.timer = {};
-      service_.on_timeout(c);
-      after(id);
+      try {
+        service_.on_timeout(c);
+        after(id);
+      } catch (const std::bad_alloc&) {
+        drop(id);
+      }
     }
   }
 

@@ -3,6 +3,8 @@
 // of descriptors, descriptors beyond FD_SETSIZE, connection churn, and fork hygiene.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -352,6 +354,34 @@ TEST_P(BeyondFdSetSize, SelectRefusesOthersServe) {
     EXPECT_GE(max_fd(pid), 1120) << "the test did not push client descriptors past 1024";
   }
   expect_clean_stop(server);
+}
+
+// Issue 13: a flood beyond FD_SETSIZE costs one log line per burst (its first client, then a
+// count), not one line per refused client; each refused client is told `server full`.
+TEST(BeyondFdSetSizeFlood, SelectLogsOneLinePerBurstWithACount) {
+  if (!can_open_1200_descriptors()) GTEST_SKIP() << "RLIMIT_NOFILE hard limit below 1200";
+  Server server(echo_args("select"), occupy_descriptors_20_to_1119);
+  // All held: the first few take the free numbers below 20 and are served (they hear nothing);
+  // every later one gets a number above 1119 and is refused at once.
+  constexpr int kClients = 200;
+  std::vector<std::unique_ptr<TestClient>> held;
+  int told = 0;
+  for (int i = 0; i < kClients; ++i) {
+    held.push_back(std::make_unique<TestClient>(server.port));
+    if (held.back()->recv_line(300ms) == std::optional<std::string>("error: server full")) ++told;
+  }
+  EXPECT_GE(told, kClients - 20);
+  // The burst is over after a quiet second; its summary line follows.
+  EXPECT_TRUE(server.proc.wait_for_stderr("more clients refused", 5s)) << server.proc.read_all_stderr(1s);
+  server.proc.signal(SIGTERM);
+  EXPECT_EQ(server.proc.wait(5s), 0);
+  std::string err = server.proc.read_all_stderr(2s);
+  std::istringstream lines(err);
+  int count = 0;
+  for (std::string l; std::getline(lines, l);) ++count;
+  EXPECT_EQ(count, 2) << err;
+  EXPECT_NE(err.find("FD_SETSIZE"), std::string::npos) << err;
+  EXPECT_NE(err.find(std::to_string(told - 1) + " more clients refused"), std::string::npos) << err;
 }
 
 std::vector<std::string> poller_models() {

@@ -34,11 +34,16 @@ void ReactorLoop::run() {
   while (!stop_.requested()) {
     poller_->wait(next_timeout(), ready);
     for (const Ready& r : ready) {
-      if (r.fd == listen_fd_) accept_ready();
-      else if (r.fd == mailbox_->efd.get()) drain_mailbox();
-      else if (r.fd != stop_.fd()) on_event(r);
+      try {
+        if (r.fd == listen_fd_) accept_ready();
+        else if (r.fd == mailbox_->efd.get()) drain_mailbox();
+        else if (r.fd != stop_.fd()) on_event(r);
+      } catch (const std::bad_alloc&) {
+        drop(r.fd);  // that client's work could not get memory: drop it, not the server
+      }
     }
     fire_timers();
+    gate_.tick();
     if (!listening_ && Clock::now() >= accept_paused_until_) {
       poller_->update(listen_fd_, true, false);
       listening_ = true;
@@ -72,25 +77,53 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
   int raw = fd.get();
   std::string why;
   if (!poller_->add(raw, true, false, &why)) {
-    errf("refused {}: {}", peer.seed_format(), why);
+    // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
+    gate_.refuse(fd, peer, gate_.refusals(), why);
     gate_.leave();
     return;
   }
-  auto conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
-  std::weak_ptr<StreamConn> weak = conn;
-  conn->attach([mb = mailbox_, weak] {
-    {
-      std::lock_guard lock(mb->mu);
-      mb->ready.push_back(weak);
-      if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
+  std::shared_ptr<StreamConn> conn;
+  try {
+    conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
+    std::weak_ptr<StreamConn> weak = conn;
+    conn->attach([mb = mailbox_, weak] {
+      {
+        std::lock_guard lock(mb->mu);
+        mb->ready.push_back(weak);
+        if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
+      }
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
+    });
+    conns_[raw].conn = conn;
+  } catch (const std::bad_alloc&) {
+    poller_->remove(raw);
+    if (conn) {  // the descriptor moved into it
+      gate_.tell_full(raw);
+      conn->shut();
     }
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
-  });
+    gate_.refuse(fd, peer, memory_refusals(), "out of memory");
+    gate_.leave();
+    return;
+  }
   Entry& e = conns_[raw];
-  e.conn = std::move(conn);
-  service_.on_open(*e.conn);
+  service_.on_open(*e.conn);  // a bad_alloc here reaches run(), which drops this client
   after(e);
+}
+
+void ReactorLoop::drop(int fd) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end()) return;  // the listener or the mailbox: nobody to drop
+  StreamConn& c = *it->second.conn;
+  drop_for_memory(c);
+  poller_->remove(fd);
+  try {
+    retire(c, service_);
+  } catch (const std::bad_alloc&) {
+    c.shut();  // on_close could not finish; the descriptor at least goes
+  }
+  gate_.leave();
+  conns_.erase(it);
 }
 
 void ReactorLoop::on_event(const Ready& r) {
@@ -157,11 +190,15 @@ void ReactorLoop::fire_timers() {
     if (!e.conn->timer_armed() || e.conn->timer_due() != due || e.timer != due) continue;
     e.conn->disarm_timer();
     e.timer = {};
-    {
-      StreamConn::CallbackScope scope(*e.conn);
-      service_.on_timeout(*e.conn);
+    try {
+      {
+        StreamConn::CallbackScope scope(*e.conn);
+        service_.on_timeout(*e.conn);
+      }
+      after(e);
+    } catch (const std::bad_alloc&) {
+      drop(fd);
     }
-    after(e);
   }
 }
 
@@ -169,6 +206,7 @@ int ReactorLoop::next_timeout() const {
   Clock::time_point due = Clock::time_point::max();
   if (!timers_.empty()) due = timers_.top().first;
   if (!listening_ && accept_paused_until_ < due) due = accept_paused_until_;
+  if (gate_.needs_tick()) due = std::min(due, Clock::now() + std::chrono::seconds(1));
   if (due == Clock::time_point::max()) return -1;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count();
   return left < 0 ? 0 : static_cast<int>(left) + 1;

@@ -44,6 +44,8 @@ class ReactorLoop {
   void accept_ready();
   void open_conn(FileDesc fd, const Endpoint& peer);
   void on_event(const Ready& r);
+  // A std::bad_alloc on this connection's path: drop it (told `server full`), keep serving.
+  void drop(int fd);
   void drain_mailbox();
   // After callbacks: retire a finished connection or refresh its interest and timer.
   void after(Entry& e);
