@@ -10,9 +10,16 @@ namespace concur::chat {
 ChatDatagramService::ChatDatagramService(ChatSettings settings)
     : settings_(settings), room_(settings.max_members) {}
 
-void ChatDatagramService::answer(DatagramSink& sink, const Endpoint& to, size_t size, std::string_view text) {
+void ChatDatagramService::answer_member(DatagramSink& sink, const Endpoint& to, std::string_view text) {
+  sink.send_to(to, fmt::format("error: {}", text));
+}
+
+void ChatDatagramService::answer_stranger(DatagramSink& sink, const Endpoint& to, size_t size, std::string_view text,
+                                          std::string_view short_text) {
+  const size_t budget = kMaxAmplification * size;
   std::string reply = fmt::format("error: {}", text);
-  if (reply.size() <= size) sink.send_to(to, reply);
+  if (reply.size() > budget) reply = fmt::format("error: {}", short_text);
+  if (reply.size() <= budget) sink.send_to(to, reply);
 }
 
 void ChatDatagramService::handle(DatagramSink& sink, const Endpoint& from, std::string_view bytes, bool truncated,
@@ -24,15 +31,18 @@ void ChatDatagramService::handle(DatagramSink& sink, const Endpoint& from, std::
   if (message.ends_with('\r')) message.remove_suffix(1);
   auto it = members_.find(from);
   if (truncated || message.size() > kMaxMessage) {
+    std::string text = fmt::format("message too long (max {} bytes; not relayed)", kMaxMessage);
     if (it != members_.end()) {
       it->second.last_seen = now;
       log_refused(it->second.who, fmt::format("datagram longer than {} bytes", kMaxMessage));
+      answer_member(sink, from, text);
+    } else {
+      answer_stranger(sink, from, size, text, "too long");
     }
-    answer(sink, from, size, fmt::format("message too long (max {} bytes; not relayed)", kMaxMessage));
     return;
   }
   if (it == members_.end()) from_stranger(sink, from, message, size, now);
-  else from_member(sink, it, message, size, now);
+  else from_member(sink, it, message, now);
 }
 
 void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from, std::string_view message,
@@ -41,11 +51,11 @@ void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from
   // expired sends: it joins and its message is relayed).
   auto p = split_prefix(message);
   if (!p) {
-    answer(sink, from, size, kErrNotJoined);
+    answer_stranger(sink, from, size, kErrNotJoined, "join first");
     return;
   }
   if (IdError e = check_id(p->id); e != IdError::none) {
-    answer(sink, from, size, id_error_text(e, p->id));
+    answer_stranger(sink, from, size, id_error_text(e, p->id), "bad ID");
     return;
   }
   if (p->rest == "quit") return;
@@ -54,22 +64,22 @@ void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from
   auto r = room_.join(p->id, target);
   if (r.status == ChatRoom::JoinStatus::taken) {
     log_refused(who, fmt::format("ID '{}' is taken", escape_for_terminal(p->id)));
-    answer(sink, from, size, taken_error_text(p->id, r.holder));
+    answer_stranger(sink, from, size, taken_error_text(p->id, r.holder), "ID taken");
     return;
   }
   if (r.status == ChatRoom::JoinStatus::full) {
     log_refused(who, "server full");
-    answer(sink, from, size, kErrServerFull);
+    answer_stranger(sink, from, size, kErrServerFull, "full");
     return;
   }
   auto [it, fresh] = members_.emplace(
       from, Member{std::move(target), std::string(p->id), who, FloodGuard(settings_.rate, settings_.burst), now});
   log_new_client(who);
   if (p->rest.empty()) announce_join(room_, *it->second.target, it->second.id, who, settings_);
-  else from_member(sink, it, message, size, now);
+  else from_member(sink, it, message, now);
 }
 
-void ChatDatagramService::from_member(DatagramSink& sink, Table::iterator it, std::string_view message, size_t size,
+void ChatDatagramService::from_member(DatagramSink& sink, Table::iterator it, std::string_view message,
                                       Clock::time_point now) {
   Member& m = it->second;
   m.last_seen = now;
@@ -78,9 +88,9 @@ void ChatDatagramService::from_member(DatagramSink& sink, Table::iterator it, st
     case Outcome::Kind::relayed:
     case Outcome::Kind::ignored: return;
     case Outcome::Kind::quit: remove(it, {}); return;
-    case Outcome::Kind::refused: answer(sink, it->first, size, o.error); return;
+    case Outcome::Kind::refused: answer_member(sink, it->first, o.error); return;
     case Outcome::Kind::disconnect:
-      answer(sink, it->first, size, o.error);
+      answer_member(sink, it->first, o.error);
       remove(it, "flooding");
       return;
   }

@@ -5,8 +5,11 @@
 // Thread contract: on_datagram and on_tick run on the one datagram-loop thread; the address table
 // is not shared. The room is (it is thread-safe), so a room could be shared with TCP members.
 //
-// Reflection: this service never answers a datagram with a larger one. An error that would be
-// larger than the datagram it answers is not sent (RELIABILITY #27). Only members get relays.
+// Reflection (RELIABILITY #27, SPEC §3): a member always gets its `error:` reply — it already
+// receives the room's traffic, so the reply amplifies nothing. An address that is not a member
+// gets at most 3x the size of the datagram that caused the reply (QUIC's anti-amplification
+// limit): a short text when the full one is larger (`[bob]` taken -> `error: ID taken`), nothing
+// when even that is larger. Only members get relays.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -62,11 +65,14 @@ class ChatDatagramService final : public DatagramService {
 
   void from_stranger(DatagramSink& sink, const Endpoint& from, std::string_view message, size_t size,
                      Clock::time_point now);
-  void from_member(DatagramSink& sink, Table::iterator it, std::string_view message, size_t size,
-                   Clock::time_point now);
+  void from_member(DatagramSink& sink, Table::iterator it, std::string_view message, Clock::time_point now);
   void remove(Table::iterator it, std::string_view why);
-  // Sends "error: <text>" unless it would be larger than the datagram it answers (size bytes).
-  static void answer(DatagramSink& sink, const Endpoint& to, size_t size, std::string_view text);
+  static void answer_member(DatagramSink& sink, const Endpoint& to, std::string_view text);
+  // "error: <text>", or "error: <short_text>" when that is too large, within kMaxAmplification x
+  // `size` (the datagram answered); nothing when neither fits.
+  static void answer_stranger(DatagramSink& sink, const Endpoint& to, size_t size, std::string_view text,
+                              std::string_view short_text);
+  static constexpr size_t kMaxAmplification = 3;
 
   const ChatSettings settings_;
   ChatRoom room_;

@@ -281,6 +281,26 @@ TEST(ChatServerE2E, UdpRefusesOverLongDatagramsAndNeverAnswersLarger) {
   EXPECT_FALSE(a.recv(100ms));
 }
 
+// SPEC §3 (issue 13): members always get their error; a stranger's reply is short and at most
+// 3x its datagram: `[bob]` taken -> `error: ID taken`.
+TEST(ChatServerE2E, UdpMembersGetTheirErrorsStrangersShortOnes) {
+  Server s({"chat-server", "--transport", "udp", "--port", "0", "--bind", "127.0.0.1"});
+  UdpPeer alice(s.port), bob(s.port), stranger(s.port);
+  alice.send("[alice]");
+  ASSERT_TRUE(s.proc.wait_for_line(":[alice]"));
+  bob.send("[bob]");
+  EXPECT_EQ(alice.recv(), "[bob]");
+  alice.send("[bob]hi");  // impersonation, 7 bytes: the member still hears why
+  auto err = alice.recv();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->rfind("error: you are 'alice'", 0), 0u) << *err;
+  EXPECT_FALSE(bob.recv(200ms)) << "an impersonation was relayed";
+  stranger.send("[bob]");
+  EXPECT_EQ(stranger.recv(), std::optional<std::string>("error: ID taken"));
+  stranger.send("?");  // even the short text would be larger than 3 x 1 byte
+  EXPECT_FALSE(stranger.recv(200ms));
+}
+
 TEST(ChatServerE2E, UdpIdleMembersExpire) {
   Server s({"chat-server", "--transport", "udp", "--idle-timeout", "0.5", "--port", "0", "--bind", "127.0.0.1"});
   UdpPeer a(s.port), b(s.port);

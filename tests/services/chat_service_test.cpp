@@ -332,20 +332,59 @@ TEST_F(ChatUdpService, UnknownAddressWithPrefixedMessageJoinsAndIsRelayed) {
   EXPECT_EQ(svc.room().size(), 2u);
 }
 
-TEST_F(ChatUdpService, NeverAnswersWithALargerDatagram) {
+// SPEC §3 (issue 13): an address that is not a member gets at most 3x the datagram that caused
+// the reply — the full text if it fits, else a short one, else nothing.
+TEST_F(ChatUdpService, StrangersGetAtMostThreeTimesTheirDatagram) {
   dgram(5001, "[a]");
-  dgram(5002, "x");                                      // not a join; an error would be larger
-  dgram(5003, "[a]");                                    // taken; the error would be larger
-  dgram(5004, "this is not a join, and it is long");     // the error fits
-  dgram(5001, "[zzz]hi");                                // impersonation; the error would be larger
+  dgram(5010, "[bob]");
+  dgram(5002, "x");      // not a join; even "error: join first" is larger than 3 bytes
+  dgram(5003, "[a]");    // taken; even "error: ID taken" is larger than 9 bytes
+  dgram(5004, "[bob]");  // taken; "error: ID taken" is exactly 3 x 5 bytes
+  dgram(5005, "hello!"); // not a join: the short text fits in 18 bytes
+  dgram(5006, "this is not a join, and it is long");  // the full text fits
+  dgram(5007, "[a]and this join is long enough for an answer");
   EXPECT_TRUE(sink.to(5002).empty());
   EXPECT_TRUE(sink.to(5003).empty());
-  EXPECT_TRUE(sink.to(5001).empty());
-  ASSERT_EQ(sink.to(5004).size(), 1u);
-  EXPECT_EQ(sink.to(5004)[0], "error: join first: send [ID]");
-  dgram(5005, "[a]and this join is long enough for an answer");
-  ASSERT_EQ(sink.to(5005).size(), 1u);
-  EXPECT_EQ(sink.to(5005)[0].find("error: ID 'a' is taken"), 0u);
+  EXPECT_EQ(sink.to(5004), std::vector<std::string>{"error: ID taken"});
+  EXPECT_EQ(sink.to(5005), std::vector<std::string>{"error: join first"});
+  EXPECT_EQ(sink.to(5006), std::vector<std::string>{"error: join first: send [ID]"});
+  ASSERT_EQ(sink.to(5007).size(), 1u);
+  EXPECT_EQ(sink.to(5007)[0].find("error: ID 'a' is taken"), 0u);
+  for (const auto& s : sink.sent) {
+    if (s.to == 5001 || s.to == 5010) continue;  // members
+    EXPECT_LE(s.bytes.size(), 3 * (s.to == 5004 ? 5u : s.to == 5005 ? 6u : s.to == 5006 ? 34u : 46u)) << s.bytes;
+  }
+}
+
+// SPEC §3 (issue 13): a member always gets its error reply, however short its datagram: it
+// already receives the room's traffic, so the reply amplifies nothing.
+TEST_F(ChatUdpService, MemberAlwaysGetsItsErrorReply) {
+  dgram(5001, "[a]");
+  dgram(5002, "[b]");
+  sink.sent.clear();
+  dgram(5001, "[b]x");  // impersonation
+  ASSERT_EQ(sink.to(5001).size(), 1u);
+  EXPECT_EQ(sink.to(5001)[0].find("error: you are 'a'"), 0u) << sink.to(5001)[0];
+  EXPECT_TRUE(sink.to(5002).empty()) << "an impersonation was relayed";
+  dgram(5002, std::string(65536, 'z'), true);  // truncated
+  ASSERT_EQ(sink.to(5002).size(), 1u);
+  EXPECT_EQ(sink.to(5002)[0].find("error: message too long"), 0u);
+}
+
+TEST(ChatUdpServiceLimits, FloodingMemberHearsWhy) {
+  ChatSettings st = quiet_settings();
+  st.rate = 1;
+  st.burst = 3;
+  ChatDatagramService svc(st);
+  FakeSink sink;
+  auto a = Endpoint::parse("127.0.0.1", 5001);
+  auto now = ChatDatagramService::Clock::now();
+  svc.handle(sink, a, "[a]", false, now);
+  for (int i = 0; i < 20; ++i) svc.handle(sink, a, "m", false, now);  // 1-byte messages, at once
+  std::vector<std::string> got = sink.to(5001);
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got.front().rfind("error: slow down", 0), 0u) << got.front();
+  EXPECT_EQ(got.back().rfind("error: too many messages", 0), 0u) << got.back();
 }
 
 TEST_F(ChatUdpService, TruncatedOrOverLongDatagramIsRefused) {
