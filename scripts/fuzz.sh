@@ -8,7 +8,7 @@ secs=${1:-20}
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" >/dev/null
 status=0
-for t in line_framer chat_protocol reading endpoint; do
+for t in line_framer chat_protocol reading endpoint http_request; do
   bin=build/fuzz/fuzz/fuzz_$t
   work=build/fuzz/corpus-$t
   mkdir -p "$work" "fuzz/regressions/$t"

@@ -11,6 +11,7 @@
 #include "models/datagram_loop.hpp"
 #include "services/chat_tcp.hpp"
 #include "services/chat_udp.hpp"
+#include "web/chat_web.hpp"
 
 namespace concur {
 
@@ -28,9 +29,26 @@ struct ChatOptions {
   ServerOptions server;
   std::string transport = "tcp";
   chat::ChatSettings settings;
+  int web_port = -1;  // --web: also serve the chat page on this port
+  std::vector<std::string> web_origins;
 };
 
-int serve_udp(const ServerOptions& o, DatagramService& service) {
+// --web: binds now, starts once the chat's own "listening on" line is out.
+std::unique_ptr<web::ChatWeb> make_web(const ChatOptions& o, chat::ChatRoom& room, const chat::ChatSettings& st) {
+  if (o.web_port < 0) return nullptr;
+  web::WebConfig cfg;
+  cfg.allowed_origins = o.web_origins;
+  cfg.max_queue = o.server.max_queue;
+  Endpoint at;
+  try {
+    at = Endpoint::parse(o.server.bind, static_cast<uint16_t>(o.web_port));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--bind: ") + e.what());
+  }
+  return std::make_unique<web::ChatWeb>(at, cfg, room, st);
+}
+
+int serve_udp(const ServerOptions& o, DatagramService& service, const std::function<void()>& on_listening) {
   const ModelInfo& info = pick_model(o.model, kUdpModels, "chat-server --transport udp");
   Endpoint at;
   try {
@@ -42,6 +60,7 @@ int serve_udp(const ServerOptions& o, DatagramService& service) {
   install_stop_signals(&stop);
   FileDesc sock = udp_bind(at);
   outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
+  if (on_listening) on_listening();
   run_datagram_loop(sock.get(), service, stop);
   install_stop_signals(nullptr);
   return 0;
@@ -68,6 +87,13 @@ Command chat_server_command() {
                 ->capture_default_str();
             add_duration_option(app, "--join-timeout", st.join_timeout,
                                 "close a TCP connection that has not joined by then (default 30 s; 0 = never)");
+            app.add_option("--web", o->web_port,
+                           "also serve the chat in a browser: page at / and WebSocket /ws on this port (0 = any free port)")
+                ->check(CLI::Range(0, 65535))
+                ->type_name("PORT");
+            app.add_option("--web-origin", o->web_origins,
+                           "an Origin (http://host:port) allowed to open /ws besides the page's own (repeatable; * = any)")
+                ->type_name("ORIGIN");
             add_duration_option(app, "--idle-timeout", st.idle_timeout,
                                 "drop a UDP member silent this long (default 600 s; 0 = never)");
             return CommandRun([o] {
@@ -77,10 +103,12 @@ Command chat_server_command() {
               if (o->transport == "udp") {
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
-                return serve_udp(o->server, service);
+                auto web = make_web(*o, service.room(), st);
+                return serve_udp(o->server, service, [&] { if (web) web->start(); });
               }
               chat::ChatStreamService service(st);
-              return serve_stream(o->server, service, tcp_models(), "chat-server");
+              auto web = make_web(*o, service.room(), st);
+              return serve_stream(o->server, service, tcp_models(), "chat-server", {}, [&] { if (web) web->start(); });
             });
           }};
 }

@@ -73,7 +73,7 @@ Endpoint client_endpoint(const std::string& host, int port) {
 }
 
 int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
-                 const std::string& command, ServerConfig cfg) {
+                 const std::string& command, ServerConfig cfg, const std::function<void()>& on_listening) {
   const ModelInfo& info = pick_model(o.model, supported, command);
   Endpoint at;
   try {
@@ -90,6 +90,7 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   FileDesc listener = tcp_listen(at);
   Endpoint bound = local_endpoint(listener.get());
   outf("listening on {} (tcp, model={})", bound.to_string(), info.name);
+  if (on_listening) on_listening();
   model->run(listener.get(), service, cfg, stop);
   install_stop_signals(nullptr);
   return 0;

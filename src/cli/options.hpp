@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,9 @@ const ModelInfo& pick_model(const std::string& name, const std::vector<std::stri
 std::vector<std::string> all_model_names();
 
 // Binds, prints "listening on <ip>:<port> (tcp, model=<m>)", serves until SIGINT/SIGTERM. Returns 0.
+// `on_listening` runs right after that line (a second listener, e.g. --web, announces itself there).
 int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
-                 const std::string& command, ServerConfig cfg = {});
+                 const std::string& command, ServerConfig cfg = {}, const std::function<void()>& on_listening = {});
 
 // Resolves --host (numeric, or "localhost") for a client, naming the option when it is bad.
 Endpoint client_endpoint(const std::string& host, int port);

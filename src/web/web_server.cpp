@@ -1,0 +1,447 @@
+#include "web/web_server.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <wslay/wslay.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/socket.hpp"
+#include "web/ws_handshake.hpp"
+
+namespace concur::web {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kListenerId = 0;
+constexpr uint64_t kWakeId = 1;
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadBudget = 256 * 1024;  // per connection per loop pass: no one starves the rest
+constexpr Millis kLinger{2000};             // how long a closing connection may take to say goodbye
+}  // namespace
+
+void append_text_frame(std::string& out, std::string_view payload) {
+  const size_t n = payload.size();
+  out.push_back(static_cast<char>(0x81));  // FIN + text
+  if (n < 126) {
+    out.push_back(static_cast<char>(n));
+  } else if (n <= 0xffff) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>(n >> 8));
+    out.push_back(static_cast<char>(n & 0xff));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (i * 8)) & 0xff));
+  }
+  out.append(payload);
+}
+
+// ---- WsConn ----------------------------------------------------------------------------------
+
+bool WsConn::send_text(std::string_view text) {
+  std::lock_guard lock(mu_);
+  if (closed_ || close_req_) return false;
+  if (outbox_.size() + unsent_.load(std::memory_order_relaxed) + text.size() + 10 > max_queue_) {
+    overflowed_ = true;
+    close_req_ = true;
+  } else {
+    append_text_frame(outbox_, text);
+  }
+  if (!dirty_) {
+    dirty_ = true;
+    server_->notify(id_);
+  }
+  return !overflowed_;
+}
+
+void WsConn::close(uint16_t code) {
+  std::lock_guard lock(mu_);
+  if (closed_ || close_req_) return;
+  close_req_ = true;
+  close_code_ = code;
+  if (!dirty_) {
+    dirty_ = true;
+    server_->notify(id_);
+  }
+}
+
+void WsConn::set_timer(Millis after) {
+  deadline_ = after.count() <= 0 ? Clock::time_point{} : Clock::now() + after;
+}
+
+bool WsConn::overflowed() const {
+  std::lock_guard lock(mu_);
+  return overflowed_;
+}
+
+// ---- the server's view of one connection ------------------------------------------------------
+
+struct WebServer::Conn {
+  enum class Phase { head, ws, draining };
+  WebServer* server = nullptr;
+  uint64_t id = 0;
+  FileDesc fd;
+  Endpoint peer;
+  Phase phase = Phase::head;
+  std::string in;  // head: bytes so far; ws: bytes after the head that wslay has not taken yet
+  std::string out;
+  size_t out_off = 0;
+  Clock::time_point deadline{};  // head timeout, or the linger of a closing connection
+  bool want_out = false;
+  bool shut_wr = false;
+  bool dead = false;
+  size_t read_this_pass = 0;
+  wslay_event_context_ptr ctx = nullptr;
+  WsHandler* handler = nullptr;
+  std::shared_ptr<WsConn> ws;
+
+  ~Conn() {
+    if (ctx) wslay_event_context_free(ctx);
+  }
+  size_t unsent() const { return out.size() - out_off; }
+};
+
+// wslay's callbacks: they only touch the Conn passed as user_data, on the server thread.
+struct WsGlue {
+  static ssize_t recv(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int, void* user) {
+    auto* c = static_cast<WebServer::Conn*>(user);
+    if (!c->in.empty()) {  // bytes that came with the handshake
+      size_t n = std::min(len, c->in.size());
+      std::memcpy(buf, c->in.data(), n);
+      c->in.erase(0, n);
+      return static_cast<ssize_t>(n);
+    }
+    if (c->read_this_pass >= kReadBudget) {
+      wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+      return -1;
+    }
+    ssize_t r;
+    do r = ::read(c->fd.get(), buf, len);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+      c->read_this_pass += static_cast<size_t>(r);
+      return r;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+      return -1;
+    }
+    c->dead = true;  // end of stream or a reset: the peer is gone
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+  }
+  static ssize_t send(wslay_event_context_ptr, const uint8_t* data, size_t len, int, void* user) {
+    // Everything is taken into the connection's output, which the loop writes: wslay's frames
+    // (pong, close) therefore stay whole between the data frames framed by WsConn::send_text.
+    static_cast<WebServer::Conn*>(user)->out.append(reinterpret_cast<const char*>(data), len);
+    return static_cast<ssize_t>(len);
+  }
+  static void on_msg(wslay_event_context_ptr ctx, const wslay_event_on_msg_recv_arg* arg, void* user) {
+    auto* c = static_cast<WebServer::Conn*>(user);
+    if (arg->opcode == WSLAY_TEXT_FRAME) {
+      c->handler->on_text(*c->ws, std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
+    } else if (arg->opcode == WSLAY_BINARY_FRAME) {
+      static constexpr char kWhy[] = "text messages only";
+      wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA, reinterpret_cast<const uint8_t*>(kWhy),
+                              sizeof(kWhy) - 1);
+    }
+  }
+};
+
+// ---- the server ------------------------------------------------------------------------------
+
+WebServer::WebServer(const Endpoint& at, WebConfig cfg) : cfg_(std::move(cfg)) {
+  listener_ = tcp_listen(at);
+  acceptor_ = std::make_unique<Acceptor>(listener_.get());
+  epoll_ = FileDesc(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) throw_errno("web: epoll_create1");
+  wake_ = FileDesc(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_) throw_errno("web: eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenerId;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_.get(), &ev) != 0) throw_errno("web: epoll_ctl");
+  ev.data.u64 = kWakeId;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0) throw_errno("web: epoll_ctl");
+}
+
+WebServer::~WebServer() { stop(); }
+
+Endpoint WebServer::local() const { return local_endpoint(listener_.get()); }
+
+void WebServer::page(std::string path, PageHandler h) { pages_[std::move(path)] = std::move(h); }
+void WebServer::websocket(std::string path, WsHandler& h) { sockets_[std::move(path)] = &h; }
+
+void WebServer::start() { thread_ = std::thread([this] { run(); }); }
+
+void WebServer::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true);
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t w = ::write(wake_.get(), &one, sizeof one);
+  thread_.join();
+}
+
+void WebServer::notify(uint64_t id) {
+  std::lock_guard lock(mbox_mu_);
+  mbox_.push_back(id);
+  if (!woken_) {
+    woken_ = true;
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t w = ::write(wake_.get(), &one, sizeof one);
+  }
+}
+
+void WebServer::run() {
+  epoll_event events[128];
+  auto last_sweep = Clock::now();
+  while (!stopping_.load()) {
+    int n = ::epoll_wait(epoll_.get(), events, 128, 250);
+    if (n < 0 && errno != EINTR) {
+      errf("concur: web: epoll_wait: {}", std::strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t id = events[i].data.u64;
+      if (id == kListenerId) {
+        on_accept();
+        continue;
+      }
+      if (id == kWakeId) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = ::read(wake_.get(), &v, sizeof v);
+        std::vector<uint64_t> ids;
+        {
+          std::lock_guard lock(mbox_mu_);
+          ids.swap(mbox_);
+          woken_ = false;
+        }
+        for (uint64_t cid : ids) {
+          auto it = conns_.find(cid);
+          if (it == conns_.end()) continue;
+          take_outbox(*it->second);
+          if (it->second->dead) drop(cid);
+        }
+        continue;
+      }
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      Conn& c = *it->second;
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+      if (!c.dead && (events[i].events & EPOLLOUT)) flush(c);
+      if (c.dead) drop(id);
+    }
+    if (Clock::now() - last_sweep >= Millis(200)) {
+      last_sweep = Clock::now();
+      sweep();
+    }
+  }
+  while (!conns_.empty()) drop(conns_.begin()->first);
+}
+
+void WebServer::on_accept() {
+  for (int i = 0; i < 64; ++i) {
+    FileDesc fd;
+    Endpoint peer;
+    auto r = acceptor_->accept(fd, peer);
+    if (r == Acceptor::Result::again || r == Acceptor::Result::error) return;
+    if (r != Acceptor::Result::accepted) continue;
+    auto c = std::make_unique<Conn>();
+    c->server = this;
+    c->id = next_id_++;
+    c->fd = std::move(fd);
+    c->peer = peer;
+    c->deadline = Clock::now() + cfg_.head_timeout;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c->id;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) != 0) continue;
+    conns_.emplace(c->id, std::move(c));
+  }
+}
+
+void WebServer::on_readable(Conn& c) {
+  c.read_this_pass = 0;
+  if (c.phase == Conn::Phase::ws) {
+    wslay_event_recv(c.ctx);  // a protocol error queues its close frame; end of stream sets dead
+    if (c.dead) return;
+    wslay_event_send(c.ctx);  // pongs, the answer to a close, that close frame
+    flush(c);
+    return;
+  }
+  char buf[kReadChunk];
+  while (c.read_this_pass < kReadBudget) {
+    ssize_t r = ::read(c.fd.get(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (r <= 0) {
+      c.dead = true;
+      return;
+    }
+    c.read_this_pass += static_cast<size_t>(r);
+    if (c.phase == Conn::Phase::head) {
+      c.in.append(buf, static_cast<size_t>(r));
+      on_head(c);
+      if (c.dead || c.phase != Conn::Phase::head) return;
+    }
+    // draining: what a closing peer still sends is read and dropped, so that our close is clean
+  }
+}
+
+void WebServer::on_head(Conn& c) {
+  ParseResult p = parse_request(c.in);
+  if (p.kind == ParseResult::Kind::incomplete) return;
+  Response resp;
+  if (p.kind == ParseResult::Kind::error) {
+    resp = error_response(p.status, p.reason);
+  } else if (auto ws = sockets_.find(p.request.path); ws != sockets_.end()) {
+    resp = answer_upgrade(p.request, cfg_.allowed_origins);
+    if (resp.status == 101) {
+      upgrade(c, p.request, *ws->second, p.consumed);
+      return;
+    }
+  } else if (auto page = pages_.find(p.request.path); page != pages_.end()) {
+    resp = page->second(p.request);
+  } else {
+    resp = error_response(404, "no such page");
+  }
+  c.in.clear();
+  c.out += serialize(resp);
+  c.phase = Conn::Phase::draining;
+  c.deadline = Clock::now() + kLinger;
+  flush(c);
+}
+
+void WebServer::upgrade(Conn& c, const Request& req, WsHandler& h, size_t consumed) {
+  Response ok = answer_upgrade(req, cfg_.allowed_origins);
+  c.out += serialize(ok);
+  c.in.erase(0, consumed);
+  static const wslay_event_callbacks callbacks = {WsGlue::recv, WsGlue::send, nullptr, nullptr, nullptr, nullptr,
+                                                  WsGlue::on_msg};
+  if (wslay_event_context_server_init(&c.ctx, &callbacks, &c) != 0) {
+    c.dead = true;
+    return;
+  }
+  wslay_event_config_set_max_recv_msg_length(c.ctx, cfg_.max_message);
+  c.phase = Conn::Phase::ws;
+  c.deadline = {};
+  c.handler = &h;
+  c.ws = std::make_shared<WsConn>(this, c.id, c.peer, req, cfg_.max_queue);
+  flush(c);
+  if (c.dead) return;
+  h.on_open(c.ws);
+  if (!c.in.empty()) on_readable(c);  // frames that arrived with the handshake
+}
+
+void WebServer::take_outbox(Conn& c) {
+  if (!c.ws || c.phase != Conn::Phase::ws) return;
+  std::string taken;
+  bool close_req, overflowed;
+  uint16_t code;
+  {
+    std::lock_guard lock(c.ws->mu_);
+    taken.swap(c.ws->outbox_);
+    c.ws->dirty_ = false;
+    close_req = c.ws->close_req_;
+    overflowed = c.ws->overflowed_;
+    code = c.ws->close_code_;
+  }
+  if (overflowed) {  // not reading: flushing to it would only wait; drop it now
+    c.dead = true;
+    return;
+  }
+  if (!wslay_event_get_close_sent(c.ctx)) {
+    if (c.out.empty()) c.out.swap(taken);
+    else c.out += taken;
+    if (close_req) {
+      wslay_event_queue_close(c.ctx, code, nullptr, 0);
+      wslay_event_send(c.ctx);
+    }
+  }
+  flush(c);
+}
+
+void WebServer::flush(Conn& c) {
+  while (c.out_off < c.out.size()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      c.dead = true;
+      return;
+    }
+    c.out_off += static_cast<size_t>(n);
+  }
+  if (c.out_off == c.out.size()) {
+    c.out.clear();
+    c.out_off = 0;
+  } else if (c.out_off > (64u << 10) && c.out_off * 2 > c.out.size()) {
+    c.out.erase(0, c.out_off);
+    c.out_off = 0;
+  }
+  if (c.ws) c.ws->unsent_.store(c.unsent(), std::memory_order_relaxed);
+  if (c.phase == Conn::Phase::ws && wslay_event_get_close_sent(c.ctx)) {
+    if (c.deadline == Clock::time_point{}) c.deadline = Clock::now() + kLinger;  // wait for the peer's close
+    if (wslay_event_get_close_received(c.ctx)) {
+      c.phase = Conn::Phase::draining;
+      end_ws(c);  // the WebSocket is over; only the TCP goodbye is left
+    }
+  }
+  if (c.phase == Conn::Phase::draining && c.out.empty() && !c.shut_wr) {
+    ::shutdown(c.fd.get(), SHUT_WR);  // the peer reads to the end, then closes; we close after it
+    c.shut_wr = true;
+  }
+  update_interest(c);
+}
+
+void WebServer::update_interest(Conn& c) {
+  bool want = !c.out.empty();
+  if (want == c.want_out) return;
+  c.want_out = want;
+  epoll_event ev{};
+  ev.events = want ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+  ev.data.u64 = c.id;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+}
+
+void WebServer::sweep() {
+  auto now = Clock::now();
+  std::vector<uint64_t> expired;
+  for (auto& [id, c] : conns_) {
+    if (c->deadline != Clock::time_point{} && now >= c->deadline) {
+      expired.push_back(id);
+      continue;
+    }
+    if (c->ws && c->phase == Conn::Phase::ws && c->ws->deadline_ != Clock::time_point{} && now >= c->ws->deadline_) {
+      c->ws->deadline_ = {};
+      c->handler->on_timeout(*c->ws);
+    }
+  }
+  for (uint64_t id : expired) drop(id);
+}
+
+void WebServer::drop(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  std::unique_ptr<Conn> c = std::move(it->second);
+  conns_.erase(it);
+  end_ws(*c);
+  // Closing the descriptor removes it from the epoll set.
+}
+
+void WebServer::end_ws(Conn& c) {
+  if (!c.ws) return;
+  {
+    std::lock_guard lock(c.ws->mu_);
+    c.ws->closed_ = true;
+  }
+  c.handler->on_close(*c.ws);
+  c.ws.reset();
+}
+
+}  // namespace concur::web
