@@ -48,7 +48,56 @@ struct Member {
   int inflight = 0;
   bool want_out = false;
   bool ready = false;     // joined (concur) / subscribed (redis)
+  bool upgrading = false; // web: the HTTP 101 answer has not arrived yet
 };
+
+// A client WebSocket text frame (RFC 6455 §5.2). The mask key is zero: still a valid masked
+// frame for the server (which must unmask), without spending the load generator's CPU on XOR.
+void append_ws_frame(Buffer& out, std::string_view payload) {
+  char head[14];
+  size_t n = payload.size(), h = 0;
+  head[h++] = static_cast<char>(0x81);
+  if (n < 126) {
+    head[h++] = static_cast<char>(0x80 | n);
+  } else if (n <= 0xffff) {
+    head[h++] = static_cast<char>(0x80 | 126);
+    head[h++] = static_cast<char>(n >> 8);
+    head[h++] = static_cast<char>(n & 0xff);
+  } else {
+    head[h++] = static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) head[h++] = static_cast<char>((static_cast<uint64_t>(n) >> (i * 8)) & 0xff);
+  }
+  for (int i = 0; i < 4; ++i) head[h++] = 0;
+  out.append(std::string_view(head, h));
+  out.append(payload);
+}
+
+// Takes whole server frames (unmasked) from `in`, calling on_text for each text payload; returns
+// bytes consumed.
+template <typename F>
+size_t take_ws_frames(std::string_view in, F&& on_text) {
+  size_t pos = 0;
+  for (;;) {
+    if (in.size() - pos < 2) return pos;
+    auto b = [&](size_t i) { return static_cast<uint8_t>(in[pos + i]); };
+    uint64_t len = b(1) & 0x7f;
+    size_t head = 2;
+    if (len == 126) {
+      if (in.size() - pos < 4) return pos;
+      len = (uint64_t{b(2)} << 8) | b(3);
+      head = 4;
+    } else if (len == 127) {
+      if (in.size() - pos < 10) return pos;
+      len = 0;
+      for (int i = 0; i < 8; ++i) len = (len << 8) | b(2 + i);
+      head = 10;
+    }
+    if (in.size() - pos - head < len) return pos;
+    if ((b(0) & 0x0f) == 1) on_text(in.substr(pos + head, len));
+    else if ((b(0) & 0x0f) == 8) throw SysError("the server closed a WebSocket member", ECONNRESET);
+    pos += head + len;
+  }
+}
 
 // Extracts complete RESP frames of the form *N followed by N bulk strings or integers. Calls
 // on_push with the elements of each array; returns bytes consumed. Integers (":n") at top level
@@ -101,6 +150,7 @@ size_t parse_resp(std::string_view buf, F&& on_push) {
 
 BenchReport run_chat_load(const LoadOptions& o) {
   const bool redis = o.target == "redis";
+  const bool web = o.target == "web";  // concur chat-server --web: members over WebSocket
   Endpoint to = Endpoint::parse(o.host, static_cast<uint16_t>(o.port));
   auto poller = make_epoll_poller();
   const int n = o.connections;
@@ -110,7 +160,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
   std::unordered_map<int, std::pair<int, bool>> by_fd;  // fd -> (member, is_tx)
 
   BenchReport r;
-  r.mode = redis ? "chat (redis pub/sub)" : "chat (concur chat-server)";
+  r.mode = redis ? "chat (redis pub/sub)" : web ? "chat (concur chat-server, WebSocket)" : "chat (concur chat-server)";
   r.unit = "deliveries";
   r.connections = n;
   r.size = o.size;
@@ -136,6 +186,8 @@ BenchReport run_chat_load(const LoadOptions& o) {
     std::string body = stamped(i, now_ns(), redis ? o.size : o.size - 1);
     if (redis) {
       x.out.append(fmt::format("*3\r\n$7\r\nPUBLISH\r\n$4\r\nroom\r\n${}\r\n{}\r\n", body.size(), body));
+    } else if (web) {
+      append_ws_frame(x.out, fmt::format("[m{}]{}", i, body));
     } else {
       x.out.append(fmt::format("[m{}]{}\n", i, body));
     }
@@ -184,10 +236,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
         });
         in.erase(0, used);
       } else {
-        size_t start = 0, nl;
-        while ((nl = in.find('\n', start)) != std::string::npos) {
-          std::string_view line(in.data() + start, nl - start);
-          start = nl + 1;
+        auto on_message = [&](std::string_view line) {
           if (line.rfind("error:", 0) == 0) throw SysError(fmt::format("member {} got '{}'", i, line), EPROTO);
           auto rb = line.find(']');
           if (rb != std::string_view::npos) {
@@ -198,6 +247,24 @@ BenchReport run_chat_load(const LoadOptions& o) {
             }
             delivered(i, text);
           }
+        };
+        if (web) {
+          if (x.upgrading) {
+            size_t end = in.find("\r\n\r\n");
+            if (end == std::string::npos) continue;
+            if (in.rfind("HTTP/1.1 101 ", 0) != 0)
+              throw SysError(fmt::format("member {}: no WebSocket upgrade: {}", i, in.substr(0, in.find('\r'))), EPROTO);
+            in.erase(0, end + 4);
+            x.upgrading = false;
+          }
+          in.erase(0, take_ws_frames(in, on_message));
+          continue;
+        }
+        size_t start = 0, nl;
+        while ((nl = in.find('\n', start)) != std::string::npos) {
+          std::string_view line(in.data() + start, nl - start);
+          start = nl + 1;
+          on_message(line);
         }
         in.erase(0, start);
       }
@@ -217,6 +284,14 @@ BenchReport run_chat_load(const LoadOptions& o) {
         m[i].tx = connect_spread(to, i, o.sources);
         watch(m[i].tx.get(), i, true);
       }
+    } else if (web) {  // the upgrade and the join in one write: the server takes bytes after the head
+      m[i].out.append(fmt::format("GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                  "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                                  to.to_string()));
+      append_ws_frame(m[i].out, fmt::format("[m{}]", i));
+      m[i].upgrading = true;
+      flush(m[i]);
+      if (i == 0) m[0].ready = true;
     } else {
       m[i].out.append(fmt::format("[m{}]\n", i));
       flush(m[i]);

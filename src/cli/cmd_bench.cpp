@@ -27,8 +27,10 @@ Command bench_command() {
                 ->check(CLI::Range(1, 254))
                 ->capture_default_str();
             app.add_option("--server-pid", o->server_pid, "server process for CPU and RSS figures");
-            app.add_option("--target", o->target, "chat: concur (chat-server) or redis (pub/sub)")
-                ->check(CLI::IsMember({"concur", "redis"}))
+            app.add_option("--target", o->target,
+                           "chat: concur (chat-server), web (chat-server --web: WebSocket members; --port is the web port) "
+                           "or redis (pub/sub)")
+                ->check(CLI::IsMember({"concur", "web", "redis"}))
                 ->capture_default_str();
             app.add_option("--senders", o->senders, "chat: members that send (0 = all but the observer)")
                 ->capture_default_str();

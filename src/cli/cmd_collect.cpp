@@ -18,6 +18,8 @@
 #include "iot/db_sink.hpp"
 #include "iot/mqtt_sink.hpp"
 #include "iot/reading_sink.hpp"
+#include "web/dashboard_web.hpp"
+#include "web/history_db.hpp"
 #include "iot/shard.hpp"
 
 namespace concur {
@@ -38,6 +40,8 @@ struct CollectArgs {
   std::string db;     // SQLite file, empty: none
   std::string mqtt;   // broker HOST:PORT, empty: none
   std::string mqtt_topic = "concur";
+  int web_port = -1;  // --web: the live dashboard on this port
+  std::vector<std::string> web_origins;
 };
 
 // --mqtt HOST:PORT: a host name or address (IPv6 in brackets) and a port 1..65535.
@@ -152,6 +156,21 @@ int run_collect(const CollectArgs& a) {
     mqtt = std::make_unique<iot::MqttSink>(*mqtt_opts);
     sinks.push_back(mqtt.get());
   }
+  std::unique_ptr<web::CollectWeb> dashboard;
+  if (a.web_port >= 0) {
+    web::WebConfig cfg;
+    cfg.allowed_origins = a.web_origins;
+    cfg.max_queue = 16u << 20;  // a page starts with every device's history
+    Endpoint at = Endpoint::parse("0.0.0.0", static_cast<uint16_t>(a.web_port));
+    dashboard = std::make_unique<web::CollectWeb>(at, cfg, static_cast<double>(o.offline_after.count()) / 1000.0);
+    sinks.push_back(&dashboard->sink());  // last, so the stats of data.txt, --db and --mqtt keep their places
+    if (!a.db.empty()) {  // the charts start with the stored history of the last hour
+      double hour_ago = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - 3600;
+      size_t n = web::load_history(a.db, dashboard->dashboard().hub(), hour_ago);
+      errf("concur: the dashboard starts with {} stored readings from {}", n, a.db);
+    }
+    dashboard->start();
+  }
   if (sink.dropped_on_open())
     errf("concur: {} ended with a torn line: dropped its last {} bytes (cut back to the last newline)", a.out,
          sink.dropped_on_open());
@@ -199,6 +218,13 @@ Command collect_command() {
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
             app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            app.add_option("--web", a->web_port,
+                           "also serve a live dashboard (one chart per device) and /readings.json on this port (0 = any free port)")
+                ->check(CLI::Range(0, 65535))
+                ->type_name("PORT");
+            app.add_option("--web-origin", a->web_origins,
+                           "an Origin (http://host:port) allowed to open the dashboard's WebSocket besides its own (repeatable; * = any)")
+                ->type_name("ORIGIN");
             app.add_option("--db", a->db,
                            "also store every reading in this SQLite database (created if missing, appended to): "
                            "table readings(time, device, metric, value), one row per field, one transaction per pass")
