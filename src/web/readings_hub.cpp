@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace concur::web {
 
@@ -27,6 +28,9 @@ std::string reading_json(std::string_view device, const StoredReading& r) {
 }
 
 bool ReadingsHub::add(std::string_view device, StoredReading r) {
+  // Milliseconds, as the JSON says: a script that pages with since = the last time it was given
+  // must not get that reading again because the stored time had more digits.
+  r.time = std::round(r.time * 1000.0) / 1000.0;
   std::lock_guard lock(mu_);
   auto it = by_device_.find(device);
   if (it == by_device_.end()) {

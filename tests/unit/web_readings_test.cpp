@@ -26,12 +26,14 @@ TEST(WebReadings, KeepsTimeOrderAndABoundPerDevice) {
             R"({"time":3.000,"device":"D","Temp":3,"Humid":50}])");
   EXPECT_EQ(hub.readings_json("D", 2), R"([{"time":3.000,"device":"D","Temp":3,"Humid":50}])");
   EXPECT_EQ(hub.readings_json("nobody", 0), "[]");
+  hub.add("F", at(7.1234, 1));  // stored as the JSON shows it: paging with that time skips it
+  EXPECT_EQ(hub.readings_json("F", 7.123), "[]");
   for (int i = 0; i < 5000; ++i) hub.add("E", at(10 + i, i));
   EXPECT_EQ(hub.size("E"), ReadingsHub::kPerDevice);
   std::string all = hub.readings_json("E", 0);
   EXPECT_EQ(std::count(all.begin(), all.end(), '{'), static_cast<long>(ReadingsHub::kMaxAnswer));
   auto hist = hub.history_messages(2);
-  ASSERT_EQ(hist.size(), 2u);
+  ASSERT_EQ(hist.size(), 3u);  // D, E, F
   EXPECT_EQ(hist[0], R"({"type":"history","device":"D","readings":[{"time":2.000,"device":"D","Temp":2,"Humid":50},)"
                      R"({"time":3.000,"device":"D","Temp":3,"Humid":50}]})");
 }
