@@ -3,12 +3,13 @@
 # costs at most 1.5x the server CPU per delivery of a TCP member). One server process
 # (chat-server --model epoll --web 0) serves both; runs alternate TCP / WebSocket with the same
 # load generator, members, 64-byte messages and pacing, so they are measured in one run.
-# Usage: bench/run_chat_web.sh [RUNS=5] [DURATION=3s] [MEMBERS=1000]
+# Usage: bench/run_chat_web.sh [RUNS=5] [DURATION=3s] [MEMBERS=1000] [SENDERS=0 (all but the observer)]
 # Writes bench/results/chat_web.md and chat_web.jsonl.
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 DURATION=${2:-3s}
 MEMBERS=${3:-1000}
+SENDERS=${4:-0}
 ensure_built
 ulimit -n 20000
 OUT=$RESULTS/chat_web.jsonl
@@ -23,7 +24,7 @@ for run in $(seq "$RUNS"); do
     if [ "$target" = web ]; then port=$(sed -n 's/^listening on .*:\([0-9]*\) (http, web)$/\1/p' "$log")
     else port=$(sed -n 's/^listening on .*:\([0-9]*\) (tcp, .*/\1/p' "$log"); fi
     json=$(load chat --target "$target" --port "$port" --connections "$MEMBERS" --size 64 --pipeline 1 \
-           --duration "$DURATION" --warmup 1s --sources 4 --server-pid "$pid" --json || true)
+           --senders "$SENDERS" --duration "$DURATION" --warmup 1s --sources 4 --server-pid "$pid" --json || true)
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -f "$log"
@@ -31,7 +32,7 @@ for run in $(seq "$RUNS"); do
     echo "run $run $target: $json"
   done
 done
-python3 - "$OUT" "$RESULTS/chat_web.md" "bench/run_chat_web.sh $RUNS $DURATION $MEMBERS" <<'PY'
+python3 - "$OUT" "$RESULTS/chat_web.md" "bench/run_chat_web.sh $RUNS $DURATION $MEMBERS $SENDERS" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = {"concur": [], "web": []}
@@ -50,7 +51,8 @@ members = by["web"][0]["connections"] if by["web"] else "?"
 with open(sys.argv[2], "w") as f:
     f.write(f"# Chat fan-out: WebSocket members vs TCP members ({members} members, one chat-server)\n\n")
     f.write(f"Command: `{sys.argv[3]}` — chat-server --model epoll --web 0 pinned to CPU 0, the load\n")
-    f.write("generator on CPU 1; every member but one observer sends 64-byte messages, one in flight each.\n")
+    f.write("generator on CPU 1; 64-byte messages, one in flight per sender\n")
+    f.write(f"(senders: {int(by['web'][0]['senders']) if by['web'] else '?'}).\n")
     f.write("TCP members go through the epoll model; WebSocket members through the web server's own thread.\n\n")
     f.write("| members over | deliveries/s (median, min–max) | p99 µs | server CPU ms per million deliveries |\n|---|---|---|---|\n")
     for t, name in (("concur", "TCP"), ("web", "WebSocket")):

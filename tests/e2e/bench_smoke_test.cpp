@@ -61,6 +61,21 @@ TEST(BenchSmoke, ChatFanOutDeliversToEveryMember) {
   EXPECT_GT(field(r.json, "verified_bytes"), 0u) << r.json;
 }
 
+TEST(BenchSmoke, ChatFanOutOverWebSocketDeliversToEveryMember) {
+  Server server({"chat-server", "--port", "0", "--bind", "127.0.0.1", "--quiet", "--model", "epoll", "--rate", "0",
+                 "--web", "0"});
+  auto web = server.proc.wait_for_line("(http, web)");
+  ASSERT_TRUE(web);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*web, m, std::regex(R"(:(\d+) \(http)")));
+  auto r = run_bench({"chat", "--target", "web", "--port", m[1], "--connections", "20", "--duration", "0.5",
+                      "--warmup", "0.1"});
+  EXPECT_EQ(r.code, 0) << r.json;
+  EXPECT_EQ(field(r.json, "errors"), 0u) << r.json;
+  EXPECT_GT(field(r.json, "deliveries"), 0u) << r.json;
+  EXPECT_GT(field(r.json, "verified_bytes"), 0u) << r.json;
+}
+
 TEST(BenchSmoke, NoServerIsAClearErrorNotAHang) {
   Process p({concur_binary(), "bench", "echo", "--port", "1", "--duration", "0.2"});
   auto rc = p.wait(Ms(10000));
