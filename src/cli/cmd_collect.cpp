@@ -227,7 +227,7 @@ Command collect_command() {
                 ->type_name("ORIGIN");
             app.add_option("--db", a->db,
                            "also store every reading in this SQLite database (created if missing, appended to): "
-                           "table readings(time, device, metric, value), one row per field, one transaction per pass")
+                           "table readings(time, device, metric, value), one row per field, a transaction (group commit) about once a second")
                 ->type_name("FILE");
             app.add_option("--mqtt", a->mqtt,
                            "also publish every reading to this MQTT broker, QoS 1, topic <prefix>/<device>, payload "
