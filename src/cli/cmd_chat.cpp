@@ -17,11 +17,8 @@ namespace concur {
 
 namespace {
 
-std::vector<std::string> tcp_models() {
-  std::vector<std::string> m = {"thread", "select", "poll", "epoll"};
-  if (find_model("coro")) m.push_back("coro");
-  return m;
-}
+// One room for every client: the models that serve them at once in this process.
+std::vector<std::string> tcp_models() { return model_names(can_share_a_room); }
 // UDP has no connections to spread over threads: one thread waits with poll() for datagrams.
 const std::vector<std::string> kUdpModels = {"thread", "poll"};
 

@@ -27,8 +27,10 @@ const char* backend_name(EventLoop::Backend b) {
   return "epoll";
 }
 
-EventLoop::EventLoop(Backend backend)
-    : backend_(backend), poller_(make_poller(backend)), mailbox_(std::make_shared<Mailbox>()) {
+EventLoop::EventLoop(Backend backend) : EventLoop(make_poller(backend)) {}
+
+EventLoop::EventLoop(std::unique_ptr<Poller> poller)
+    : poller_(std::move(poller)), mailbox_(std::make_shared<Mailbox>()) {
   mailbox_->set_owner(std::this_thread::get_id());
   std::string why;
   if (!watch(mailbox_->fd(), true, false, [mb = mailbox_.get()](const Ready&) { mb->clear_wake(); }, &why))

@@ -34,6 +34,8 @@ class EventLoop {
 
   // Any thread; that thread is the loop thread until run().
   explicit EventLoop(Backend backend = Backend::epoll);
+  // Any thread; the same, over a poller made elsewhere (make_select_poller() ...).
+  explicit EventLoop(std::unique_ptr<Poller> poller);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -89,8 +91,7 @@ class EventLoop {
   // Loop thread. Live timers.
   size_t timer_count() const { return timers_.size(); }
 
-  // Any thread. Backend in use, and eventfd wake-ups so far (diagnostics, tests).
-  Backend backend() const { return backend_; }
+  // Any thread. eventfd wake-ups so far (diagnostics, tests).
   uint64_t wakeups() const { return mailbox_->wakeups(); }
 
  private:
@@ -101,7 +102,6 @@ class EventLoop {
   bool add_watch(int fd, bool listener, IoCallback cb, std::string* why);
   void iterate();
 
-  const Backend backend_;
   std::unique_ptr<Poller> poller_;
   std::shared_ptr<Mailbox> mailbox_;
   TimerQueue timers_;

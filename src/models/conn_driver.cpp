@@ -16,6 +16,33 @@
 
 namespace concur {
 
+void call_open(StreamConn& c, StreamService& service) {
+  StreamConn::CallbackScope scope(c);
+  service.on_open(c);
+}
+
+void call_data(StreamConn& c, StreamService& service, std::string_view bytes) {
+  StreamConn::CallbackScope scope(c);
+  service.on_data(c, bytes);
+}
+
+void call_peer_closed(StreamConn& c, StreamService& service) {
+  c.mark_peer_eof();
+  StreamConn::CallbackScope scope(c);
+  service.on_peer_closed(c);
+}
+
+void call_timeout(StreamConn& c, StreamService& service) {
+  c.disarm_timer();
+  StreamConn::CallbackScope scope(c);
+  service.on_timeout(c);
+}
+
+void call_close(StreamConn& c, StreamService& service) {
+  StreamConn::CallbackScope scope(c);
+  service.on_close(c);
+}
+
 void drop_for_memory(StreamConn& c) {
   static constexpr std::string_view kFull = "error: server full\n";
   [[maybe_unused]] ssize_t n = ::send(c.fd(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -68,12 +95,11 @@ char* read_buffer() {
 
 ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t budget) {
   char* chunk = read_buffer();
-  StreamConn::CallbackScope scope(c);
   size_t taken = 0;
   while (c.wants_read()) {
     ssize_t n = sys::recv(c.fd(), chunk, kChunk, MSG_DONTWAIT);
     if (n > 0) {
-      service.on_data(c, std::string_view(chunk, static_cast<size_t>(n)));
+      call_data(c, service, std::string_view(chunk, static_cast<size_t>(n)));
       taken += static_cast<size_t>(n);
       if (taken >= budget) return ReadOutcome::budget_spent;
       // A short read means the socket is drained: every model waits level-triggered, so skip
@@ -82,8 +108,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
       continue;
     }
     if (n == 0) {
-      c.mark_peer_eof();
-      service.on_peer_closed(c);
+      call_peer_closed(c, service);
       return ReadOutcome::eof;
     }
     if (errno == EINTR) continue;
@@ -98,7 +123,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
 
 void retire(StreamConn& c, StreamService& service) {
   c.shut();
-  service.on_close(c);
+  call_close(c, service);
 }
 
 bool retire_if_done(StreamConn& c, StreamService& service) {
@@ -144,7 +169,7 @@ namespace {
 // serve_blocking's wait loop; `retired` says whether it already called on_close.
 void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd,
                 const sigset_t& during_wait, bool& retired) {
-  service.on_open(*c);
+  call_open(*c, service);
   for (;;) {
     if (retire_if_done(*c, service)) {
       retired = true;
@@ -172,11 +197,7 @@ void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, in
       if (c->wants_read()) pump_input(*c, service);
       else if (ev & (POLLHUP | POLLERR)) c->mark_broken();
     }
-    if (c->timer_armed() && StreamConn::Clock::now() >= c->timer_due()) {
-      c->disarm_timer();
-      StreamConn::CallbackScope scope(*c);
-      service.on_timeout(*c);
-    }
+    if (c->timer_armed() && StreamConn::Clock::now() >= c->timer_due()) call_timeout(*c, service);
   }
 }
 

@@ -7,6 +7,17 @@
 
 namespace concur {
 
+// The one path from a model to a service. Every callback runs inside the connection's
+// CallbackScope: a send() to this connection is written after the callback returns (no wake-up),
+// a send() or close() to any other connection wakes that connection's owner (StreamConn). A model
+// calls the service through these and nothing else, so fan-out works the same from every callback
+// under every model.
+void call_open(StreamConn& c, StreamService& service);
+void call_data(StreamConn& c, StreamService& service, std::string_view bytes);
+void call_peer_closed(StreamConn& c, StreamService& service);  // marks EOF first
+void call_timeout(StreamConn& c, StreamService& service);      // disarms the timer first
+void call_close(StreamConn& c, StreamService& service);
+
 enum class ReadOutcome { again, budget_spent, eof, error };
 
 // Reads until EAGAIN or until `budget` bytes were taken (fairness: one busy peer cannot starve
@@ -22,7 +33,7 @@ void drop_for_memory(StreamConn& c);
 
 // settle(); when the connection is finished, shuts it and calls on_close. Returns true then.
 bool retire_if_done(StreamConn& c, StreamService& service);
-// Unconditional end (stop, fatal error): shut + on_close.
+// Unconditional end (stop, fatal error): shut + on_close (call_close).
 void retire(StreamConn& c, StreamService& service);
 
 // Serves one connection on the calling thread until it ends or `stop_fd` becomes readable:

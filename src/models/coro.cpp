@@ -233,7 +233,7 @@ class CoroLoop {
         uint64_t one = 1;
         [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
       });
-      service_.on_open(*c);
+      call_open(*c, service_);
       for (;;) {
         if (c->settle() == StreamConn::State::finished) break;
         std::optional<Clock::time_point> deadline;
@@ -247,11 +247,7 @@ class CoroLoop {
           if (c->wants_read()) pump_input(*c, service_);
           else if (w.error) c->mark_broken();
         }
-        if (w.timed_out && c->timer_armed()) {
-          c->disarm_timer();
-          StreamConn::CallbackScope scope(*c);
-          service_.on_timeout(*c);
-        }
+        if (w.timed_out && c->timer_armed()) call_timeout(*c, service_);
       }
     } catch (const std::bad_alloc&) {
       drop_for_memory(*c);

@@ -30,16 +30,24 @@ class Model {
                    const StopSource& stop) = 0;
 };
 
+// What a model can do, so that commands and tests ask the registry instead of keeping name lists.
 struct ModelInfo {
   std::string name;
   std::string summary;
   bool concurrent;  // serves several clients at once
   std::function<std::unique_ptr<Model>()> make;
+  bool shares_memory = true;  // every client's callbacks run in this process (a chat room can span them)
+  bool forks = false;         // clients are served in child processes
+  bool has_workers = false;   // honours ServerConfig::workers (several event loops)
 };
 
 // All models, in presentation order.
 const std::vector<ModelInfo>& model_registry();
 const ModelInfo* find_model(std::string_view name);
+// Names of the models with a capability, in presentation order (what a command accepts).
+std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>& has);
+// A room shared by all clients needs them served at once, in one address space.
+inline bool can_share_a_room(const ModelInfo& m) { return m.concurrent && m.shares_memory; }
 
 // Used by each model file to add its row at static-initialisation time.
 struct ModelRegistration {

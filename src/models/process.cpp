@@ -73,7 +73,7 @@ class ProcessModel final : public Model {
 };
 
 const ModelRegistration reg({"process", "one forked child per client", true,
-                             [] { return std::make_unique<ProcessModel>(); }},
+                             [] { return std::make_unique<ProcessModel>(); }, /*shares_memory=*/false, /*forks=*/true},
                             30);
 
 }  // namespace

@@ -31,6 +31,13 @@ const std::vector<ModelInfo>& model_registry() {
   return sorted;
 }
 
+std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>& has) {
+  std::vector<std::string> out;
+  for (const auto& m : model_registry())
+    if (has(m)) out.push_back(m.name);
+  return out;
+}
+
 const ModelInfo* find_model(std::string_view name) {
   for (const auto& m : model_registry())
     if (m.name == name) return &m;

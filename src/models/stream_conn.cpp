@@ -13,11 +13,11 @@ thread_local const StreamConn* t_in_callbacks = nullptr;
 StreamConn::CallbackScope::CallbackScope(const StreamConn& c) : saved_(t_in_callbacks) { t_in_callbacks = &c; }
 StreamConn::CallbackScope::~CallbackScope() { t_in_callbacks = saved_; }
 
-// The owner must be told unless it is the caller and will flush after the callback it is in.
-bool StreamConn::needs_notify() const {
-  if (std::this_thread::get_id() != owner_) return true;
-  return t_in_callbacks != nullptr && t_in_callbacks != this;
-}
+// The owner must be told unless the caller is inside this connection's own callback (on the
+// owner thread, by construction), after which the owner flushes anyway. Everything else — another
+// connection's callback on the same loop, an on_open, a timer, a task from a bridge thread —
+// wakes it: cheap inside a loop's dispatch (a queued task, no syscall), and never a stall.
+bool StreamConn::needs_notify() const { return t_in_callbacks != this; }
 
 StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue)
     : id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
@@ -26,7 +26,6 @@ StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue)
       max_queue_(max_queue) {}
 
 void StreamConn::attach(std::function<void()> wake) {
-  owner_ = std::this_thread::get_id();
   wake_ = std::move(wake);
 }
 

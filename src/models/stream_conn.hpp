@@ -73,10 +73,11 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   bool take_output(std::string& into);
   size_t max_queue() const { return max_queue_; }
 
-  // While alive, the calling thread is running this connection's callbacks. A send() to this
-  // connection then needs no wake-up (the owner flushes after the callback), but a send() to
-  // another connection served by the same thread (group-chat fan-out inside one event loop) does
-  // wake that connection's owner, or its output would wait for its next event.
+  // While alive, the calling thread is running this connection's callbacks (conn_driver's call_*
+  // set it around every service callback). A send() to this connection then needs no wake-up (the
+  // owner flushes after the callback); a send() anywhere else — another connection's callback on
+  // the same thread, outside any callback — wakes the owner, or the output would wait for the
+  // connection's next event.
   class CallbackScope {
    public:
     explicit CallbackScope(const StreamConn& c);
@@ -101,7 +102,6 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   FileDesc fd_;
   const Endpoint peer_;
   const size_t max_queue_;
-  std::thread::id owner_;
   std::function<void()> wake_;
 
   mutable std::mutex mu_;

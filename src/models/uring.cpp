@@ -9,18 +9,17 @@
 #ifdef CONCUR_HAVE_URING
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <mutex>
 #include <optional>
-#include <queue>
 #include <unordered_map>
 
 #include "core/log.hpp"
 #include "core/socket.hpp"
+#include "loop/mailbox.hpp"
+#include "loop/timer_queue.hpp"
 #include "models/accept_gate.hpp"
 #include "models/conn_driver.hpp"
 #include "models/stream_conn.hpp"
@@ -61,8 +60,6 @@ class UringLoop {
       io_uring_queue_exit(&ring_);
       throw SysError("io_uring provided buffers are not available on this kernel", err);
     }
-    mailbox_ = std::make_shared<Mailbox>();
-    mailbox_->efd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   }
 
   ~UringLoop() {
@@ -71,8 +68,9 @@ class UringLoop {
   }
 
   void run() {
+    mailbox_->set_owner(std::this_thread::get_id());
     arm_accept();
-    arm_poll(mailbox_->efd.get(), kWake);
+    arm_poll(mailbox_->fd(), kWake);
     arm_poll(stop_.fd(), kStop);
     while (!stop_.requested()) {
       io_uring_cqe* cqe = nullptr;
@@ -91,9 +89,14 @@ class UringLoop {
       // recv would keep us here forever, with our sends (and recv cancels) never submitted.
       io_uring_cqe* batch[256];
       unsigned n = io_uring_peek_batch_cqe(&ring_, batch, 256);
+      // Sends to other connections from these callbacks queue flush tasks without a wake-up;
+      // they run right after the batch (as EventLoop does).
+      mailbox_->set_dispatching(true);
       for (unsigned i = 0; i < n; ++i) handle_guarded(*batch[i]);
       io_uring_cq_advance(&ring_, n);
-      fire_timers();
+      timers_.run_due(StreamConn::Clock::now());
+      mailbox_->set_dispatching(false);
+      mailbox_->run_pending();
       gate_.tick();  // sums up bursts of refusals
     }
     shutdown_all();
@@ -114,12 +117,8 @@ class UringLoop {
     bool finishing = false;
     std::string out;   // bytes of the send in flight (must stay put until it completes)
     size_t out_off = 0;
-    StreamConn::Clock::time_point timer{};
-  };
-  struct Mailbox {
-    FileDesc efd;
-    std::mutex mu;
-    std::vector<uint64_t> ready;  // connection ids, guarded by mu
+    TimerQueue::Id timer = TimerQueue::kNoTimer;
+    StreamConn::Clock::time_point timer_due{};
   };
 
   io_uring_buf_ring* setup_buf_ring(int* err) {
@@ -265,14 +264,8 @@ class UringLoop {
     try {
       conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
       id = conn->id();
-      conn->attach([mb = mailbox_, id] {
-        {
-          std::lock_guard lock(mb->mu);
-          mb->ready.push_back(id);
-        }
-        uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
-      });
+      // [this, id] fits std::function's inline storage: a wake-up allocates nothing.
+      conn->attach([mb = mailbox_, this, id] { mb->post([this, id] { flush(id); }); });
       Entry& e = conns_[id];
       e.conn = conn;
       e.fd = raw;
@@ -284,7 +277,7 @@ class UringLoop {
     }
     try {
       Entry& e = conns_[id];
-      service_.on_open(*e.conn);
+      call_open(*e.conn, service_);
       if (e.conn->wants_read()) arm_recv(e);
       after(id);
     } catch (const std::bad_alloc&) {
@@ -304,7 +297,7 @@ class UringLoop {
         Entry& e = it->second;
         std::string_view data(buf, static_cast<size_t>(cqe.res));
         try {
-          if (e.held.size() == e.held_off && !backlogged(e)) service_.on_data(*e.conn, data);
+          if (e.held.size() == e.held_off && !backlogged(e)) call_data(*e.conn, service_, data);
           else e.held.append(data);
         } catch (const std::bad_alloc&) {
           drop_for_memory(*e.conn);  // the provided buffer must still go back to the ring below
@@ -320,8 +313,7 @@ class UringLoop {
     if (!e.finishing) {
       if (cqe.res == 0) {
         if (e.held.size() == e.held_off) {
-          e.conn->mark_peer_eof();
-          service_.on_peer_closed(*e.conn);
+          call_peer_closed(*e.conn, service_);
         } else {
           e.eof_held = true;  // after the held input
         }
@@ -351,21 +343,18 @@ class UringLoop {
     after(id);
   }
 
+  // The queued tasks themselves run after the batch (run()).
   void on_wake() {
-    uint64_t v;
-    [[maybe_unused]] ssize_t n = ::read(mailbox_->efd.get(), &v, sizeof v);
-    arm_poll(mailbox_->efd.get(), kWake);
-    std::vector<uint64_t> ids;
-    {
-      std::lock_guard lock(mailbox_->mu);
-      ids.swap(mailbox_->ready);
-    }
-    for (uint64_t id : ids) {
-      try {
-        after(id);
-      } catch (const std::bad_alloc&) {
-        drop(id);
-      }
+    mailbox_->clear_wake();
+    arm_poll(mailbox_->fd(), kWake);
+  }
+
+  // A send or close from elsewhere (the task StreamConn's wake-up queues).
+  void flush(uint64_t id) {
+    try {
+      after(id);
+    } catch (const std::bad_alloc&) {
+      drop(id);
     }
   }
 
@@ -388,11 +377,12 @@ class UringLoop {
         ::shutdown(e.fd, SHUT_RDWR);  // completes the pending multishot recv
       } else {
         flow_control(id, e);
-        if (c.timer_armed() && c.timer_due() != e.timer) {
-          e.timer = c.timer_due();
-          timers_.push({e.timer, id});
-        }
+        sync_timer(id, e);
       }
+    }
+    if (e.finishing && e.timer) {
+      timers_.cancel(e.timer);
+      e.timer = TimerQueue::kNoTimer;
     }
     if (e.finishing && !e.recv_armed && !e.send_inflight) {
       retire_entry(e);
@@ -413,7 +403,7 @@ class UringLoop {
     StreamConn& c = *e.conn;
     while (e.held_off < e.held.size() && c.input_open() && !backlogged(e)) {
       size_t n = std::min<size_t>(64 * 1024, e.held.size() - e.held_off);
-      service_.on_data(c, std::string_view(e.held).substr(e.held_off, n));
+      call_data(c, service_, std::string_view(e.held).substr(e.held_off, n));
       e.held_off += n;
     }
     if (e.held_off == e.held.size() || !c.input_open()) {
@@ -421,8 +411,7 @@ class UringLoop {
       e.held_off = 0;
       if (e.eof_held && c.input_open()) {
         e.eof_held = false;
-        c.mark_peer_eof();
-        service_.on_peer_closed(c);
+        call_peer_closed(c, service_);
       }
     }
   }
@@ -444,43 +433,42 @@ class UringLoop {
   void retire_entry(Entry& e) {
     e.conn->shut();
     try {
-      service_.on_close(*e.conn);
+      call_close(*e.conn, service_);
     } catch (const std::bad_alloc&) {  // the descriptor is closed; the service did what it could
     }
     gate_.leave();
   }
 
-  std::optional<std::chrono::milliseconds> next_timeout() {
-    while (!timers_.empty()) {
-      auto [due, id] = timers_.top();
-      auto it = conns_.find(id);
-      if (it != conns_.end() && it->second.conn->timer_armed() && it->second.conn->timer_due() == due) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - StreamConn::Clock::now());
-        return left.count() < 0 ? std::chrono::milliseconds(0) : left + std::chrono::milliseconds(1);
-      }
-      timers_.pop();  // stale
+  // Keeps one queued timer for the connection's due time (set_timer in a callback).
+  void sync_timer(uint64_t id, Entry& e) {
+    StreamConn& c = *e.conn;
+    bool armed = c.timer_armed();
+    if (armed && e.timer && c.timer_due() == e.timer_due) return;
+    if (e.timer) timers_.cancel(e.timer);
+    e.timer = TimerQueue::kNoTimer;
+    if (armed) {
+      e.timer_due = c.timer_due();
+      e.timer = timers_.add(e.timer_due, [this, id] { on_timer(id); });
     }
-    return std::nullopt;
   }
 
-  void fire_timers() {
-    auto now = StreamConn::Clock::now();
-    while (!timers_.empty() && timers_.top().first <= now) {
-      auto [due, id] = timers_.top();
-      timers_.pop();
-      auto it = conns_.find(id);
-      if (it == conns_.end() || it->second.finishing) continue;
-      StreamConn& c = *it->second.conn;
-      if (!c.timer_armed() || c.timer_due() != due) continue;
-      c.disarm_timer();
-      it->second.timer = {};
-      try {
-        service_.on_timeout(c);
-        after(id);
-      } catch (const std::bad_alloc&) {
-        drop(id);
-      }
+  void on_timer(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second.finishing) return;
+    it->second.timer = TimerQueue::kNoTimer;
+    if (!it->second.conn->timer_armed()) return;
+    try {
+      call_timeout(*it->second.conn, service_);
+      after(id);
+    } catch (const std::bad_alloc&) {
+      drop(id);
     }
+  }
+
+  std::optional<std::chrono::milliseconds> next_timeout() {
+    int ms = timers_.timeout_ms(StreamConn::Clock::now());
+    if (ms < 0) return std::nullopt;
+    return std::chrono::milliseconds(ms);
   }
 
   void shutdown_all() {
@@ -528,10 +516,9 @@ class UringLoop {
   const ServerConfig& cfg_;
   AcceptGate gate_;
   const StopSource& stop_;
-  std::shared_ptr<Mailbox> mailbox_;
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   std::unordered_map<uint64_t, Entry> conns_;
-  using TimerItem = std::pair<StreamConn::Clock::time_point, uint64_t>;
-  std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
+  TimerQueue timers_;
 };
 
 class UringModel final : public Model {

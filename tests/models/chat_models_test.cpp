@@ -1,5 +1,5 @@
-// The chat room under every stream model that supports it (thread, select, poll, epoll, plus
-// epoll with two workers and coro when registered), over real loopback sockets, in-process so
+// The chat room under every stream model that can share a room (the registry's can_share_a_room:
+// thread, select, poll, epoll — also with two workers —, uring, coro), over real loopback sockets, in-process so
 // that ASan and TSan see the service and the model together.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -33,9 +33,11 @@ void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.label(); }
 
 std::vector<ModelCase> chat_models() {
   std::vector<ModelCase> out;
-  for (const char* m : {"thread", "select", "poll", "epoll", "coro"})
-    if (find_model(m)) out.push_back({m});
-  out.push_back({"epoll", 2});  // fan-out across event-loop threads
+  for (const ModelInfo& m : model_registry()) {
+    if (!can_share_a_room(m)) continue;
+    out.push_back({m.name});
+    if (m.has_workers) out.push_back({m.name, 2});  // fan-out across event-loop threads
+  }
   return out;
 }
 

@@ -1,8 +1,5 @@
 #include "models/reactor/reactor_loop.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <thread>
 
 #include "core/error.hpp"
@@ -13,43 +10,24 @@ namespace concur {
 
 ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamService& service,
                          const ServerConfig& cfg, AcceptGate& gate, const StopSource& stop)
-    : poller_(std::move(poller)),
+    : loop_(std::move(poller)),
       listen_fd_(listen_fd),
       acceptor_(listen_fd),
       service_(service),
       cfg_(cfg),
       gate_(gate),
-      stop_(stop),
-      mailbox_(std::make_shared<Mailbox>()) {
-  mailbox_->efd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!mailbox_->efd) throw_errno("eventfd");
-  std::string why;
-  if (!poller_->add_listener(listen_fd_, &why) || !poller_->add(stop_.fd(), true, false, &why) ||
-      !poller_->add(mailbox_->efd.get(), true, false, &why))
-    throw SysError("cannot start event loop: " + why, EINVAL);
-}
+      stop_(stop) {}
 
 void ReactorLoop::run() {
-  std::vector<Ready> ready;
-  while (!stop_.requested()) {
-    poller_->wait(next_timeout(), ready);
-    for (const Ready& r : ready) {
-      try {
-        if (r.fd == listen_fd_) accept_ready();
-        else if (r.fd == mailbox_->efd.get()) drain_mailbox();
-        else if (r.fd != stop_.fd()) on_event(r);
-      } catch (const std::bad_alloc&) {
-        drop(r.fd);  // that client's work could not get memory: drop it, not the server
-      }
-    }
-    fire_timers();
-    gate_.tick();
-    if (!listening_ && Clock::now() >= accept_paused_until_) {
-      poller_->update(listen_fd_, true, false);
-      listening_ = true;
-    }
-  }
+  watch_listener();
+  loop_.run(stop_);
   close_all();
+}
+
+void ReactorLoop::watch_listener() {
+  std::string why;
+  if (!loop_.watch_listener(listen_fd_, [this](const Ready&) { accept_ready(); }, &why))
+    throw SysError("cannot watch the listening socket: " + why, EINVAL);
 }
 
 void ReactorLoop::accept_ready() {
@@ -63,60 +41,80 @@ void ReactorLoop::accept_ready() {
       continue;
     }
     gate_.report(r);
+    schedule_tick();
     if (r == Acceptor::Result::error) {
       // Unknown accept failure: stop watching the listener briefly instead of spinning on it.
-      poller_->update(listen_fd_, false, false);
-      listening_ = false;
-      accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
+      loop_.unwatch(listen_fd_);
+      loop_.run_after(std::chrono::milliseconds(100), [this] { watch_listener(); });
     }
     return;
   }
+  schedule_tick();
 }
 
 void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
   int raw = fd.get();
-  std::string why;
-  if (!poller_->add(raw, true, false, &why)) {
-    // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
-    gate_.refuse(fd, peer, gate_.refusals(), why);
-    gate_.leave();
-    return;
-  }
   std::shared_ptr<StreamConn> conn;
+  Entry* e = nullptr;
   try {
     conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
-    std::weak_ptr<StreamConn> weak = conn;
-    conn->attach([mb = mailbox_, weak] {
-      {
-        std::lock_guard lock(mb->mu);
-        mb->ready.push_back(weak);
-        if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
-      }
-      uint64_t one = 1;
-      [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
-    });
-    conns_[raw].conn = conn;
+    e = &conns_[conn->id()];
+    e->conn = conn;
+    std::string why;
+    if (!loop_.watch(raw, true, false, [this, e](const Ready& r) { on_ready(*e, r); }, &why)) {
+      // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
+      conns_.erase(conn->id());
+      gate_.tell_full(raw);
+      conn->shut();
+      gate_.refuse(fd, peer, gate_.refusals(), why);  // fd moved into conn: counts and logs only
+      gate_.leave();
+      schedule_tick();
+      return;
+    }
+    // [this, id] fits std::function's inline storage: a wake-up allocates nothing.
+    conn->attach([mb = loop_.mailbox(), this, id = conn->id()] { mb->post([this, id] { flush(id); }); });
   } catch (const std::bad_alloc&) {
-    poller_->remove(raw);
     if (conn) {  // the descriptor moved into it
+      conns_.erase(conn->id());
+      loop_.unwatch(raw);
       gate_.tell_full(raw);
       conn->shut();
     }
     gate_.refuse(fd, peer, memory_refusals(), "out of memory");
     gate_.leave();
+    schedule_tick();
     return;
   }
-  Entry& e = conns_[raw];
-  service_.on_open(*e.conn);  // a bad_alloc here reaches run(), which drops this client
-  after(e);
+  guarded(conn->id(), [&] {
+    call_open(*e->conn, service_);
+    after(*e);
+  });
 }
 
-void ReactorLoop::drop(int fd) {
-  auto it = conns_.find(fd);
-  if (it == conns_.end()) return;  // the listener or the mailbox: nobody to drop
-  StreamConn& c = *it->second.conn;
+void ReactorLoop::on_ready(Entry& e, const Ready& r) {
+  guarded(e.conn->id(), [&] {
+    StreamConn& c = *e.conn;
+    if (r.in || r.err) {
+      if (c.wants_read()) pump_input(c, service_);
+      else if (r.err) c.mark_broken();
+    }
+    after(e);  // also flushes when r.out
+  });
+}
+
+void ReactorLoop::flush(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it != conns_.end()) guarded(id, [&] { after(it->second); });
+}
+
+void ReactorLoop::drop(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Entry& e = it->second;
+  StreamConn& c = *e.conn;
   drop_for_memory(c);
-  poller_->remove(fd);
+  loop_.unwatch(c.fd());
+  if (e.timer) loop_.cancel_timer(e.timer);
   try {
     retire(c, service_);
   } catch (const std::bad_alloc&) {
@@ -124,102 +122,70 @@ void ReactorLoop::drop(int fd) {
   }
   gate_.leave();
   conns_.erase(it);
+  schedule_tick();
 }
 
-void ReactorLoop::on_event(const Ready& r) {
-  auto it = conns_.find(r.fd);
-  if (it == conns_.end()) return;
-  Entry& e = it->second;
-  StreamConn& c = *e.conn;
-  if (r.in || r.err) {
-    if (c.wants_read()) pump_input(c, service_);
-    else if (r.err) c.mark_broken();
-  }
-  after(e);  // also flushes when r.out
-}
-
-void ReactorLoop::drain_mailbox() {
-  uint64_t v;
-  [[maybe_unused]] ssize_t n = ::read(mailbox_->efd.get(), &v, sizeof v);
-  std::vector<std::weak_ptr<StreamConn>> batch;
-  {
-    std::lock_guard lock(mailbox_->mu);
-    batch.swap(mailbox_->ready);
-  }
-  for (auto& weak : batch) {
-    auto conn = weak.lock();
-    if (!conn || conn->fd() < 0) continue;
-    auto it = conns_.find(conn->fd());
-    if (it != conns_.end() && it->second.conn == conn) after(it->second);
-  }
+void ReactorLoop::schedule_tick() {
+  if (tick_armed_ || !gate_.needs_tick()) return;
+  tick_armed_ = true;
+  loop_.run_after(std::chrono::seconds(1), [this] {
+    tick_armed_ = false;
+    gate_.tick();
+    schedule_tick();
+  });
 }
 
 void ReactorLoop::after(Entry& e) {
   StreamConn& c = *e.conn;
   int fd = c.fd();
   if (c.settle() == StreamConn::State::finished) {
-    // Out of the poller before the descriptor is closed: with --workers, another loop's accept()
+    // Out of the loop before the descriptor is closed: with --workers, another loop's accept()
     // may be handed the same number the moment it is closed.
-    poller_->remove(fd);
+    loop_.unwatch(fd);
+    if (e.timer) loop_.cancel_timer(e.timer);
     retire(c, service_);
     gate_.leave();
-    conns_.erase(fd);  // e is gone from here on
+    conns_.erase(c.id());  // e is gone from here on
     return;
   }
   bool in = c.wants_read(), out = c.wants_write();
   if (in != e.in || out != e.out) {
-    poller_->update(fd, in, out);
+    loop_.modify(fd, in, out);
     e.in = in;
     e.out = out;
   }
-  if (c.timer_armed() && c.timer_due() != e.timer) {
-    e.timer = c.timer_due();
-    timers_.push({e.timer, fd});
+  bool armed = c.timer_armed();
+  if (armed && c.timer_due() == e.timer_due && e.timer) return;
+  if (e.timer) loop_.cancel_timer(e.timer);
+  e.timer = TimerQueue::kNoTimer;
+  if (armed) {
+    e.timer_due = c.timer_due();
+    e.timer = loop_.run_at(e.timer_due, [this, id = c.id()] { on_timer(id); });
   }
 }
 
-void ReactorLoop::fire_timers() {
-  auto now = Clock::now();
-  while (!timers_.empty() && timers_.top().first <= now) {
-    auto [due, fd] = timers_.top();
-    timers_.pop();
-    auto it = conns_.find(fd);
-    if (it == conns_.end()) continue;
-    Entry& e = it->second;
-    // Stale items (timer replaced, or fd reused by a newer connection) no longer match.
-    if (!e.conn->timer_armed() || e.conn->timer_due() != due || e.timer != due) continue;
-    e.conn->disarm_timer();
-    e.timer = {};
-    try {
-      {
-        StreamConn::CallbackScope scope(*e.conn);
-        service_.on_timeout(*e.conn);
-      }
-      after(e);
-    } catch (const std::bad_alloc&) {
-      drop(fd);
-    }
-  }
-}
-
-int ReactorLoop::next_timeout() const {
-  Clock::time_point due = Clock::time_point::max();
-  if (!timers_.empty()) due = timers_.top().first;
-  if (!listening_ && accept_paused_until_ < due) due = accept_paused_until_;
-  if (gate_.needs_tick()) due = std::min(due, Clock::now() + std::chrono::seconds(1));
-  if (due == Clock::time_point::max()) return -1;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left) + 1;
+void ReactorLoop::on_timer(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Entry& e = it->second;
+  e.timer = TimerQueue::kNoTimer;
+  if (!e.conn->timer_armed()) return;
+  guarded(id, [&] {
+    call_timeout(*e.conn, service_);
+    after(e);
+  });
 }
 
 void ReactorLoop::close_all() {
-  for (auto& [fd, e] : conns_) {
-    poller_->remove(fd);
+  for (auto& [id, e] : conns_) {
+    loop_.unwatch(e.conn->fd());
     e.conn->settle();  // last chance to write what is queued
     retire(*e.conn, service_);
     gate_.leave();
   }
   conns_.clear();
+  loop_.unwatch(listen_fd_);
+  gate_.tick();
 }
 
 void run_reactor(std::unique_ptr<Poller> (*make)(), int workers, int listen_fd, StreamService& service,

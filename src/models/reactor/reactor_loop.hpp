@@ -1,22 +1,19 @@
 #pragma once
-// One readiness event loop serving a StreamService: accepts, reads, writes, timers and wake-ups
-// from other threads. select, poll and epoll are this loop with a different Poller; epoll runs
+// The readiness model serving a StreamService on an EventLoop: accepts, reads, writes and
+// connection timers. select, poll and epoll are this class over a different poller; epoll runs
 // several of them (--workers) on one shared listening socket.
 //
 // Thread contract: run() owns the loop thread; everything else in this class is loop-thread only.
-// Other threads reach a connection only through Conn::send()/close(), which post to the mailbox.
-#include <chrono>
+// Other threads reach a connection only through Conn::send()/close(), which queue a flush task
+// into the loop (EventLoop::queue_in_loop, coalesced per connection by StreamConn).
 #include <memory>
-#include <mutex>
-#include <queue>
+#include <new>
 #include <unordered_map>
-#include <vector>
 
-#include "core/fd.hpp"
 #include "core/socket.hpp"
+#include "loop/event_loop.hpp"
 #include "models/accept_gate.hpp"
 #include "models/model.hpp"
-#include "loop/poller.hpp"
 #include "models/stream_conn.hpp"
 
 namespace concur {
@@ -25,47 +22,50 @@ class ReactorLoop {
  public:
   ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamService& service, const ServerConfig& cfg,
               AcceptGate& gate, const StopSource& stop);
+  // Serves on the calling thread until stop, then closes every connection.
   void run();
 
  private:
   using Clock = StreamConn::Clock;
   struct Entry {
     std::shared_ptr<StreamConn> conn;
-    bool in = true, out = false;
-    Clock::time_point timer{};  // the due time last queued in timers_
-  };
-  // Cross-thread wake-ups land here; shared so that a late wake after the loop ended is harmless.
-  struct Mailbox {
-    FileDesc efd;
-    std::mutex mu;
-    std::vector<std::weak_ptr<StreamConn>> ready;  // guarded by mu
+    bool in = true, out = false;                    // interest last given to the loop
+    EventLoop::TimerId timer = TimerQueue::kNoTimer;  // the loop timer for conn's due time
+    Clock::time_point timer_due{};
   };
 
+  void watch_listener();
   void accept_ready();
   void open_conn(FileDesc fd, const Endpoint& peer);
-  void on_event(const Ready& r);
-  // A std::bad_alloc on this connection's path: drop it (told `server full`), keep serving.
-  void drop(int fd);
-  void drain_mailbox();
+  void on_ready(Entry& e, const Ready& r);
+  void flush(uint64_t id);      // a send/close from elsewhere: the queued task
+  void on_timer(uint64_t id);
+  // Runs f; a std::bad_alloc on connection id's path drops that connection (told `server full`),
+  // never the server.
+  template <typename F>
+  void guarded(uint64_t id, F&& f) {
+    try {
+      f();
+    } catch (const std::bad_alloc&) {
+      drop(id);
+    }
+  }
+  void drop(uint64_t id);
+  // While refusals are being counted (AcceptGate::needs_tick), sum them up every second.
+  void schedule_tick();
   // After callbacks: retire a finished connection or refresh its interest and timer.
   void after(Entry& e);
-  void fire_timers();
-  int next_timeout() const;
   void close_all();
 
-  std::unique_ptr<Poller> poller_;
+  EventLoop loop_;
   int listen_fd_;
   Acceptor acceptor_;
   StreamService& service_;
   const ServerConfig& cfg_;
   AcceptGate& gate_;
   const StopSource& stop_;
-  std::shared_ptr<Mailbox> mailbox_;
-  std::unordered_map<int, Entry> conns_;
-  using TimerItem = std::pair<Clock::time_point, int>;  // (due, fd); checked against the entry
-  std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
-  Clock::time_point accept_paused_until_{};
-  bool listening_ = true;
+  std::unordered_map<uint64_t, Entry> conns_;  // by connection id (never reused)
+  bool tick_armed_ = false;
 };
 
 // Runs `workers` loops (one per thread, the first on the calling thread) until stop.
