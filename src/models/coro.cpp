@@ -1,24 +1,18 @@
-// coro: C++20 coroutines on concur's own epoll loop — the counterpart of the lecture's asyncio.
+// coro: C++20 coroutines on concur's EventLoop (epoll) — the counterpart of the lecture's asyncio.
 // Each client is one coroutine that reads like the blocking thread-per-client code
 // (wait for the socket, read, hand to the service, write), but it suspends instead of blocking,
 // so thousands of clients share one thread. The accept loop is a coroutine too.
 #include <coroutine>
-#include <mutex>
 #include <optional>
-#include <tuple>
-#include <queue>
 #include <unordered_map>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
+#include "loop/event_loop.hpp"
 #include "models/accept_gate.hpp"
 #include "models/conn_driver.hpp"
 #include "models/model.hpp"
-#include "loop/poller.hpp"
-
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 namespace concur {
 namespace {
@@ -48,14 +42,7 @@ class CoroLoop {
   using Clock = StreamConn::Clock;
 
   CoroLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
-      : poller_(make_epoll_poller()), listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop),
-        mailbox_(std::make_shared<Mailbox>()) {
-    mailbox_->efd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    std::string why;
-    if (!mailbox_->efd || !poller_->add(stop_.fd(), true, false, &why) ||
-        !poller_->add(mailbox_->efd.get(), true, false, &why))
-      throw SysError("cannot start the coro loop: " + why, EINVAL);
-  }
+      : listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {}
 
   // co_await loop.wait(fd, in, out, deadline): suspends until fd is ready, the deadline passes,
   // another thread wakes the connection, or the server stops.
@@ -78,33 +65,18 @@ class CoroLoop {
 
   void run() {
     accept_loop();
-    std::vector<Ready> ready;
-    while (!stopping_) {
-      poller_->wait(next_timeout(), ready);
-      for (const Ready& r : ready) {
-        if (r.fd == stop_.fd()) stopping_ = true;
-        else if (r.fd == mailbox_->efd.get()) drain_mailbox();
-        else resume(r.fd, [&](Wakeup& w) { w.readable = r.in, w.writable = r.out, w.error = r.err; });
-      }
-      fire_timers();
-      gate_.tick();  // sums up bursts of refusals
-      if (stop_.requested()) stopping_ = true;
-    }
+    loop_.run(stop_);
+    stopping_ = true;
     // Every parked coroutine sees `stopping` and returns; each one retires its connection.
     while (!parked_.empty()) resume(parked_.begin()->first, [](Wakeup&) {});
+    gate_.tick();
   }
 
  private:
   struct Parked {
     std::coroutine_handle<> handle;
     Wakeup* result;
-    bool in, out;
-    uint64_t generation;
-  };
-  struct Mailbox {
-    FileDesc efd;
-    std::mutex mu;
-    std::vector<std::weak_ptr<StreamConn>> ready;  // guarded by mu
+    EventLoop::TimerId deadline;  // kNoTimer: none
   };
 
   void park(int fd, bool in, bool out, std::optional<Clock::time_point> deadline, std::coroutine_handle<> h,
@@ -112,21 +84,22 @@ class CoroLoop {
     auto [it, fresh] = registered_.try_emplace(fd, std::pair{in, out});
     if (fresh) {
       std::string why;
-      if (!(fd == listen_fd_ ? poller_->add_listener(fd, &why) : poller_->add(fd, in, out, &why))) {
+      auto on_ready = [this, fd](const Ready& r) {
+        resume(fd, [&](Wakeup& w) { w.readable = r.in, w.writable = r.out, w.error = r.err; });
+      };
+      if (!(fd == listen_fd_ ? loop_.watch_listener(fd, on_ready, &why) : loop_.watch(fd, in, out, on_ready, &why))) {
         registered_.erase(it);
         result->error = true;  // cannot watch it (never for epoll in practice): resume at once
         ready_now_.push_back(h);
         return;
       }
     } else if (it->second != std::pair{in, out}) {
-      poller_->update(fd, in, out);
+      loop_.modify(fd, in, out);
       it->second = {in, out};
     }
-    uint64_t gen = ++generation_;
-    // The timer first: should parking run out of memory, a timer without its parked coroutine is
-    // only a stale item, while a parked coroutine that resumed with the exception would dangle.
-    if (deadline) timers_.push({*deadline, fd, gen});
-    parked_[fd] = Parked{h, result, in, out, gen};
+    EventLoop::TimerId timer = TimerQueue::kNoTimer;
+    if (deadline) timer = loop_.run_at(*deadline, [this, fd] { resume(fd, [](Wakeup& w) { w.timed_out = true; }); });
+    parked_[fd] = Parked{h, result, timer};
   }
 
   template <typename Fill>
@@ -135,6 +108,7 @@ class CoroLoop {
     if (it == parked_.end()) return;
     Parked p = it->second;
     parked_.erase(it);
+    if (p.deadline) loop_.cancel_timer(p.deadline);  // no-op when it is the timer firing
     fill(*p.result);
     p.handle.resume();
     while (!ready_now_.empty()) {
@@ -145,49 +119,14 @@ class CoroLoop {
   }
 
   void forget(int fd) {
-    if (registered_.erase(fd)) poller_->remove(fd);
+    if (registered_.erase(fd)) loop_.unwatch(fd);
   }
 
-  void drain_mailbox() {
-    uint64_t v;
-    [[maybe_unused]] ssize_t n = ::read(mailbox_->efd.get(), &v, sizeof v);
-    std::vector<std::weak_ptr<StreamConn>> batch;
-    {
-      std::lock_guard lock(mailbox_->mu);
-      batch.swap(mailbox_->ready);
-    }
-    for (auto& weak : batch)
-      if (auto c = weak.lock(); c && c->fd() >= 0) resume(c->fd(), [](Wakeup& w) { w.woken = true; });
-  }
-
-  void fire_timers() {
-    auto now = Clock::now();
-    while (!timers_.empty() && std::get<0>(timers_.top()) <= now) {
-      auto [due, fd, gen] = timers_.top();
-      timers_.pop();
-      auto it = parked_.find(fd);
-      if (it == parked_.end() || it->second.generation != gen) continue;  // stale
-      resume(fd, [](Wakeup& w) { w.timed_out = true; });
-    }
-  }
-
-  int next_timeout() {
-    int ms = next_timer_ms();
-    if (gate_.needs_tick() && (ms < 0 || ms > 1000)) ms = 1000;  // a burst's summary is due
-    return ms;
-  }
-
-  int next_timer_ms() {
-    while (!timers_.empty()) {
-      auto [due, fd, gen] = timers_.top();
-      auto it = parked_.find(fd);
-      if (it != parked_.end() && it->second.generation == gen) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count();
-        return left < 0 ? 0 : static_cast<int>(left) + 1;
-      }
-      timers_.pop();
-    }
-    return -1;
+  // A send or close from elsewhere (the task StreamConn's wake-up queues): resume the
+  // connection's coroutine so that it writes or finishes.
+  void wake(uint64_t id) {
+    auto it = fd_of_.find(id);
+    if (it != fd_of_.end()) resume(it->second, [](Wakeup& w) { w.woken = true; });
   }
 
   // The accept loop, as `while True: conn = await accept()`.
@@ -213,8 +152,20 @@ class CoroLoop {
           gate_.leave();
         }
       }
+      schedule_tick();
     }
     forget(listen_fd_);
+  }
+
+  // While refusals are being counted (AcceptGate::needs_tick), sum them up every second.
+  void schedule_tick() {
+    if (tick_armed_ || !gate_.needs_tick()) return;
+    tick_armed_ = true;
+    loop_.run_after(std::chrono::seconds(1), [this] {
+      tick_armed_ = false;
+      gate_.tick();
+      schedule_tick();
+    });
   }
 
   // One client, as `async def handle(reader, writer)`.
@@ -223,16 +174,9 @@ class CoroLoop {
     // Anything on this client's path that runs out of memory (its callbacks, parking it) drops
     // this client only; an exception escaping a coroutine would end the process.
     try {
-      std::weak_ptr<StreamConn> weak = c;
-      c->attach([mb = mailbox_, weak] {
-        {
-          std::lock_guard lock(mb->mu);
-          mb->ready.push_back(weak);
-          if (mb->ready.size() > 1) return;  // the batch's wake-up is already on its way
-        }
-        uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = ::write(mb->efd.get(), &one, sizeof one);
-      });
+      // [this, id] fits std::function's inline storage: a wake-up allocates nothing.
+      c->attach([mb = loop_.mailbox(), this, id = c->id()] { mb->post([this, id] { wake(id); }); });
+      fd_of_[c->id()] = fd;
       call_open(*c, service_);
       for (;;) {
         if (c->settle() == StreamConn::State::finished) break;
@@ -251,8 +195,10 @@ class CoroLoop {
       }
     } catch (const std::bad_alloc&) {
       drop_for_memory(*c);
+      schedule_tick();
     }
     forget(fd);
+    fd_of_.erase(c->id());
     try {
       retire(*c, service_);
     } catch (const std::bad_alloc&) {
@@ -261,20 +207,18 @@ class CoroLoop {
     gate_.leave();
   }
 
-  std::unique_ptr<Poller> poller_;
+  EventLoop loop_{EventLoop::Backend::epoll};
   int listen_fd_;
   StreamService& service_;
   const ServerConfig& cfg_;
   AcceptGate gate_;
   const StopSource& stop_;
-  std::shared_ptr<Mailbox> mailbox_;
   bool stopping_ = false;
-  uint64_t generation_ = 0;
-  std::unordered_map<int, std::pair<bool, bool>> registered_;  // fd -> interest in the poller
+  std::unordered_map<int, std::pair<bool, bool>> registered_;  // fd -> interest given to the loop
   std::unordered_map<int, Parked> parked_;                     // fd -> the coroutine waiting on it
+  std::unordered_map<uint64_t, int> fd_of_;                    // connection id -> its descriptor
+  bool tick_armed_ = false;
   std::vector<std::coroutine_handle<>> ready_now_;
-  using TimerItem = std::tuple<Clock::time_point, int, uint64_t>;
-  std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
 };
 
 class CoroModel final : public Model {
