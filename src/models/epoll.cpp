@@ -12,7 +12,12 @@ class EpollModel final : public Model {
   }
 };
 
-const ModelRegistration reg({"epoll", "epoll event loops; --workers N for N cores", true, [] { return std::make_unique<EpollModel>(); }, true, false, /*has_workers=*/true}, 60);
+const ModelRegistration reg({.name = "epoll",
+                             .summary = "epoll event loops; --workers N for N cores",
+                             .concurrent = true,
+                             .make = [] { return std::make_unique<EpollModel>(); },
+                             .has_workers = true},
+                            60);
 
 }  // namespace
 }  // namespace concur

@@ -72,8 +72,12 @@ class ProcessModel final : public Model {
   }
 };
 
-const ModelRegistration reg({"process", "one forked child per client", true,
-                             [] { return std::make_unique<ProcessModel>(); }, /*shares_memory=*/false, /*forks=*/true},
+const ModelRegistration reg({.name = "process",
+                             .summary = "one forked child per client",
+                             .concurrent = true,
+                             .make = [] { return std::make_unique<ProcessModel>(); },
+                             .shares_memory = false,
+                             .forks = true},
                             30);
 
 }  // namespace
