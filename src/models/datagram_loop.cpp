@@ -1,14 +1,14 @@
 #include "models/datagram_loop.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
+#include <functional>
 #include <vector>
 
 #include "core/error.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur {
 
@@ -32,42 +32,39 @@ class SocketSink final : public DatagramSink {
 }  // namespace
 
 void run_datagram_loop(int udp_fd, DatagramService& service, const StopSource& stop, Millis tick) {
-  using Clock = std::chrono::steady_clock;
+  EventLoop loop(EventLoop::Backend::poll);
   SocketSink sink(udp_fd);
   std::vector<char> buf(64 * 1024);
-  auto next_tick = Clock::now() + tick;
-  while (!stop.requested()) {
-    auto left = std::chrono::duration_cast<Millis>(next_tick - Clock::now()).count();
-    pollfd fds[2] = {{udp_fd, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
-    int rc = ::poll(fds, 2, static_cast<int>(std::max<long long>(left, 0)) + 1);
-    if (rc < 0 && errno != EINTR) throw_errno("poll");
-    if (rc > 0 && fds[1].revents) break;
-    if (rc > 0 && fds[0].revents) {
-      // A bounded batch, so that ticks and the stop request are never starved by a flood.
-      for (int i = 0; i < 256; ++i) {
-        Endpoint from;
-        iovec iov{buf.data(), buf.size()};
-        msghdr msg{};
-        msg.msg_name = from.sa();
-        msg.msg_namelen = from.capacity();
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        ssize_t n = ::recvmsg(udp_fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
-        if (n < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          continue;  // EINTR, or an ICMP error reported for an earlier send: not fatal
-        }
-        from.set_len(msg.msg_namelen);
-        size_t got = std::min(static_cast<size_t>(n), buf.size());
-        bool truncated = (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(n) > buf.size();
-        service.on_datagram(sink, from, std::string_view(buf.data(), got), truncated);
+  auto read_batch = [&](const Ready&) {
+    // A bounded batch, so that ticks and the stop request are never starved by a flood.
+    for (int i = 0; i < 256; ++i) {
+      Endpoint from;
+      iovec iov{buf.data(), buf.size()};
+      msghdr msg{};
+      msg.msg_name = from.sa();
+      msg.msg_namelen = from.capacity();
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      ssize_t n = ::recvmsg(udp_fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        continue;  // EINTR, or an ICMP error reported for an earlier send: not fatal
       }
+      from.set_len(msg.msg_namelen);
+      size_t got = std::min(static_cast<size_t>(n), buf.size());
+      bool truncated = (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(n) > buf.size();
+      service.on_datagram(sink, from, std::string_view(buf.data(), got), truncated);
     }
-    if (Clock::now() >= next_tick) {
-      service.on_tick(sink);
-      next_tick = Clock::now() + tick;
-    }
-  }
+  };
+  std::string why;
+  if (!loop.watch(udp_fd, true, false, read_batch, &why)) throw SysError("cannot watch the UDP socket: " + why, EINVAL);
+  std::function<void()> on_tick = [&] {
+    service.on_tick(sink);
+    loop.run_after(tick, on_tick);  // measured from the end of this tick, as before
+  };
+  loop.run_after(tick, on_tick);
+  loop.run(stop);
+  loop.unwatch(udp_fd);
 }
 
 }  // namespace concur

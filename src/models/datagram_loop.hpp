@@ -1,6 +1,6 @@
 #pragma once
-// Serves a DatagramService on a bound UDP socket until the stop source fires: one thread, poll()
-// on the socket and the stop fd. Datagrams are read with recvmsg(MSG_TRUNC) into a 64 KiB buffer,
+// Serves a DatagramService on a bound UDP socket until the stop source fires: one thread, an
+// EventLoop (poll backend) watching the socket, on_tick as a loop timer. Datagrams are read with recvmsg(MSG_TRUNC) into a 64 KiB buffer,
 // so one larger than that is reported as truncated instead of being silently cut; on_tick runs
 // about every `tick`. Replies go out with sendto(MSG_DONTWAIT): a full socket buffer drops the
 // datagram (UDP may drop any datagram) rather than stall the loop.
