@@ -79,11 +79,10 @@ int run_device(const DeviceArgs& a) {
            a.fleet, 2L * a.fleet + kSpare, limit);
   }
   StopSource stop;
-  install_stop_signals(&stop);
+  StopSignalGuard signals(stop);
   iot::DeviceServer server(o, stop);
   for (const auto& d : server.devices()) outf("listening on {} (tcp, model=epoll)", d.at.to_string());
   server.run();
-  install_stop_signals(nullptr);
   if (a.stats) {
     uint64_t total = 0;
     for (const auto& d : server.devices()) {

@@ -21,6 +21,16 @@ class StopSource {
 
 // Routes SIGINT and SIGTERM to `stop` (nullptr: back to the default action) and ignores SIGPIPE.
 void install_stop_signals(StopSource* stop);
+
+// install_stop_signals(&stop) for a scope: the routing is undone however the scope ends (an
+// exception included), so a later StopSource never sees a signal meant for a dead one.
+class StopSignalGuard {
+ public:
+  explicit StopSignalGuard(StopSource& stop) { install_stop_signals(&stop); }
+  ~StopSignalGuard() { install_stop_signals(nullptr); }
+  StopSignalGuard(const StopSignalGuard&) = delete;
+  StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+};
 // Ignore SIGPIPE process-wide: a peer that resets mid-write is traffic, not a fatal error.
 void ignore_sigpipe();
 
