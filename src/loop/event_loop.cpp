@@ -1,5 +1,6 @@
 #include "loop/event_loop.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -37,7 +38,13 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller)
     throw SysError("cannot start event loop: " + why, EINVAL);
 }
 
-EventLoop::~EventLoop() { mailbox_->set_owner(std::thread::id{}); }
+EventLoop::~EventLoop() {
+  mailbox_->set_owner(std::thread::id{});
+  for (Watch& w : watches_)
+    if (w.fn == &call_function) delete static_cast<IoCallback*>(w.ctx);
+}
+
+void EventLoop::call_function(void* ctx, const Ready& r) { (*static_cast<IoCallback*>(ctx))(r); }
 
 void EventLoop::assert_in_loop_thread(const char* what) const {
   if (is_in_loop_thread()) return;
@@ -70,17 +77,19 @@ void EventLoop::quit() {
 void EventLoop::iterate() {
   int timeout = timers_.timeout_ms(Clock::now());
   poller_->wait(timeout, ready_);
-  ++iteration_;
   dispatching_ = true;
   mailbox_->set_dispatching(true);
   for (const Ready& r : ready_) {
     if (r.fd < 0 || static_cast<size_t>(r.fd) >= watches_.size()) continue;
-    Watch* w = watches_[static_cast<size_t>(r.fd)].get();
-    if (w && w->since < iteration_) w->cb(r);
+    Watch w = watches_[static_cast<size_t>(r.fd)];  // a copy: the callback may change the table
+    if (!w.fn) continue;
+    if (!fresh_.empty() && std::find(fresh_.begin(), fresh_.end(), r.fd) != fresh_.end()) continue;
+    w.fn(w.ctx, r);
   }
   timers_.run_due(Clock::now());
   dispatching_ = false;
   mailbox_->set_dispatching(false);
+  fresh_.clear();
   retired_.clear();
   mailbox_->run_pending();
 }
@@ -90,7 +99,7 @@ void EventLoop::run_in_loop(Task task) {
   else mailbox_->post(std::move(task));
 }
 
-bool EventLoop::add_watch(int fd, bool listener, IoCallback cb, std::string* why) {
+bool EventLoop::add_watch(int fd, bool listener, IoFn fn, void* ctx, std::string* why) {
   if (fd < 0) {
     if (why) *why = "negative descriptor";
     return false;
@@ -101,17 +110,30 @@ bool EventLoop::add_watch(int fd, bool listener, IoCallback cb, std::string* why
   }
   if (!(listener ? poller_->add_listener(fd, why) : poller_->add(fd, true, false, why))) return false;
   if (static_cast<size_t>(fd) >= watches_.size()) watches_.resize(static_cast<size_t>(fd) + 1 + watches_.size() / 2);
-  watches_[static_cast<size_t>(fd)].reset(new Watch{std::move(cb), iteration_});
+  watches_[static_cast<size_t>(fd)] = Watch{fn, ctx};
+  if (dispatching_) fresh_.push_back(fd);
   return true;
 }
 
-bool EventLoop::watch(int fd, bool in, bool out, IoCallback cb, std::string* why) {
-  if (!add_watch(fd, false, std::move(cb), why)) return false;
+bool EventLoop::watch(int fd, bool in, bool out, IoFn fn, void* ctx, std::string* why) {
+  if (!add_watch(fd, false, fn, ctx, why)) return false;
   if (!in || out) poller_->update(fd, in, out);
   return true;
 }
 
-bool EventLoop::watch_listener(int fd, IoCallback cb, std::string* why) { return add_watch(fd, true, std::move(cb), why); }
+bool EventLoop::watch(int fd, bool in, bool out, IoCallback cb, std::string* why) {
+  auto owned = std::make_unique<IoCallback>(std::move(cb));
+  if (!watch(fd, in, out, &call_function, owned.get(), why)) return false;
+  owned.release();  // owned by the watch now; freed by unwatch() or the destructor
+  return true;
+}
+
+bool EventLoop::watch_listener(int fd, IoCallback cb, std::string* why) {
+  auto owned = std::make_unique<IoCallback>(std::move(cb));
+  if (!add_watch(fd, true, &call_function, owned.get(), why)) return false;
+  owned.release();
+  return true;
+}
 
 void EventLoop::modify(int fd, bool in, bool out) {
   if (watching(fd)) poller_->update(fd, in, out);
@@ -120,14 +142,17 @@ void EventLoop::modify(int fd, bool in, bool out) {
 void EventLoop::unwatch(int fd) {
   if (!watching(fd)) return;
   poller_->remove(fd);
-  auto& slot = watches_[static_cast<size_t>(fd)];
-  // The callback may be the one running right now: keep it alive until the dispatch ends.
-  if (dispatching_) retired_.push_back(std::move(slot));
-  slot.reset();
+  Watch& w = watches_[static_cast<size_t>(fd)];
+  if (w.fn == &call_function) {
+    std::unique_ptr<IoCallback> cb(static_cast<IoCallback*>(w.ctx));
+    // It may be the callback running right now: keep it alive until the dispatch ends.
+    if (dispatching_) retired_.push_back(std::move(cb));
+  }
+  w = Watch{};
 }
 
 bool EventLoop::watching(int fd) const {
-  return fd >= 0 && static_cast<size_t>(fd) < watches_.size() && watches_[static_cast<size_t>(fd)] != nullptr;
+  return fd >= 0 && static_cast<size_t>(fd) < watches_.size() && watches_[static_cast<size_t>(fd)].fn != nullptr;
 }
 
 }  // namespace concur

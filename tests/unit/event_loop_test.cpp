@@ -213,6 +213,43 @@ TEST_P(EventLoopTest, ReportsReadinessFollowsInterestAndStopsAfterUnwatch) {
   EXPECT_FALSE(loop.watching(a.get()));
 }
 
+struct Counter {
+  int calls = 0;
+  EventLoop* loop = nullptr;
+  static void on_ready(void* self, const Ready& r) {
+    auto* c = static_cast<Counter*>(self);
+    char buf[8];
+    [[maybe_unused]] ssize_t n = ::read(r.fd, buf, sizeof buf);
+    if (++c->calls == 1) c->loop->quit();
+  }
+};
+
+TEST_P(EventLoopTest, PlainFunctionWatchAndNoStaleReadinessForADescriptorWatchedMidDispatch) {
+  EventLoop loop(GetParam());
+  int p[2], q[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, q), 0);
+  FileDesc a(p[0]), a_peer(p[1]), b(q[0]), b_peer(q[1]);
+  std::string log;
+  Counter second{0, &loop};
+  // Both are readable in the same wait. A's callback replaces B's watch: the new one must not get
+  // the readiness reported before it existed, only what the next wait reports.
+  ASSERT_TRUE(loop.watch(b.get(), true, false, [&](const Ready&) { log += "B1 "; }));
+  ASSERT_TRUE(loop.watch(a.get(), true, false, [&](const Ready&) {
+    char c;
+    [[maybe_unused]] ssize_t n = ::read(a.get(), &c, 1);
+    log += "A ";
+    loop.unwatch(b.get());
+    ASSERT_TRUE(loop.watch(b.get(), true, false, &Counter::on_ready, &second));
+    loop.queue_in_loop([&] { log += "| " + std::to_string(second.calls) + " "; });
+  }));
+  ASSERT_EQ(::write(a_peer.get(), "x", 1), 1);
+  ASSERT_EQ(::write(b_peer.get(), "y", 1), 1);
+  loop.run();
+  EXPECT_EQ(second.calls, 1);
+  EXPECT_NE(log.find("A | 0 "), std::string::npos) << log;  // not called in A's dispatch
+}
+
 TEST_P(EventLoopTest, RunWithAStopSourceReturnsWhenAnotherThreadRequestsStop) {
   EventLoop loop(GetParam());
   StopSource stop;

@@ -60,8 +60,9 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
     conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
     e = &conns_[conn->id()];
     e->conn = conn;
+    e->loop = this;
     std::string why;
-    if (!loop_.watch(raw, true, false, [this, e](const Ready& r) { on_ready(*e, r); }, &why)) {
+    if (!loop_.watch(raw, true, false, &ReactorLoop::ready_thunk, e, &why)) {
       // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
       conns_.erase(conn->id());
       gate_.tell_full(raw);
@@ -91,6 +92,11 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
   });
 }
 
+void ReactorLoop::ready_thunk(void* entry, const Ready& r) {
+  Entry& e = *static_cast<Entry*>(entry);
+  e.loop->on_ready(e, r);
+}
+
 void ReactorLoop::on_ready(Entry& e, const Ready& r) {
   guarded(e.conn->id(), [&] {
     StreamConn& c = *e.conn;
@@ -114,7 +120,6 @@ void ReactorLoop::drop(uint64_t id) {
   StreamConn& c = *e.conn;
   drop_for_memory(c);
   loop_.unwatch(c.fd());
-  if (e.timer) loop_.cancel_timer(e.timer);
   try {
     retire(c, service_);
   } catch (const std::bad_alloc&) {
@@ -142,8 +147,7 @@ void ReactorLoop::after(Entry& e) {
     // Out of the loop before the descriptor is closed: with --workers, another loop's accept()
     // may be handed the same number the moment it is closed.
     loop_.unwatch(fd);
-    if (e.timer) loop_.cancel_timer(e.timer);
-    retire(c, service_);
+      retire(c, service_);
     gate_.leave();
     conns_.erase(c.id());  // e is gone from here on
     return;
@@ -154,13 +158,11 @@ void ReactorLoop::after(Entry& e) {
     e.in = in;
     e.out = out;
   }
-  bool armed = c.timer_armed();
-  if (armed && c.timer_due() == e.timer_due && e.timer) return;
-  if (e.timer) loop_.cancel_timer(e.timer);
-  e.timer = TimerQueue::kNoTimer;
-  if (armed) {
+  // A timer per due time the service sets; one made stale by a newer due time, or by the
+  // connection's end, finds nothing to do when it fires (no cancel: Entry stays small).
+  if (c.timer_armed() && c.timer_due() != e.timer_due) {
     e.timer_due = c.timer_due();
-    e.timer = loop_.run_at(e.timer_due, [this, id = c.id()] { on_timer(id); });
+    loop_.run_at(e.timer_due, [this, id = c.id()] { on_timer(id); });
   }
 }
 
@@ -168,8 +170,9 @@ void ReactorLoop::on_timer(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Entry& e = it->second;
-  e.timer = TimerQueue::kNoTimer;
-  if (!e.conn->timer_armed()) return;
+  StreamConn& c = *e.conn;
+  if (!c.timer_armed() || c.timer_due() != e.timer_due) return;  // stale
+  e.timer_due = {};
   guarded(id, [&] {
     call_timeout(*e.conn, service_);
     after(e);

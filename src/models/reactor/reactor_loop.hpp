@@ -29,14 +29,15 @@ class ReactorLoop {
   using Clock = StreamConn::Clock;
   struct Entry {
     std::shared_ptr<StreamConn> conn;
+    ReactorLoop* loop;  // for the watch's plain-function callback (no allocation per watch)
     bool in = true, out = false;                    // interest last given to the loop
-    EventLoop::TimerId timer = TimerQueue::kNoTimer;  // the loop timer for conn's due time
-    Clock::time_point timer_due{};
+    Clock::time_point timer_due{};                  // of the last loop timer made for conn
   };
 
   void watch_listener();
   void accept_ready();
   void open_conn(FileDesc fd, const Endpoint& peer);
+  static void ready_thunk(void* entry, const Ready& r);
   void on_ready(Entry& e, const Ready& r);
   void flush(uint64_t id);      // a send/close from elsewhere: the queued task
   void on_timer(uint64_t id);
