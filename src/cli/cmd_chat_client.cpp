@@ -78,6 +78,7 @@ int run_chat_client(const ChatClientOptions& o) {
     if (auto problem = chat_id_problem(id)) throw UsageError("--id: '" + escape_for_terminal(id) + "': " + *problem);
   }
 
+  ensure_stdin_open();  // before any descriptor is opened
   StopSource stop;
   StopSignals signals(stop);
   InputReader input(STDIN_FILENO);

@@ -81,6 +81,7 @@ int run_server(const PairChatOptions& o) {
   } catch (const UsageError& e) {
     throw UsageError(std::string("--bind: ") + e.what());
   }
+  ensure_stdin_open();  // before any descriptor is opened
   StopSource stop;
   StopSignals signals(stop);
   FileDesc listener = tcp_listen(at, 1);
@@ -106,6 +107,7 @@ int run_server(const PairChatOptions& o) {
 
 int run_client(const PairChatOptions& o) {
   Endpoint to = client_endpoint(o.host, o.port);
+  ensure_stdin_open();  // before any descriptor is opened
   StopSource stop;
   StopSignals signals(stop);
   FileDesc sock = tcp_connect_until(to, stop);

@@ -1,6 +1,5 @@
 #include "clients/duplex_session.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/sys.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur {
 
@@ -143,87 +143,92 @@ void DuplexSession::send_farewell() {
   }
 }
 
+// One pass over everything that does not wait: buffered input lines, end of input, the send
+// queue, the leave and tail deadlines; then the loop's interest in the socket and the input, and
+// the timers, are set to match. Called after every callback, so the order of work is the one
+// the poll() loop had.
+void DuplexSession::advance() {
+  if (done_) return;
+  // Input already buffered (typed ahead, or held back while the queue was full).
+  while (state_ == State::open && out_bytes_ <= o_.max_queue) {
+    auto line = io_.next_line();
+    if (!line) break;
+    if (line->too_long || line->text.size() > o_.max_input_line) {
+      io_.print_error(fmt::format("concur: input line too long (max {} bytes); not sent", o_.max_input_line));
+      continue;
+    }
+    apply(on_line_(line->text));
+  }
+  if (state_ == State::open && io_.eof() && !input_done_ && out_bytes_ <= o_.max_queue) {
+    input_done_ = true;
+    apply(on_eof_());
+  }
+  if (!out_.empty() && !flush_queue()) return finish();
+
+  auto now = Clock::now();
+  if (out_.empty() && state_ == State::half_closing) {
+    ::shutdown(sock_.get(), SHUT_WR);
+    state_ = State::half_closed;
+  }
+  if (state_ == State::leaving && (out_.empty() || now >= leave_due_)) {
+    if (o_.transport == Transport::udp || !out_.empty()) return finish();
+    ::shutdown(sock_.get(), SHUT_WR);  // then wait (bounded) for the peer to close
+    state_ = State::shut_leaving;
+    leave_due_ = now + o_.leave_wait;
+  }
+  if (state_ == State::shut_leaving && now >= leave_due_) return finish();
+  if (tail_timer_ && now >= tail_due_) {
+    if (!read_socket()) return finish();  // bytes that raced the timer join their line first
+    if (tail_timer_ && Clock::now() >= tail_due_) {
+      tail_timer_ = false;
+      text_.flush([this](std::string_view t) { print_message(t); });
+    }
+  }
+
+  loop_->modify(sock_.get(), true, !out_.empty());
+  const bool want_input = state_ == State::open && !input_done_ && !io_.eof() && out_bytes_ <= o_.max_queue;
+  if (want_input) io_.want_input();
+  if (input_watched_) loop_->modify(io_.input_fd(), want_input, false);
+  auto arm = [this](std::optional<EventLoop::TimerId>& id, Clock::time_point due) {
+    if (id) loop_->cancel_timer(*id);
+    id = loop_->run_at(due, [this] { advance(); });
+  };
+  if (tail_timer_) arm(tail_timer_id_, tail_due_);
+  if (state_ == State::leaving || state_ == State::shut_leaving) arm(leave_timer_id_, leave_due_);
+}
+
+void DuplexSession::finish() {
+  done_ = true;
+  loop_->quit();
+}
+
 int DuplexSession::run() {
   if (!flush_queue()) return 0;
-  auto print = [this](std::string_view t) { print_message(t); };
-  while (!done_) {
-    // Input already buffered (typed ahead, or held back while the queue was full).
-    while (state_ == State::open && out_bytes_ <= o_.max_queue) {
-      auto line = io_.next_line();
-      if (!line) break;
-      if (line->too_long || line->text.size() > o_.max_input_line) {
-        io_.print_error(fmt::format("concur: input line too long (max {} bytes); not sent", o_.max_input_line));
-        continue;
-      }
-      apply(on_line_(line->text));
-    }
-    if (state_ == State::open && io_.eof() && !input_done_ && out_bytes_ <= o_.max_queue) {
-      input_done_ = true;
-      apply(on_eof_());
-    }
-    if (!out_.empty() && !flush_queue()) break;
-
-    auto now = Clock::now();
-    if (out_.empty() && state_ == State::half_closing) {
-      ::shutdown(sock_.get(), SHUT_WR);
-      state_ = State::half_closed;
-    }
-    if (state_ == State::leaving && (out_.empty() || now >= leave_due_)) {
-      if (o_.transport == Transport::udp || !out_.empty()) break;
-      ::shutdown(sock_.get(), SHUT_WR);  // then wait (bounded) for the peer to close
-      state_ = State::shut_leaving;
-      leave_due_ = now + o_.leave_wait;
-    }
-    if (state_ == State::shut_leaving && now >= leave_due_) break;
-    if (tail_timer_ && now >= tail_due_) {
-      if (!read_socket()) break;  // bytes that raced the timer join their line first
-      if (tail_timer_ && Clock::now() >= tail_due_) {
-        tail_timer_ = false;
-        text_.flush(print);
-      }
-    }
-
-    pollfd fds[4];
-    nfds_t n = 0;
-    fds[n++] = {stop_.fd(), POLLIN, 0};
-    const nfds_t sock_i = n;
-    fds[n++] = {sock_.get(), static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
-    nfds_t in_i = 0;
-    if (state_ == State::open && !input_done_ && !io_.eof() && out_bytes_ <= o_.max_queue) {
-      io_.want_input();
-      in_i = n;
-      fds[n++] = {io_.input_fd(), POLLIN, 0};
-    }
-    nfds_t ev_i = 0;
-    if (io_.event_fd() >= 0) {
-      ev_i = n;
-      fds[n++] = {io_.event_fd(), POLLIN, 0};
-    }
-    int timeout = -1;
-    auto consider = [&](Clock::time_point due) {
-      auto ms = std::chrono::duration_cast<Millis>(due - now).count() + 1;
-      ms = std::max<long long>(ms, 0);
-      if (timeout < 0 || ms < timeout) timeout = static_cast<int>(ms);
-    };
-    if (tail_timer_) consider(tail_due_);
-    if (state_ == State::leaving || state_ == State::shut_leaving) consider(leave_due_);
-
-    int rc = ::poll(fds, n, timeout);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("poll");
-    }
-    if (fds[0].revents || stop_.requested()) {
-      send_farewell();
-      break;
-    }
-    if (ev_i && fds[ev_i].revents) io_.on_event();  // a resize first: what is printed next uses it
-    short sre = fds[sock_i].revents;
-    if ((sre & (POLLIN | POLLERR | POLLHUP)) && !read_socket()) break;
-    if ((sre & POLLOUT) && !flush_queue()) break;
-    if (in_i && fds[in_i].revents) io_.read_some();
+  // poll(), not epoll: stdin may be a regular file (`< lines.txt`), which epoll refuses.
+  EventLoop loop(EventLoop::Backend::poll);
+  loop_ = &loop;
+  loop.watch(sock_.get(), true, false, [this](const Ready& r) {
+    if ((r.in || r.err) && !read_socket()) return finish();
+    if (r.out && !flush_queue()) return finish();
+    advance();
+  });
+  // stdin stays blocking (its file description is shared with the shell): it is read only once
+  // per readiness report, which poll() gives for this loop alone.
+  input_watched_ = loop.watch(io_.input_fd(), false, false, [this](const Ready&) {
+    io_.read_some();
+    advance();
+  });
+  if (io_.event_fd() >= 0) {
+    loop.watch(io_.event_fd(), true, false, [this](const Ready&) {
+      io_.on_event();  // a terminal resize
+      advance();
+    });
   }
-  text_.flush(print);  // an unterminated tail still shows when we leave
+  advance();
+  if (!done_) loop.run(stop_);
+  if (!done_ && stop_.requested()) send_farewell();
+  text_.flush([this](std::string_view t) { print_message(t); });  // an unterminated tail still shows when we leave
+  loop_ = nullptr;
   return 0;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // A full-duplex terminal session over one socket, shared by `pair-chat` and `chat-client`:
-// input lines go out while received messages are printed, in one poll() loop over the input, the
-// socket and the stop eventfd — neither direction ever waits for the other. Input and output go
+// input lines go out while received messages are printed, in one EventLoop (poll backend) over
+// the input, the socket and the stop eventfd — neither direction ever waits for the other. Input and output go
 // through a SessionIo: plain lines (PipeIo), or a line editor on a terminal (TerminalEditor),
 // which prints received text above the line being typed.
 //
@@ -14,6 +14,7 @@
 // - What an input line sends, and what end of input does, is the command's choice (Action).
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,7 @@
 #include "core/fd.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur {
 
@@ -72,6 +74,8 @@ class DuplexSession {
  private:
   enum class State { open, half_closing, half_closed, leaving, shut_leaving };
 
+  void advance();  // the work that needs no waiting; sets the loop's interests and timers
+  void finish();   // the session is over: leave the loop
   void apply(SessionAction a);
   bool flush_queue();  // false: the peer is gone (message printed)
   // Reads what is there. Returns false when the session is over.
@@ -98,6 +102,9 @@ class DuplexSession {
   bool input_done_ = false;
   bool got_datagram_ = false;
   bool done_ = false;
+  EventLoop* loop_ = nullptr;  // while run() runs
+  bool input_watched_ = false;
+  std::optional<EventLoop::TimerId> tail_timer_id_, leave_timer_id_;
 };
 
 }  // namespace concur

@@ -1,5 +1,6 @@
 #include "clients/input_reader.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -73,6 +74,12 @@ std::optional<InputReader::Line> InputReader::read_line(int stop_fd) {
     }
     if (!read_some()) return next_line();
   }
+}
+
+void ensure_stdin_open() {
+  if (::fcntl(STDIN_FILENO, F_GETFD) >= 0 || errno != EBADF) return;
+  int fd = ::open("/dev/null", O_RDONLY);  // the lowest free descriptor: 0
+  if (fd > STDIN_FILENO) ::close(fd);
 }
 
 }  // namespace concur

@@ -41,4 +41,8 @@ class InputReader {
   bool discarding_ = false;  // inside the discarded rest of an over-long line
 };
 
+// With stdin closed (`<&-`), descriptor 0 would go to the next socket or eventfd opened and be
+// read as input: put /dev/null there instead, so the input simply ends.
+void ensure_stdin_open();
+
 }  // namespace concur

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace concur {
 
@@ -20,6 +21,8 @@ bool colour_wanted(bool no_color_option) {
   if (no_color_option) return false;
   const char* nc = std::getenv("NO_COLOR");
   if (nc && *nc) return false;
+  const char* term = std::getenv("TERM");
+  if (!term || !*term || std::strcmp(term, "dumb") == 0) return false;  // shows escapes as text
   return ::isatty(STDOUT_FILENO);
 }
 

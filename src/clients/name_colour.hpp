@@ -7,8 +7,8 @@
 
 namespace concur {
 
-// Colour is used when stdout is a terminal, NO_COLOR is unset or empty (no-color.org) and
-// --no-color was not given.
+// Colour is used when stdout is a terminal (TERM set, not "dumb"), NO_COLOR is unset or empty
+// (no-color.org) and --no-color was not given.
 bool colour_wanted(bool no_color_option);
 
 // The SGR colour code ("31".."96") of an ID.

@@ -13,6 +13,7 @@
 #include <climits>
 #include <clocale>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <cwchar>
 
@@ -107,7 +108,12 @@ TerminalEditor* editor_of(EditLine* el) {
 
 }  // namespace
 
-bool TerminalEditor::wanted() { return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO); }
+bool TerminalEditor::wanted() {
+  // A "dumb" terminal (Emacs' shell buffer, some CI consoles) cannot move the cursor: plain lines.
+  const char* term = std::getenv("TERM");
+  if (!term || !*term || std::strcmp(term, "dumb") == 0) return false;
+  return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+}
 
 TerminalEditor::TerminalEditor(EditorOptions o) : o_(std::move(o)) {
   use_utf8_locale();

@@ -36,7 +36,8 @@ struct EditorOptions {
 
 class TerminalEditor final : public SessionIo {
  public:
-  // True when stdin and stdout are both terminals: the only case for an editor.
+  // True when stdin and stdout are both terminals (and TERM is set and not "dumb"): the only
+  // case for an editor.
   static bool wanted();
 
   // Puts the terminal into editing mode and shows the prompt. Throws SysError when libedit

@@ -3,6 +3,7 @@
 // servers). UDP: the lecture's own udp_multi_chat_server.py, only its port taken from argv.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -122,6 +123,18 @@ TEST(ChatClient, BidiAndInvisibleCharactersArePrintedEscaped) {
   EXPECT_EQ(c.read_line(), "[eve]pay \\u202e01$\\u202c now");
   EXPECT_EQ(c.read_line(), "[eve]b\\u200bob\\u2060\\ufeff");
   EXPECT_EQ(c.read_line(), "[eve]\\u2067isolate\\u2069 a\\u2028b");
+  room.conn.close();
+  EXPECT_EQ(c.wait(3000ms), 0);
+}
+
+// Started with stdin closed (`<&-`): the input has ended, so the client joins and quits at
+// once instead of reading its own socket or eventfd as input (which hung it before).
+TEST(ChatClient, ClosedStdinLeavesLikeEndOfInput) {
+  TcpRoom room;
+  Process c(concur_args({"chat-client", "--port", std::to_string(room.listener.port()), "--id", "alice"}), {},
+            [] { ::close(0); });
+  room.accept_join("alice");
+  EXPECT_EQ(room.conn.recv_line(), "[alice]quit");
   room.conn.close();
   EXPECT_EQ(c.wait(3000ms), 0);
 }

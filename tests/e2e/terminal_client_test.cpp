@@ -269,6 +269,25 @@ TEST(TerminalChat, HistoryFileKeepsLinesAcrossSessions) {
   EXPECT_EQ(p.exit_code(), 0);
 }
 
+TEST(TerminalChat, DumbTerminalGetsPlainLines) {
+  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ChatServer s;
+  Pane p(chat_args(s.port), "TERM=dumb");
+  Tmux& t = p.term();
+  ASSERT_TRUE(s.proc.wait_for_line(":[alice]"));
+  auto bob = join(s, "bob");
+  ASSERT_TRUE(t.wait_screen([](const Screen& s) { return std::find(s.begin(), s.end(), "[bob]") != s.end(); }));
+  t.type("plain");
+  t.keys({"Enter"});
+  EXPECT_EQ(bob->recv_line(), "[alice]plain");
+  for (const auto& row : t.screen(true)) {
+    EXPECT_EQ(row.find("[alice]>"), std::string::npos) << row;  // no prompt: the kernel's line editing
+    EXPECT_EQ(row.find("\x1b["), std::string::npos) << row;    // and no colour
+  }
+  t.keys({"C-d"});
+  EXPECT_EQ(p.exit_code(), 0);
+}
+
 TEST(TerminalPairChat, TypedLineStaysAsTheEchoAndReceivedTextGoesAbove) {
   if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
   Server srv({"pair-chat", "server", "--port", "0", "--bind", "127.0.0.1"});
