@@ -39,11 +39,6 @@ struct ChatClientOptions {
   bool no_color = false;
 };
 
-struct StopSignals {
-  explicit StopSignals(StopSource& s) { install_stop_signals(&s); }
-  ~StopSignals() { install_stop_signals(nullptr); }
-};
-
 std::string trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return {};
@@ -80,7 +75,7 @@ int run_chat_client(const ChatClientOptions& o) {
 
   ensure_stdin_open();  // before any descriptor is opened
   StopSource stop;
-  StopSignals signals(stop);
+  StopSignalGuard signals(stop);
   InputReader input(STDIN_FILENO);
   if (!o.id_given) {
     auto asked = ask_id(input, stop);

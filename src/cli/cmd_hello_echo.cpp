@@ -71,16 +71,11 @@ void send_line(int fd, const std::string& line, const std::string& host, int por
   }
 }
 
-struct StopSignals {
-  explicit StopSignals(StopSource& s) { install_stop_signals(&s); }
-  ~StopSignals() { install_stop_signals(nullptr); }
-};
-
 // On a terminal: the same exchange with libedit line editing behind the seed's prompt. Ctrl-D
 // on an empty line or Ctrl-C leaves (exit 0) with the terminal restored.
 int echo_client_terminal(int fd, const std::string& host, int port) {
   StopSource stop;
-  StopSignals signals(stop);
+  StopSignalGuard signals(stop);
   TerminalEditor editor(EditorOptions{"Message to send: ", {}});
   while (auto line = editor.read_line(stop.fd())) {
     send_line(fd, *line, host, port);

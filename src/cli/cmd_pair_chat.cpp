@@ -39,12 +39,6 @@ struct PairChatOptions {
   std::string host = "127.0.0.1";
 };
 
-// Clears the signal routing when the command ends, whatever way it ends.
-struct StopSignals {
-  explicit StopSignals(StopSource& s) { install_stop_signals(&s); }
-  ~StopSignals() { install_stop_signals(nullptr); }
-};
-
 int chat_with(FileDesc sock, const Endpoint& peer, StopSource& stop) {
   InputReader input(STDIN_FILENO);
   const bool terminal = TerminalEditor::wanted();
@@ -83,7 +77,7 @@ int run_server(const PairChatOptions& o) {
   }
   ensure_stdin_open();  // before any descriptor is opened
   StopSource stop;
-  StopSignals signals(stop);
+  StopSignalGuard signals(stop);
   FileDesc listener = tcp_listen(at, 1);
   outf("listening on {} (tcp, model=thread)", local_endpoint(listener.get()).to_string());
   Acceptor acceptor(listener.get());
@@ -109,7 +103,7 @@ int run_client(const PairChatOptions& o) {
   Endpoint to = client_endpoint(o.host, o.port);
   ensure_stdin_open();  // before any descriptor is opened
   StopSource stop;
-  StopSignals signals(stop);
+  StopSignalGuard signals(stop);
   FileDesc sock = tcp_connect_until(to, stop);
   if (!sock) return 0;
   outf("connected to {}", to.to_string());
