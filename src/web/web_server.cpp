@@ -1,7 +1,5 @@
 #include "web/web_server.hpp"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <wslay/wslay.h>
@@ -18,8 +16,6 @@ namespace concur::web {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-constexpr uint64_t kListenerId = 0;
-constexpr uint64_t kWakeId = 1;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kReadBudget = 256 * 1024;  // per connection per loop pass: no one starves the rest
 constexpr Millis kLinger{2000};             // how long a closing connection may take to say goodbye
@@ -158,16 +154,12 @@ struct WsGlue {
 WebServer::WebServer(const Endpoint& at, WebConfig cfg) : cfg_(std::move(cfg)) {
   listener_ = tcp_listen(at);
   acceptor_ = std::make_unique<Acceptor>(listener_.get());
-  epoll_ = FileDesc(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_) throw_errno("web: epoll_create1");
-  wake_ = FileDesc(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake_) throw_errno("web: eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kListenerId;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_.get(), &ev) != 0) throw_errno("web: epoll_ctl");
-  ev.data.u64 = kWakeId;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0) throw_errno("web: epoll_ctl");
+  // Constructed here, so this thread is the loop's until start() hands it to the server thread.
+  loop_ = std::make_unique<EventLoop>();
+  std::string why;
+  if (!loop_->watch(listener_.get(), true, false, [this](const Ready&) { on_accept(); }, &why))
+    throw SysError("web: cannot watch the listening socket: " + why, EINVAL);
+  arm_sweep();
 }
 
 WebServer::~WebServer() { stop(); }
@@ -177,71 +169,44 @@ Endpoint WebServer::local() const { return local_endpoint(listener_.get()); }
 void WebServer::page(std::string path, PageHandler h) { pages_[std::move(path)] = std::move(h); }
 void WebServer::websocket(std::string path, WsHandler& h) { sockets_[std::move(path)] = &h; }
 
-void WebServer::start() { thread_ = std::thread([this] { run(); }); }
+void WebServer::start() {
+  thread_ = std::thread([this] {
+    loop_->run(stop_);
+    while (!conns_.empty()) drop(conns_.begin()->first);  // each WebSocket gets on_close
+  });
+}
 
 void WebServer::stop() {
   if (!thread_.joinable()) return;
-  stopping_.store(true);
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t w = ::write(wake_.get(), &one, sizeof one);
+  stop_.request();
   thread_.join();
 }
 
 void WebServer::notify(uint64_t id) {
-  std::lock_guard lock(mbox_mu_);
-  mbox_.push_back(id);
-  if (!woken_) {
-    woken_ = true;
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t w = ::write(wake_.get(), &one, sizeof one);
-  }
+  // The WsConn's dirty flag makes this one task per connection per burst; the loop's mailbox
+  // coalesces the wake-ups of a burst over many connections into one eventfd write.
+  loop_->queue_in_loop([this, id] {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    take_outbox(*it->second);
+    if (it->second->dead) drop(id);
+  });
 }
 
-void WebServer::run() {
-  epoll_event events[128];
-  auto last_sweep = Clock::now();
-  while (!stopping_.load()) {
-    int n = ::epoll_wait(epoll_.get(), events, 128, 250);
-    if (n < 0 && errno != EINTR) {
-      errf("concur: web: epoll_wait: {}", std::strerror(errno));
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      uint64_t id = events[i].data.u64;
-      if (id == kListenerId) {
-        on_accept();
-        continue;
-      }
-      if (id == kWakeId) {
-        uint64_t v;
-        [[maybe_unused]] ssize_t r = ::read(wake_.get(), &v, sizeof v);
-        std::vector<uint64_t> ids;
-        {
-          std::lock_guard lock(mbox_mu_);
-          ids.swap(mbox_);
-          woken_ = false;
-        }
-        for (uint64_t cid : ids) {
-          auto it = conns_.find(cid);
-          if (it == conns_.end()) continue;
-          take_outbox(*it->second);
-          if (it->second->dead) drop(cid);
-        }
-        continue;
-      }
-      auto it = conns_.find(id);
-      if (it == conns_.end()) continue;
-      Conn& c = *it->second;
-      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
-      if (!c.dead && (events[i].events & EPOLLOUT)) flush(c);
-      if (c.dead) drop(id);
-    }
-    if (Clock::now() - last_sweep >= Millis(200)) {
-      last_sweep = Clock::now();
-      sweep();
-    }
-  }
-  while (!conns_.empty()) drop(conns_.begin()->first);
+void WebServer::arm_sweep() {
+  loop_->run_after(Millis(200), [this] {
+    sweep();
+    arm_sweep();
+  });
+}
+
+void WebServer::on_event(uint64_t id, const Ready& r) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = *it->second;
+  if (r.in || r.err) on_readable(c);
+  if (!c.dead && r.out) flush(c);
+  if (c.dead) drop(id);
 }
 
 void WebServer::on_accept() {
@@ -257,11 +222,9 @@ void WebServer::on_accept() {
     c->fd = std::move(fd);
     c->peer = peer;
     c->deadline = Clock::now() + cfg_.head_timeout;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = c->id;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) != 0) continue;
-    conns_.emplace(c->id, std::move(c));
+    uint64_t id = c->id;
+    if (!loop_->watch(c->fd.get(), true, false, [this, id](const Ready& ready) { on_event(id, ready); })) continue;
+    conns_.emplace(id, std::move(c));
   }
 }
 
@@ -403,10 +366,7 @@ void WebServer::update_interest(Conn& c) {
   bool want = !c.out.empty();
   if (want == c.want_out) return;
   c.want_out = want;
-  epoll_event ev{};
-  ev.events = want ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
-  ev.data.u64 = c.id;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+  loop_->modify(c.fd.get(), true, want);
 }
 
 void WebServer::sweep() {
@@ -430,8 +390,8 @@ void WebServer::drop(uint64_t id) {
   if (it == conns_.end()) return;
   std::unique_ptr<Conn> c = std::move(it->second);
   conns_.erase(it);
+  loop_->unwatch(c->fd.get());
   end_ws(*c);
-  // Closing the descriptor removes it from the epoll set.
 }
 
 void WebServer::end_ws(Conn& c) {

@@ -1,8 +1,9 @@
 #pragma once
-// A small HTTP/1.1 + WebSocket server for concur's web pages (SPEC §4 "Web"): one thread, one
-// epoll loop, its own. It runs beside whatever model serves a command's main protocol, so a page
-// works under every --model; it only meets the rest of the process through thread-safe calls
-// (ChatRoom::broadcast -> WsConn::send_text).
+// A small HTTP/1.1 + WebSocket server for concur's web pages (SPEC §4 "Web"): one thread running
+// one EventLoop (src/loop: epoll, timers, the mailbox), its own. It runs beside whatever model
+// serves a command's main protocol, so a page works under every --model; it only meets the rest
+// of the process through thread-safe calls (ChatRoom::broadcast -> WsConn::send_text, which posts
+// to the loop's mailbox).
 //
 // HTTP: GET only, heads of at most 8 KiB, every answer closes the connection (http_request.hpp).
 // WebSocket: the handshake checks Origin (ws_handshake.hpp); wslay parses incoming frames and
@@ -29,6 +30,8 @@
 #include "core/duration.hpp"
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
+#include "core/stop.hpp"
+#include "loop/event_loop.hpp"
 #include "web/http_request.hpp"
 #include "web/http_response.hpp"
 
@@ -123,7 +126,8 @@ class WebServer {
   friend struct WsGlue;
   struct Conn;
   void notify(uint64_t id);  // a WsConn has output or a close request; called under its mu_
-  void run();
+  void arm_sweep();
+  void on_event(uint64_t id, const Ready& r);
   void on_accept();
   void on_readable(Conn& c);
   void on_head(Conn& c);
@@ -138,18 +142,13 @@ class WebServer {
   const WebConfig cfg_;
   FileDesc listener_;
   std::unique_ptr<Acceptor> acceptor_;
-  FileDesc epoll_;
-  FileDesc wake_;
   std::map<std::string, PageHandler> pages_;
   std::map<std::string, WsHandler*> sockets_;
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;  // server thread only
-  uint64_t next_id_ = 2;                              // 0: listener, 1: wake-up eventfd
+  uint64_t next_id_ = 1;
+  std::unique_ptr<EventLoop> loop_;
+  StopSource stop_;
   std::thread thread_;
-  std::atomic<bool> stopping_{false};
-
-  std::mutex mbox_mu_;
-  std::vector<uint64_t> mbox_;  // WsConns with output or a close request; guarded by mbox_mu_
-  bool woken_ = false;          // guarded by mbox_mu_
 };
 
 // A text frame as the server sends it (FIN, opcode 1, no mask), appended to `out`.
