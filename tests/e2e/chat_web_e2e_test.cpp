@@ -175,16 +175,17 @@ TEST(ChatWebE2E, UdpMembersMeetBrowsersToo) {
     ssize_t n = ::recv(udp.get(), buf, sizeof buf, 0);
     return std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
   };
-  ASSERT_EQ(::send(udp.get(), "[udp]", 5, 0), 5);
-  ASSERT_TRUE(w.s.proc.wait_for_line(":[udp]"));
   WsClient ws(w.web);
   ws.send_text("[web]");
-  EXPECT_EQ(udp_recv(), "[web]");
+  ASSERT_TRUE(ws.sync());  // joined: it will see the UDP member's join
+  ASSERT_EQ(::send(udp.get(), "[udp]", 5, 0), 5);
+  EXPECT_EQ(ws.recv_text(), "[udp]");
   ws.send_text("[web]hi udp");
   EXPECT_EQ(udp_recv(), "[web]hi udp");
   ASSERT_EQ(::send(udp.get(), "[udp]hi web", 11, 0), 11);
   EXPECT_EQ(ws.recv_text(), "[udp]hi web");
 }
+
 TEST(ChatWebE2E, StrictHttp) {
   WebChat w;
   std::string page = http_get(w.web, "/");
