@@ -15,9 +15,23 @@ void Mailbox::post(Task task) {
   bool was_empty;
   {
     std::lock_guard lock(mu_);
-    was_empty = queued_.empty();
+    was_empty = queued_.empty() && flushes_.empty();
     queued_.push_back(std::move(task));
   }
+  queued(was_empty);
+}
+
+void Mailbox::post_flush(uint64_t key) {
+  bool was_empty;
+  {
+    std::lock_guard lock(mu_);
+    was_empty = queued_.empty() && flushes_.empty();
+    flushes_.push_back(key);
+  }
+  queued(was_empty);
+}
+
+void Mailbox::queued(bool was_empty) {
   // dispatching_ is read only by the owner thread, which is the only one that writes it.
   if (was_empty && !(in_owner_thread() && dispatching_)) wake();
 }
@@ -36,12 +50,15 @@ void Mailbox::clear_wake() {
 size_t Mailbox::run_pending() {
   {
     std::lock_guard lock(mu_);
-    if (queued_.empty()) return 0;
+    if (queued_.empty() && flushes_.empty()) return 0;
     running_.swap(queued_);
+    flushing_.swap(flushes_);
   }
-  size_t n = running_.size();
+  size_t n = running_.size() + flushing_.size();
   for (Task& t : running_) t();
   running_.clear();
+  for (uint64_t key : flushing_) flush_fn_(flush_ctx_, key);
+  flushing_.clear();
   return n;
 }
 

@@ -7,6 +7,7 @@
 // Shared (std::shared_ptr) so that a handle kept by a connection can still post after its loop
 // is gone: the task is then never run, only destroyed with the mailbox.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -29,12 +30,22 @@ class Mailbox {
   // when the queue already held tasks (one is on its way or the loop drains them next), nor when
   // the caller is the loop thread in the middle of a dispatch (the loop drains right after).
   void post(Task task);
+  // Any thread. The same for the commonest task, "look at connection `key` again": queues only
+  // the key (no std::function), handed to the flush handler. Same coalescing as post().
+  void post_flush(uint64_t key);
+  // Loop thread, before any post_flush: what a flush calls, fn(ctx, key).
+  void set_flush_handler(void (*fn)(void* ctx, uint64_t key), void* ctx) {
+    flush_fn_ = fn;
+    flush_ctx_ = ctx;
+  }
   // Any thread. Makes fd() readable (one write).
   void wake();
+  // Any thread: the first post into an empty queue wakes the loop (see post()).
+  void queued(bool was_empty);
   // Loop thread, when fd() was reported readable: clears the wake-up.
   void clear_wake();
-  // Loop thread. Runs the tasks queued so far, in order; tasks they post run on the next call.
-  // Returns how many ran.
+  // Loop thread. Runs the tasks queued so far, in order, then the flushes; what they post runs on
+  // the next call. Returns how many ran.
   size_t run_pending();
 
   // Loop thread. The thread that owns the loop, and whether it is inside a dispatch.
@@ -51,7 +62,11 @@ class Mailbox {
   bool dispatching_ = false;  // loop thread only
   std::mutex mu_;
   std::vector<Task> queued_;   // guarded by mu_
-  std::vector<Task> running_;  // loop thread only; keeps its capacity between drains
+  std::vector<uint64_t> flushes_;  // guarded by mu_
+  std::vector<Task> running_;  // loop thread only; these keep their capacity between drains
+  std::vector<uint64_t> flushing_;
+  void (*flush_fn_)(void*, uint64_t) = nullptr;
+  void* flush_ctx_ = nullptr;
   std::atomic<uint64_t> wakeups_{0};
 };
 

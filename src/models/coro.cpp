@@ -42,7 +42,10 @@ class CoroLoop {
   using Clock = StreamConn::Clock;
 
   CoroLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
-      : listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {}
+      : listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {
+    loop_.mailbox()->set_flush_handler(
+        [](void* self, uint64_t fd) { static_cast<CoroLoop*>(self)->wake(static_cast<int>(fd)); }, this);
+  }
 
   // co_await loop.wait(fd, in, out, deadline): suspends until fd is ready, the deadline passes,
   // another thread wakes the connection, or the server stops.
@@ -84,10 +87,13 @@ class CoroLoop {
     auto [it, fresh] = registered_.try_emplace(fd, std::pair{in, out});
     if (fresh) {
       std::string why;
-      auto on_ready = [this, fd](const Ready& r) {
-        resume(fd, [&](Wakeup& w) { w.readable = r.in, w.writable = r.out, w.error = r.err; });
+      auto on_ready = [](void* self, const Ready& r) {
+        static_cast<CoroLoop*>(self)->resume(r.fd, [&](Wakeup& w) { w.readable = r.in, w.writable = r.out, w.error = r.err; });
       };
-      if (!(fd == listen_fd_ ? loop_.watch_listener(fd, on_ready, &why) : loop_.watch(fd, in, out, on_ready, &why))) {
+      // The listener once, as a std::function; connections as (function, this): no allocation.
+      bool ok = fd == listen_fd_ ? loop_.watch_listener(fd, [this, on_ready](const Ready& r) { on_ready(this, r); }, &why)
+                                 : loop_.watch(fd, in, out, on_ready, this, &why);
+      if (!ok) {
         registered_.erase(it);
         result->error = true;  // cannot watch it (never for epoll in practice): resume at once
         ready_now_.push_back(h);
@@ -122,11 +128,10 @@ class CoroLoop {
     if (registered_.erase(fd)) loop_.unwatch(fd);
   }
 
-  // A send or close from elsewhere (the task StreamConn's wake-up queues): resume the
+  // A send or close from elsewhere (the flush StreamConn's wake-up queues): resume the
   // connection's coroutine so that it writes or finishes.
-  void wake(uint64_t id) {
-    auto it = fd_of_.find(id);
-    if (it != fd_of_.end()) resume(it->second, [](Wakeup& w) { w.woken = true; });
+  void wake(int fd) {
+    if (fd != listen_fd_) resume(fd, [](Wakeup& w) { w.woken = true; });
   }
 
   // The accept loop, as `while True: conn = await accept()`.
@@ -174,9 +179,10 @@ class CoroLoop {
     // Anything on this client's path that runs out of memory (its callbacks, parking it) drops
     // this client only; an exception escaping a coroutine would end the process.
     try {
-      // [this, id] fits std::function's inline storage: a wake-up allocates nothing.
-      c->attach([mb = loop_.mailbox(), this, id = c->id()] { mb->post([this, id] { wake(id); }); });
-      fd_of_[c->id()] = fd;
+      // [mailbox, fd] fits std::function's inline storage and a flush queues only the fd: neither
+      // the connection nor a wake-up allocates. (A wake-up that arrives after the descriptor went
+      // to a newer connection only resumes that one spuriously: it settles and parks again.)
+      c->attach([mb = loop_.mailbox().get(), fd] { mb->post_flush(static_cast<uint64_t>(fd)); }, loop_.mailbox());
       call_open(*c, service_);
       for (;;) {
         if (c->settle() == StreamConn::State::finished) break;
@@ -198,7 +204,6 @@ class CoroLoop {
       schedule_tick();
     }
     forget(fd);
-    fd_of_.erase(c->id());
     try {
       retire(*c, service_);
     } catch (const std::bad_alloc&) {
@@ -216,7 +221,6 @@ class CoroLoop {
   bool stopping_ = false;
   std::unordered_map<int, std::pair<bool, bool>> registered_;  // fd -> interest given to the loop
   std::unordered_map<int, Parked> parked_;                     // fd -> the coroutine waiting on it
-  std::unordered_map<uint64_t, int> fd_of_;                    // connection id -> its descriptor
   bool tick_armed_ = false;
   std::vector<std::coroutine_handle<>> ready_now_;
 };

@@ -25,7 +25,8 @@ StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue)
       peer_(peer),
       max_queue_(max_queue) {}
 
-void StreamConn::attach(std::function<void()> wake) {
+void StreamConn::attach(std::function<void()> wake, std::shared_ptr<void> keep) {
+  wake_keep_ = std::move(keep);
   wake_ = std::move(wake);
 }
 

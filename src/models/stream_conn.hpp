@@ -39,7 +39,9 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   // ---- model side; owner thread only unless stated ----
   // Must be called before any callback: the calling thread becomes the owner; `wake` is what
   // other threads call to get the owner's attention (safe to call after the owner is gone).
-  void attach(std::function<void()> wake);
+  // `keep` is held for as long as the connection, for what `wake` refers to (an event loop's
+  // mailbox): a wake small enough for std::function's inline storage then allocates nothing.
+  void attach(std::function<void()> wake, std::shared_ptr<void> keep = {});
   int fd() const { return fd_.get(); }
 
   // What the owner should do next, after callbacks and wake-ups.
@@ -103,6 +105,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   const Endpoint peer_;
   const size_t max_queue_;
   std::function<void()> wake_;
+  std::shared_ptr<void> wake_keep_;
 
   mutable std::mutex mu_;
   Buffer out_;            // guarded by mu_

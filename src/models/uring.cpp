@@ -69,6 +69,7 @@ class UringLoop {
 
   void run() {
     mailbox_->set_owner(std::this_thread::get_id());
+    mailbox_->set_flush_handler([](void* self, uint64_t id) { static_cast<UringLoop*>(self)->flush(id); }, this);
     arm_accept();
     arm_poll(mailbox_->fd(), kWake);
     arm_poll(stop_.fd(), kStop);
@@ -264,8 +265,9 @@ class UringLoop {
     try {
       conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
       id = conn->id();
-      // [this, id] fits std::function's inline storage: a wake-up allocates nothing.
-      conn->attach([mb = mailbox_, this, id] { mb->post([this, id] { flush(id); }); });
+      // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
+      // the connection nor a wake-up allocates. The connection keeps the mailbox alive.
+      conn->attach([mb = mailbox_.get(), id] { mb->post_flush(id); }, mailbox_);
       Entry& e = conns_[id];
       e.conn = conn;
       e.fd = raw;

@@ -134,6 +134,32 @@ TEST_P(EventLoopTest, PostsFromOtherThreadsAllRunInOrderWithCoalescedWakeups) {
   }
 }
 
+TEST_P(EventLoopTest, FlushesPostedFromAnotherThreadReachTheHandlerInOrderWithOneWakeup) {
+  EventLoop loop(GetParam());
+  std::vector<uint64_t> keys;
+  loop.mailbox()->set_flush_handler([](void* v, uint64_t k) { static_cast<std::vector<uint64_t>*>(v)->push_back(k); },
+                                    &keys);
+  std::promise<void> blocked, release;
+  auto release_f = release.get_future().share();
+  loop.queue_in_loop([&] {
+    blocked.set_value();
+    release_f.wait();
+  });
+  std::thread runner([&] { loop.run(); });
+  blocked.get_future().wait();
+  uint64_t before = loop.wakeups();
+  std::thread poster([&] {
+    for (uint64_t k = 1; k <= 500; ++k) loop.mailbox()->post_flush(k);
+  });
+  poster.join();
+  EXPECT_LE(loop.wakeups() - before, 1u);
+  loop.queue_in_loop([&] { loop.quit(); });
+  release.set_value();
+  runner.join();
+  ASSERT_EQ(keys.size(), 500u);
+  for (uint64_t k = 1; k <= 500; ++k) ASSERT_EQ(keys[k - 1], k);
+}
+
 TEST_P(EventLoopTest, RunInLoopIsImmediateOnTheLoopThreadAndQueuedElsewhere) {
   EventLoop loop(GetParam());
   std::thread::id ran_on;

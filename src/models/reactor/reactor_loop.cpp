@@ -16,7 +16,9 @@ ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamSe
       service_(service),
       cfg_(cfg),
       gate_(gate),
-      stop_(stop) {}
+      stop_(stop) {
+  loop_.mailbox()->set_flush_handler([](void* self, uint64_t id) { static_cast<ReactorLoop*>(self)->flush(id); }, this);
+}
 
 void ReactorLoop::run() {
   watch_listener();
@@ -72,8 +74,9 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
       schedule_tick();
       return;
     }
-    // [this, id] fits std::function's inline storage: a wake-up allocates nothing.
-    conn->attach([mb = loop_.mailbox(), this, id = conn->id()] { mb->post([this, id] { flush(id); }); });
+    // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
+    // the connection nor a wake-up allocates. The connection keeps the mailbox alive.
+    conn->attach([mb = loop_.mailbox().get(), id = conn->id()] { mb->post_flush(id); }, loop_.mailbox());
   } catch (const std::bad_alloc&) {
     if (conn) {  // the descriptor moved into it
       conns_.erase(conn->id());
