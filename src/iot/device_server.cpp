@@ -13,9 +13,10 @@
 #include "core/socket.hpp"
 #include "core/sys.hpp"
 #include "iot/line_assembler.hpp"
-#include "models/reactor/poller.hpp"
 
 namespace concur::iot {
+
+using Clock = EventLoop::Clock;
 
 struct DeviceServer::Client {
   FileDesc fd;
@@ -36,7 +37,7 @@ struct DeviceServer::Slot {
 };
 
 DeviceServer::DeviceServer(DeviceOptions opts, const StopSource& stop)
-    : opts_(std::move(opts)), spec_(kind_spec(opts_.kind)), stop_(stop), poller_(make_epoll_poller()),
+    : opts_(std::move(opts)), spec_(kind_spec(opts_.kind)), stop_(stop),
       rng_(std::random_device{}()), reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
   int n = opts_.fleet > 0 ? opts_.fleet : 1;
   devices_.reserve(static_cast<size_t>(n));
@@ -59,31 +60,15 @@ void DeviceServer::run() {
     return slots_[static_cast<size_t>(fd)];
   };
   std::string why;
-  slot_for(stop_.fd()).type = Slot::Type::stop;
-  if (!poller_->add(stop_.fd(), true, false, &why)) throw SysError("cannot watch the stop signal: " + why, EINVAL);
   for (size_t i = 0; i < devices_.size(); ++i) {
     int fd = devices_[i].listener.get();
     Slot& s = slot_for(fd);
     s.type = Slot::Type::listener;
     s.device = static_cast<int>(i);
-    if (!poller_->add(fd, true, false, &why)) throw SysError("cannot watch " + devices_[i].at.to_string() + ": " + why, EINVAL);
+    if (!loop_.watch(fd, true, false, &DeviceServer::on_ready, this, &why)) throw SysError("cannot watch " + devices_[i].at.to_string() + ": " + why, EINVAL);
   }
 
-  std::vector<Ready> ready;
-  while (!stop_.requested()) {
-    poller_->wait(timers_.timeout_ms(Clock::now(), 1000), ready);
-    for (const Ready& r : ready) {
-      if (static_cast<size_t>(r.fd) >= slots_.size()) continue;
-      Slot& s = slots_[static_cast<size_t>(r.fd)];
-      switch (s.type) {
-        case Slot::Type::stop: break;
-        case Slot::Type::listener: accept_ready(s.device); break;
-        case Slot::Type::client: on_client(r.fd, r.in, r.out, r.err); break;
-        case Slot::Type::none: break;
-      }
-    }
-    timers_.run_due(Clock::now(), [this](int fd, uint64_t gen) { on_timer(fd, gen); });
-  }
+  loop_.run(stop_);
 
   // Stop: hand over what is queued (best effort, non-blocking) and close every client.
   for (Slot& s : slots_) {
@@ -91,6 +76,18 @@ void DeviceServer::run() {
     s.client->out.flush_to(s.client->fd.get());
     s.client.reset();
     s.type = Slot::Type::none;
+  }
+}
+
+void DeviceServer::on_ready(void* self, const Ready& r) {
+  auto& ds = *static_cast<DeviceServer*>(self);
+  if (static_cast<size_t>(r.fd) >= ds.slots_.size()) return;
+  Slot& s = ds.slots_[static_cast<size_t>(r.fd)];
+  switch (s.type) {
+    case Slot::Type::listener: ds.accept_ready(s.device); break;
+    case Slot::Type::client: ds.on_client(r.fd, r.in, r.out, r.err); break;
+    case Slot::Type::stop:
+    case Slot::Type::none: break;
   }
 }
 
@@ -124,12 +121,12 @@ void DeviceServer::accept_ready(int device) {
     c->peer = peer;
     c->gen = next_gen_++;
     std::string why;
-    if (!poller_->add(fd, true, false, &why)) {
+    if (!loop_.watch(fd, true, false, &DeviceServer::on_ready, this, &why)) {
       errf("concur: {}: cannot watch a client: {}", d.name, why);
       continue;  // c closes fd
     }
     if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(static_cast<size_t>(fd) + 1024);
-    timers_.push(Clock::now() + opts_.register_timeout, fd, c->gen);
+    loop_.run_after(opts_.register_timeout, [this, fd, gen = c->gen] { on_timer(fd, gen); });
     ++d.clients;
     if (!opts_.quiet) outf("{}: connected by {}", d.name, peer.seed_format());
     Slot& s = slots_[static_cast<size_t>(fd)];
@@ -178,7 +175,7 @@ void DeviceServer::update_interest(Client& c) {
   bool want = !c.out.empty();
   if (want != c.want_out) {
     c.want_out = want;
-    poller_->update(c.fd.get(), true, want);
+    loop_.modify(c.fd.get(), true, want);
   }
 }
 
@@ -204,7 +201,7 @@ void DeviceServer::send_reading(Client& c) {
   auto now = Clock::now();
   c.due += opts_.interval;
   if (c.due <= now) c.due = now + opts_.interval;
-  timers_.push(c.due, fd, c.gen);
+  loop_.run_at(c.due, [this, fd, gen = c.gen] { on_timer(fd, gen); });
 }
 
 void DeviceServer::drop(int fd, const char* why, bool warn) {
@@ -216,7 +213,7 @@ void DeviceServer::drop(int fd, const char* why, bool warn) {
     errf("concur: {}: dropped {}: {}", d.name, s.client->peer.seed_format(), why);
   else if (!opts_.quiet)
     outf("{}: {} {}", d.name, s.client->peer.seed_format(), why);
-  poller_->remove(fd);
+  loop_.unwatch(fd);
   --d.clients;
   s.client.reset();  // closes fd
   s.type = Slot::Type::none;

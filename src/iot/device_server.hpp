@@ -1,7 +1,7 @@
 #pragma once
 // The IoT device simulator of homework 10 (SPEC §3 device), or a fleet of them in one process.
 //
-// One thread, one epoll loop with a timer heap: every device is a listening socket; a client
+// One thread, one EventLoop (epoll) and its timers: every device is a listening socket; a client
 // that sends "Register" (newline optional) gets one reading line per interval, the first at
 // once, until it leaves. Several clients may register with one device. A client that stops
 // reading is dropped once its pending output passes `max_pending`, so it never delays the others.
@@ -17,11 +17,10 @@
 #include "core/fd.hpp"
 #include "core/stop.hpp"
 #include "iot/reading.hpp"
-#include "iot/timer_queue.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur {
 class Buffer;
-class Poller;
 }  // namespace concur
 
 namespace concur::iot {
@@ -62,6 +61,7 @@ class DeviceServer {
   struct Slot;
   void accept_ready(int device);
   void on_client(int fd, bool in, bool out, bool err);
+  static void on_ready(void* self, const Ready& r);
   void on_timer(int fd, uint64_t gen);
   void send_reading(Client& c);
   // Closes a client; `warn` logs it on stderr even with --quiet.
@@ -71,10 +71,9 @@ class DeviceServer {
   DeviceOptions opts_;
   const KindSpec& spec_;
   const StopSource& stop_;
-  std::unique_ptr<Poller> poller_;
+  EventLoop loop_{EventLoop::Backend::epoll};
   std::vector<Device> devices_;
   std::vector<Slot> slots_;  // indexed by descriptor
-  TimerQueue timers_;
   std::mt19937_64 rng_;
   FileDesc reserve_;  // EMFILE trick for all listeners
   uint64_t next_gen_ = 1;
