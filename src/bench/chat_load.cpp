@@ -10,7 +10,7 @@
 #include "core/buffer.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "models/reactor/poller.hpp"
+#include "loop/poller.hpp"
 
 namespace concur {
 namespace {

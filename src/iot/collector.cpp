@@ -17,7 +17,7 @@
 #include "iot/line_assembler.hpp"
 #include "iot/reading.hpp"
 #include "iot/timer_queue.hpp"
-#include "models/reactor/poller.hpp"
+#include "loop/poller.hpp"
 
 namespace concur::iot {
 
