@@ -15,7 +15,7 @@ namespace concur {
 
 namespace {
 
-const std::vector<std::string> kCounterModels = {"thread"};
+const std::vector<std::string> kCounterModels = {"thread", "pool"};
 
 void add_sync_option(CLI::App& app, std::string& sync) {
   app.add_option("--sync", sync, "none (lost updates), mutex (the seed's lock) or atomic")

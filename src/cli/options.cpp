@@ -26,6 +26,50 @@ const ModelInfo& pick_model(const std::string& name, const std::vector<std::stri
   return *m;
 }
 
+namespace {
+
+// "--workers" help from the registry rows of the models this command offers.
+std::string workers_help(const std::vector<std::string>& models) {
+  std::vector<std::string> parts;
+  bool one_client_each = false;
+  for (const auto& name : models) {
+    const ModelInfo* m = find_model(name);
+    if (!m || m->workers_are.empty()) continue;
+    parts.push_back(fmt::format("{}: {} (default {}, at most {})", m->name, m->workers_are, m->default_workers,
+                                m->max_workers));
+    one_client_each = one_client_each || m->one_client_per_worker;
+  }
+  if (parts.empty()) return "not used by the models of this command";
+  std::string help = fmt::format("workers for {}", fmt::join(parts, "; "));
+  if (one_client_each)
+    help += ". A prefork or pool worker serves one client at a time: with N workers busy, client N+1 "
+            "waits in the listen backlog until one is free";
+  return help;
+}
+
+std::vector<std::string> models_with_workers() {
+  std::vector<std::string> out;
+  for (const auto& m : model_registry())
+    if (!m.workers_are.empty()) out.push_back(m.name);
+  return out;
+}
+
+// --workers against the chosen model: one line that says what is wrong (exit 2).
+int checked_workers(const ServerOptions& o, const ModelInfo& info) {
+  if (!o.workers_given) return 0;  // the model's default
+  if (o.workers < 1)
+    throw UsageError(fmt::format("--workers: {} is not a worker count (a server needs at least 1 worker)", o.workers));
+  if (info.workers_are.empty())
+    throw UsageError(fmt::format("--workers: model '{}' has no workers (--workers applies to {})", info.name,
+                                 fmt::join(models_with_workers(), ", ")));
+  if (o.workers > info.max_workers)
+    throw UsageError(fmt::format("--workers: {} is more than model '{}' allows ({} {} at most)", o.workers, info.name,
+                                 info.max_workers, info.workers_are));
+  return o.workers;
+}
+
+}  // namespace
+
 void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
                         const std::vector<std::string>& models, const std::string& command) {
   o.port = default_port;
@@ -37,7 +81,14 @@ void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const
   app.add_option("--model", o.model, fmt::format("concurrency model: {}", fmt::join(models, ", ")))
       ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no per-message log lines");
-  app.add_option("--workers", o.workers, "event loops for the epoll model")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option_function<int>(
+         "--workers",
+         [&o](int n) {
+           o.workers = n;
+           o.workers_given = true;
+         },
+         workers_help(models))
+      ->type_name("N");
   app.add_option("--max-queue", o.max_queue, "bytes of pending output per client before it is disconnected")
       ->check(CLI::Range(size_t{1}, size_t{1} << 40))
       ->capture_default_str();
@@ -83,7 +134,7 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   }
   cfg.max_queue = o.max_queue;
   cfg.max_clients = o.max_clients;
-  cfg.workers = o.workers;
+  cfg.workers = checked_workers(o, info);
   auto model = info.make();
   StopSource stop;
   install_stop_signals(&stop);

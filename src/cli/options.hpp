@@ -20,12 +20,14 @@ struct ServerOptions {
   std::string bind = "0.0.0.0";
   std::string model;
   bool quiet = false;
-  int workers = 1;
+  int workers = 0;            // as given by --workers (checked against the model in serve_stream)
+  bool workers_given = false;
   size_t max_queue = 1 << 20;
   size_t max_clients = 0;
 };
 
-// --port, --bind, --model (checked against `models`), --quiet, --workers, --max-queue, --max-clients.
+// --port, --bind, --model (checked against `models`), --quiet, --workers (checked against the
+// model), --max-queue, --max-clients.
 void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
                         const std::vector<std::string>& models, const std::string& command);
 // --host and --port for clients.

@@ -16,7 +16,10 @@ const ModelRegistration reg({.name = "epoll",
                              .summary = "epoll event loops; --workers N for N cores",
                              .concurrent = true,
                              .make = [] { return std::make_unique<EpollModel>(); },
-                             .has_workers = true},
+                             .has_workers = true,
+                             .workers_are = "event loops",
+                             .default_workers = 1,
+                             .max_workers = 256},
                             60);
 
 }  // namespace

@@ -25,8 +25,11 @@ class IterativeModel final : public Model {
   }
 };
 
-const ModelRegistration reg({"iterative", "one client at a time; the next waits in the backlog", false,
-                             [] { return std::make_unique<IterativeModel>(); }},
+const ModelRegistration reg({.name = "iterative",
+                             .summary = "one client at a time; the next waits in the backlog",
+                             .concurrent = false,
+                             .make = [] { return std::make_unique<IterativeModel>(); },
+                             .max_connections = 1},
                             10);
 
 }  // namespace

@@ -17,7 +17,7 @@ namespace concur {
 struct ServerConfig {
   size_t max_queue = 1 << 20;      // per-connection pending output bound (bytes)
   size_t max_clients = 0;          // 0: as many as descriptors allow
-  int workers = 1;                 // event loops (epoll)
+  int workers = 0;                 // --workers (epoll loops, prefork children, pool threads); 0: the model's default
   std::string full_message = "error: server full\n";  // sent to a client refused by max_clients
 };
 
@@ -37,9 +37,23 @@ struct ModelInfo {
   bool concurrent;  // serves several clients at once
   std::function<std::unique_ptr<Model>()> make;
   bool shares_memory = true;  // every client's callbacks run in this process (a chat room can span them)
-  bool forks = false;         // clients are served in child processes
-  bool has_workers = false;   // honours ServerConfig::workers (several event loops)
+  // Clients are served in child processes: their CPU and memory count as the server's, and tests
+  // run the model as the binary (fork() from a threaded test process is unsafe).
+  bool forks = false;
+  bool has_workers = false;   // honours ServerConfig::workers as several event loops
+  // --workers: what the workers are ("event loops", "child processes", "threads"; empty: the
+  // model takes no --workers), how many by default and at most.
+  std::string workers_are = {};
+  int default_workers = 0;
+  int max_workers = 0;
+  // Each worker serves one client at a time (prefork, pool): N workers hold N clients.
+  bool one_client_per_worker = false;
+  // Clients it serves at once by design when that is fewer than descriptors allow (0: none).
+  size_t max_connections = 0;
 };
+
+// The --workers a model runs with: cfg.workers, or the model's default when that is 0.
+int workers_for(const ModelInfo& info, const ServerConfig& cfg);
 
 // All models, in presentation order.
 const std::vector<ModelInfo>& model_registry();
@@ -47,7 +61,10 @@ const ModelInfo* find_model(std::string_view name);
 // Names of the models with a capability, in presentation order (what a command accepts).
 std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>& has);
 // A room shared by all clients needs them served at once, in one address space.
-inline bool can_share_a_room(const ModelInfo& m) { return m.concurrent && m.shares_memory; }
+// (A pool serves only N clients at once: member N+1 would wait silently, so it hosts no room.)
+inline bool can_share_a_room(const ModelInfo& m) {
+  return m.concurrent && m.shares_memory && !m.one_client_per_worker;
+}
 
 // Used by each model file to add its row at static-initialisation time.
 struct ModelRegistration {

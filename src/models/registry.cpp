@@ -38,6 +38,10 @@ std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>
   return out;
 }
 
+int workers_for(const ModelInfo& info, const ServerConfig& cfg) {
+  return cfg.workers > 0 ? cfg.workers : std::max(info.default_workers, 1);
+}
+
 const ModelInfo* find_model(std::string_view name) {
   for (const auto& m : model_registry())
     if (m.name == name) return &m;

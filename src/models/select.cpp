@@ -1,4 +1,6 @@
 // select: one thread, select(); refuses descriptors >= FD_SETSIZE. The loop is models/reactor/reactor_loop.cpp; this file picks the poller.
+#include <sys/select.h>
+
 #include "models/model.hpp"
 #include "models/reactor/reactor_loop.hpp"
 
@@ -12,7 +14,13 @@ class SelectModel final : public Model {
   }
 };
 
-const ModelRegistration reg({"select", "one thread, select(); refuses descriptors >= FD_SETSIZE", true, [] { return std::make_unique<SelectModel>(); }}, 40);
+// max_connections: FD_SETSIZE less the few descriptors the server holds itself.
+const ModelRegistration reg({.name = "select",
+                             .summary = "one thread, select(); refuses descriptors >= FD_SETSIZE",
+                             .concurrent = true,
+                             .make = [] { return std::make_unique<SelectModel>(); },
+                             .max_connections = FD_SETSIZE - 16},
+                            40);
 
 }  // namespace
 }  // namespace concur

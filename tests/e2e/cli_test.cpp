@@ -96,6 +96,20 @@ TEST(Cli, UnsupportedModelExitsTwoListingSupportedOnes) {
   EXPECT_NE(c.err.find("supported: thread"), std::string::npos) << c.err;
 }
 
+TEST(Cli, BadWorkersExitTwoSayingWhy) {
+  expect_usage_error({"echo-server", "--model", "pool", "--workers", "0"}, "--workers");
+  expect_usage_error({"echo-server", "--model", "prefork", "--workers", "-3"}, "--workers");
+  expect_usage_error({"echo-server", "--model", "prefork", "--workers", "many"}, "--workers");
+  expect_usage_error({"echo-server", "--model", "pool", "--workers", "100000"}, "--workers");
+  // A model without workers: the line says so and names the models that have them.
+  expect_usage_error({"echo-server", "--model", "thread", "--workers", "4"}, "--workers");
+  RunResult r = run({"echo-server", "--model", "thread", "--workers", "4"});
+  EXPECT_NE(r.err.find("has no workers"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pool"), std::string::npos) << r.err;
+  RunResult h = run({"echo-server", "--help"});
+  EXPECT_NE(h.out.find("waits in the listen backlog"), std::string::npos) << "--help does not explain the pool's limit";
+}
+
 TEST(Cli, BusyPortExitsOneWithCannotBindMessage) {
   FileDesc taken = tcp_listen(Endpoint::parse("0.0.0.0", 0));
   int port = local_endpoint(taken.get()).port();

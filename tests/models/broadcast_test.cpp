@@ -92,7 +92,7 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.model << "_w" << c.work
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const ModelInfo& m : model_registry()) {
-    if (!m.concurrent || !m.shares_memory) continue;
+    if (!can_share_a_room(m)) continue;  // every client served at once, in one process
     out.push_back({m.name, 1});
     if (m.has_workers) out.push_back({m.name, 2});  // the two clients may land on different loops
   }

@@ -10,8 +10,10 @@ namespace concur::test {
 
 ModelServer::ModelServer(const std::string& model, StreamService& service, std::vector<std::string> binary_args,
                          ServerConfig cfg) {
-  if (model == "process") {
+  const ModelInfo* info = find_model(model);
+  if (info && info->forks) {
     binary_args.insert(binary_args.end(), {"--model", model, "--port", "0", "--bind", "127.0.0.1"});
+    if (cfg.workers) binary_args.insert(binary_args.end(), {"--workers", std::to_string(cfg.workers)});
     if (cfg.max_clients) binary_args.insert(binary_args.end(), {"--max-clients", std::to_string(cfg.max_clients)});
     if (cfg.max_queue != ServerConfig{}.max_queue)
       binary_args.insert(binary_args.end(), {"--max-queue", std::to_string(cfg.max_queue)});

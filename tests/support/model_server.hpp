@@ -1,6 +1,6 @@
 #pragma once
 // A server for the (service x model) matrix. Every model runs in-process (InProcessServer: the
-// sanitizers see both sides) except "process", which runs the real binary: fork() from a
+// sanitizers see both sides) except those that fork (process, prefork), which run the real binary: fork() from a
 // multi-threaded test process would copy the test's own client sockets into every child, so a
 // client's close() would never reach the server (and TSan dislikes forking with threads).
 #include <sys/types.h>
