@@ -85,10 +85,36 @@ BenchReport run_echo_load(const LoadOptions& o) {
   auto start = Clock::now();
   auto measure_from = start + o.warmup;
   auto end = measure_from + o.duration;
-  for (auto& c : conns) {
-    for (int k = 0; k < o.pipeline; ++k) send_one(c, start);
-    flush(c);
+  // Closed loop: every connection keeps `pipeline` messages in flight. Fixed offered load
+  // (--rate): one message at a time per connection, started at `rate` per second in all on
+  // whichever connections are idle; an offer that finds every connection busy is not made up
+  // later (counted as missed), so the server sees a steady rate, never a catch-up burst.
+  const bool paced = o.rate > 0;
+  std::deque<size_t> idle;
+  uint64_t offered = 0, missed = 0;
+  for (size_t i = 0; i < conns.size(); ++i) {
+    if (paced) {
+      idle.push_back(i);
+      continue;
+    }
+    for (int k = 0; k < o.pipeline; ++k) send_one(conns[i], start);
+    flush(conns[i]);
   }
+  auto offer = [&](Clock::time_point now) {
+    auto due = static_cast<uint64_t>(o.rate * std::chrono::duration<double>(now - start).count());
+    while (offered < due) {
+      ++offered;
+      if (idle.empty()) {
+        if (now >= measure_from && now < end) ++missed;
+        continue;
+      }
+      EchoConn& c = conns[idle.front()];
+      idle.pop_front();
+      if (c.dead) continue;
+      send_one(c, now);
+      flush(c);
+    }
+  };
   std::optional<ProcStats> cpu0;
   bool measuring = false;
   auto next_progress = start + std::chrono::seconds(1);
@@ -99,18 +125,20 @@ BenchReport run_echo_load(const LoadOptions& o) {
     auto now = Clock::now();
     if (!measuring && now >= measure_from) {
       measuring = true;
-      cpu0 = read_proc_stats(o.server_pid);
+      cpu0 = read_server_stats(o.server_pid, o.server_children);
     }
     if (now >= end) break;
+    if (paced) offer(now);
     if (o.progress && now >= next_progress) {
       next_progress += std::chrono::seconds(1);
       double secs = std::chrono::duration<double>(now - measure_from).count();
-      progress_line(true, measuring ? fmt::format("{:.0f} s  {:.0f} round-trips/s  p99 {:.1f} us  errors {}", secs,
+      progress_line(true, measuring ? fmt::format("{}{:.0f} s  {:.0f} round-trips/s  p99 {:.1f} us  errors {}",
+                                                  o.progress_label, secs,
                                                   static_cast<double>(r.ops) / std::max(secs, 0.001),
                                                   static_cast<double>(r.latency.percentile(0.99)) / 1000.0, r.errors)
-                                      : std::string("warming up"));
+                                      : o.progress_label + "warming up");
     }
-    poller->wait(10, ready);
+    poller->wait(paced ? 1 : 10, ready);
     for (const Ready& ev : ready) {
       EchoConn& c = conns[by_fd[ev.fd]];
       if (c.dead) continue;
@@ -143,7 +171,8 @@ BenchReport run_echo_load(const LoadOptions& o) {
               ++r.ops;
             }
             c.sent.pop_front();
-            send_one(c, t);
+            if (paced) idle.push_back(by_fd[ev.fd]);
+            else send_one(c, t);
           }
         }
       }
@@ -152,7 +181,16 @@ BenchReport run_echo_load(const LoadOptions& o) {
   }
   progress_line(o.progress, "");
   r.seconds = std::chrono::duration<double>(o.duration).count();
-  add_server_cpu(r, cpu0, o.server_pid);
+  add_server_cpu(r, cpu0, o.server_pid, o.server_children);
+  // Memory while every connection is still open (they close when this function returns).
+  if (auto mem = read_server_stats(o.server_pid, o.server_children)) {
+    r.extra.emplace_back("server_rss_kib", static_cast<double>(mem->rss_kib));
+    r.extra.emplace_back("server_pss_kib", static_cast<double>(mem->pss_kib));
+  }
+  if (paced) {
+    r.extra.emplace_back("offered_per_second", o.rate);
+    r.extra.emplace_back("offers_missed", static_cast<double>(missed));
+  }
   return r;
 }
 

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -35,26 +37,97 @@ FileDesc connect_spread(const Endpoint& to, int i, int sources) {
   return fd;
 }
 
-std::optional<ProcStats> read_proc_stats(int pid) {
-  if (pid <= 0) return std::nullopt;
-  ProcStats s;
+namespace {
+
+// Fields 3.. of /proc/PID/stat (after the command name); empty if the process is gone.
+std::vector<std::string> stat_fields(int pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string content((std::istreambuf_iterator<char>(stat)), {});
   auto rp = content.rfind(')');
-  if (rp == std::string::npos) return std::nullopt;
+  std::vector<std::string> out;
+  if (rp == std::string::npos || rp + 2 > content.size()) return out;
   std::istringstream rest(content.substr(rp + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string f; rest >> f;) out.push_back(f);
+  return out;
+}
+
+double ticks_to_seconds(unsigned long long ticks) {
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Field n (1-based, as proc(5) numbers them) of stat_fields(), as a number.
+unsigned long long stat_number(const std::vector<std::string>& f, size_t n) {
+  return n >= 3 && n - 3 < f.size() ? std::strtoull(f[n - 3].c_str(), nullptr, 10) : 0;
+}
+
+long kib_field(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
   std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::stol(line.substr(6));
-    if (line.rfind("VmHWM:", 0) == 0) s.hwm_kib = std::stol(line.substr(6));
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
+  return 0;
+}
+
+// CPU time of every thread of pid to the nanosecond (/proc/PID/task/*/schedstat, first field),
+// or -1 where schedstat is missing. utime+stime in /proc/PID/stat count whole clock ticks (10 ms)
+// per process, too coarse when a hundred children each use a few milliseconds.
+double precise_cpu_seconds(int pid) {
+  std::error_code ec;
+  double ns = 0;
+  bool any = false;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::ifstream in(it->path() / "schedstat");
+    unsigned long long run_ns = 0;
+    if (in >> run_ns) {
+      ns += static_cast<double>(run_ns);
+      any = true;
+    }
+  }
+  return any ? ns / 1e9 : -1;
+}
+
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    int child = std::atoi(name.c_str());
+    auto f = stat_fields(child);
+    if (f.size() > 1 && f[0] != "Z" && std::atoi(f[1].c_str()) == pid) out.push_back(child);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<ProcStats> read_proc_stats(int pid) {
+  if (pid <= 0) return std::nullopt;
+  auto f = stat_fields(pid);
+  if (f.size() < 13) return std::nullopt;
+  ProcStats s;
+  double precise = precise_cpu_seconds(pid);
+  s.cpu_seconds = precise >= 0 ? precise : ticks_to_seconds(stat_number(f, 14) + stat_number(f, 15));
+  std::string dir = "/proc/" + std::to_string(pid);
+  s.rss_kib = kib_field(dir + "/status", "VmRSS:");
+  s.hwm_kib = kib_field(dir + "/status", "VmHWM:");
+  s.pss_kib = kib_field(dir + "/smaps_rollup", "Pss:");
+  return s;
+}
+
+std::optional<ProcStats> read_server_stats(int pid, bool children) {
+  auto s = read_proc_stats(pid);
+  if (!s || !children) return s;
+  s->cpu_seconds += ticks_to_seconds(stat_number(stat_fields(pid), 16) + stat_number(stat_fields(pid), 17));
+  for (int child : children_of(pid)) {
+    if (auto c = read_proc_stats(child)) {
+      s->cpu_seconds += c->cpu_seconds;
+      s->rss_kib += c->rss_kib;
+      s->pss_kib += c->pss_kib;
+      s->hwm_kib += c->hwm_kib;
+    }
   }
   return s;
 }
@@ -86,8 +159,8 @@ void print_report(const BenchReport& r, bool json) {
   for (auto& [k, v] : r.extra) outf("  {}: {:.3f}", k, v);
 }
 
-void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid) {
-  auto after = read_proc_stats(server_pid);
+void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid, bool children) {
+  auto after = read_server_stats(server_pid, children);
   if (!after || !before) return;
   double cpu = after->cpu_seconds - before->cpu_seconds;
   r.extra.emplace_back("server_cpu_seconds", cpu);

@@ -25,6 +25,9 @@ struct LoadOptions {
   std::chrono::milliseconds warmup{1000};
   int sources = 1;          // source addresses 127.0.0.1 .. 127.0.0.<sources>
   int server_pid = 0;       // for CPU and RSS figures
+  bool server_children = false;  // the server's child processes count as the server (process, prefork)
+  double rate = 0;          // echo: round-trips/s offered in all (0: closed loop, as fast as echoes return)
+  std::string progress_label;  // prefix of the progress line
   bool json = false;
   bool progress = false;    // live progress line (on a terminal)
   std::string target = "concur";  // chat: "concur" or "redis"
@@ -36,11 +39,16 @@ struct LoadOptions {
 FileDesc connect_spread(const Endpoint& to, int i, int sources);
 
 struct ProcStats {
-  double cpu_seconds = 0;   // utime + stime
+  double cpu_seconds = 0;   // run time of its live threads (schedstat), else utime + stime
   long rss_kib = 0;         // VmRSS
   long hwm_kib = 0;         // VmHWM
+  long pss_kib = 0;         // Pss (smaps_rollup): shared pages divided among the processes sharing them
 };
 std::optional<ProcStats> read_proc_stats(int pid);
+// The server as a whole: with `children`, its CPU includes its live child processes and those it
+// has reaped (cutime/cstime), and its memory is summed over them (RSS and PSS; PSS does not count
+// the pages a forked child shares with its parent twice).
+std::optional<ProcStats> read_server_stats(int pid, bool children);
 
 struct BenchReport {
   std::string mode;
@@ -59,7 +67,7 @@ struct BenchReport {
 void print_report(const BenchReport& r, bool json);
 
 // Adds the server's CPU seconds since `before` (and per million operations) to the report.
-void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid);
+void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid, bool children = false);
 
 // Live progress line on stderr, rewritten in place; only when enabled.
 void progress_line(bool enabled, const std::string& text);

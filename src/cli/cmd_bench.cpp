@@ -1,21 +1,33 @@
-// bench: the load generator (echo, chat fan-out, idle connections) behind the performance report.
+// bench: the load generator (echo, chat fan-out, idle connections) behind the performance report,
+// and `bench models`, which runs the same echo load against every concurrency model.
 #include <unistd.h>
 
 #include "bench/echo_load.hpp"
+#include "bench/models_bench.hpp"
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 
 namespace concur {
 
 Command bench_command() {
-  return {"bench", "load generator: echo round-trips, chat fan-out, idle connections held", [](CLI::App& app) {
+  return {"bench",
+          "load generator: echo round-trips, chat fan-out, idle connections held; 'bench models' compares every "
+          "concurrency model",
+          [](CLI::App& app) {
             auto mode = std::make_shared<std::string>();
             auto o = std::make_shared<LoadOptions>();
-            app.add_option("mode", *mode, "echo | chat | hold")->required()->check(CLI::IsMember({"echo", "chat", "hold"}));
+            auto models = std::make_shared<std::vector<std::string>>();
+            auto svg = std::make_shared<std::string>();
+            app.add_option("mode", *mode,
+                           "echo | chat | hold | models (models: starts echo-server under every model itself and "
+                           "prints one row per model)")
+                ->required()
+                ->check(CLI::IsMember({"echo", "chat", "hold", "models"}));
             app.add_option("--host", o->host, "server address")->capture_default_str();
             app.add_option("--port", o->port, "server port")->check(CLI::Range(1, 65535))->capture_default_str();
-            app.add_option("--connections", o->connections, "connections (chat: members)")
-                ->check(CLI::Range(1, 19000))
+            app.add_option("--connections", o->connections,
+                           "connections (chat: members); at most what the descriptor limit allows")
+                ->check(CLI::Range(1, 1 << 20))
                 ->capture_default_str();
             app.add_option("--size", o->size, "message size in bytes")->check(CLI::Range(size_t{1}, size_t{1} << 20))->capture_default_str();
             app.add_option("--pipeline", o->pipeline, "messages in flight per connection (chat: per sender)")
@@ -23,10 +35,16 @@ Command bench_command() {
                 ->capture_default_str();
             add_duration_option(app, "--duration", o->duration, "measured time (default 5s)");
             add_duration_option(app, "--warmup", o->warmup, "warm-up before measuring (default 1s)");
+            app.add_option("--rate", o->rate,
+                           "echo, models: offer this many round-trips/s in all instead of a closed loop (one "
+                           "message in flight per connection); server CPU per round-trip is then comparable")
+                ->check(CLI::PositiveNumber);
             app.add_option("--sources", o->sources, "spread connections over 127.0.0.1..127.0.0.N")
                 ->check(CLI::Range(1, 254))
                 ->capture_default_str();
             app.add_option("--server-pid", o->server_pid, "server process for CPU and RSS figures");
+            app.add_flag("--server-children", o->server_children,
+                         "count the server's child processes in its CPU and memory (process, prefork)");
             app.add_option("--target", o->target,
                            "chat: concur (chat-server), web (chat-server --web: WebSocket members; --port is the web port) "
                            "or redis (pub/sub)")
@@ -34,9 +52,27 @@ Command bench_command() {
                 ->capture_default_str();
             app.add_option("--senders", o->senders, "chat: members that send (0 = all but the observer)")
                 ->capture_default_str();
+            app.add_option("--models", *models, "models: only these models (comma-separated; default all)")
+                ->delimiter(',');
+            app.add_option("--svg", *svg, "models: also draw the table as an SVG chart into this file");
             app.add_flag("--json", o->json, "print one JSON object instead of text");
-            return CommandRun([mode, o] {
+            return CommandRun([mode, o, models, svg] {
               o->progress = ::isatty(STDERR_FILENO) && !o->json;
+              require_descriptors_for(o->connections);
+              if (*mode == "models") {
+                ModelsBenchOptions mo;
+                mo.load = *o;
+                mo.models = *models;
+                mo.svg = *svg;
+                mo.json = o->json;
+                ModelsBenchResult r = run_models_bench(mo);
+                print_models_table(r, mo);
+                if (!svg->empty()) write_models_svg(r, mo, *svg);
+                uint64_t errors = 0;
+                for (const auto& row : r.rows) errors += row.report.errors;
+                for (const auto& row : r.alone) errors += row.report.errors;
+                return errors == 0 ? 0 : 1;
+              }
               BenchReport r = *mode == "echo" ? run_echo_load(*o) : *mode == "hold" ? run_hold_load(*o) : run_chat_load(*o);
               print_report(r, o->json);
               return r.errors == 0 ? 0 : 1;

@@ -2,7 +2,13 @@
 // each mode runs, reports zero errors and verified bytes, and speaks JSON).
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <filesystem>
+#include <fstream>
 #include <regex>
+
+#include "models/model.hpp"
 
 #include "support/process.hpp"
 
@@ -82,6 +88,87 @@ TEST(BenchSmoke, NoServerIsAClearErrorNotAHang) {
   ASSERT_TRUE(rc);
   EXPECT_EQ(*rc, 1);
   EXPECT_NE(p.read_all_stderr(Ms(100)).find("cannot connect"), std::string::npos);
+}
+
+// ---- bench models: tiny numbers, every model ----
+
+// The "model" names of the rows in one JSON array (by key), in order.
+std::vector<std::string> models_in(const std::string& json, const std::string& key) {
+  auto at = json.find("\"" + key + "\": [");
+  std::vector<std::string> out;
+  if (at == std::string::npos) return out;
+  auto end = json.find(']', at);
+  std::string part = json.substr(at, end - at);
+  std::regex re("\"model\": \"([a-z]+)\"");
+  for (std::sregex_iterator it(part.begin(), part.end(), re), e; it != e; ++it) out.push_back((*it)[1]);
+  return out;
+}
+
+// The JSON object of one model's row.
+std::string row_of(const std::string& json, const std::string& model) {
+  auto at = json.find("\"model\": \"" + model + "\"");
+  if (at == std::string::npos) return {};
+  return json.substr(at, json.find('}', at) - at);
+}
+
+TEST(BenchModels, EveryRegisteredModelGetsARowInRegistryOrder) {
+  auto dir = std::filesystem::temp_directory_path() / ("concur-bench-models-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string svg = (dir / "models.svg").string();
+  Process p({concur_binary(), "bench", "models", "--connections", "4", "--duration", "0.25", "--warmup", "0.05",
+             "--json", "--svg", svg});
+  std::string json = p.read_all_stdout(Ms(120000));
+  ASSERT_EQ(p.wait(Ms(10000)), 0) << json << p.read_all_stderr(Ms(100));
+  std::vector<std::string> concurrent, alone;
+  for (const auto& m : model_registry()) (m.concurrent ? concurrent : alone).push_back(m.name);
+  EXPECT_EQ(models_in(json, "models"), concurrent) << json;
+  EXPECT_EQ(models_in(json, "one_client_at_a_time"), alone) << json;
+  for (const auto& m : model_registry()) {
+    std::string row = row_of(json, m.name);
+    if (row.find("\"skipped\"") != std::string::npos) {
+      // Only a model this kernel refuses may be missing (io_uring in some containers).
+      EXPECT_NE(row.find("cannot run here"), std::string::npos) << row;
+      continue;
+    }
+    EXPECT_GT(field(row, "roundtrips_per_second"), 0u) << row;
+    EXPECT_EQ(field(row, "errors"), 0u) << row;
+    EXPECT_NE(field(row, "server_cpu_us_per_roundtrip"), UINT64_MAX) << row;
+    // The forking models' work happens in their children: counted, or the figure would be ~0.
+    if (m.forks) {
+      EXPECT_GE(field(row, "server_cpu_us_per_roundtrip"), 1u) << row;
+    }
+  }
+  std::ifstream in(svg);
+  std::string chart((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(chart.find("<svg"), std::string::npos);
+  EXPECT_NE(chart.find(">prefork<"), std::string::npos) << chart;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BenchModels, FixedOfferedLoadIsOfferedNotExceeded) {
+  Process p({concur_binary(), "bench", "models", "--models", "epoll,prefork", "--connections", "8", "--rate", "400",
+             "--duration", "0.5", "--warmup", "0.1", "--json"});
+  std::string json = p.read_all_stdout(Ms(60000));
+  ASSERT_EQ(p.wait(Ms(10000)), 0) << json;
+  for (const std::string m : {"epoll", "prefork"}) {
+    std::string row = row_of(json, m);
+    uint64_t rate = field(row, "roundtrips_per_second");
+    EXPECT_GE(rate, 200u) << row;  // 400/s offered; a loaded machine may lose some
+    EXPECT_LE(rate, 440u) << row << " (more than offered: the load is not paced)";
+  }
+}
+
+TEST(BenchModels, MoreConnectionsThanDescriptorsIsAUsageError) {
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 900000) GTEST_SKIP() << "descriptor limit too high to exceed";
+  Process p({concur_binary(), "bench", "models", "--connections", "1000000"});
+  EXPECT_EQ(p.wait(Ms(10000)), 2);
+  std::string err = p.read_all_stderr(Ms(100));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("--connections"), std::string::npos) << err;
+  EXPECT_NE(err.find("descriptors"), std::string::npos) << err;
+  EXPECT_EQ(p.read_all_stdout(Ms(100)), "");
 }
 
 }  // namespace
