@@ -43,6 +43,8 @@ main(async () => {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`http://127.0.0.1:${webPort}/`);
   await page.waitForSelector('#status[data-state="open"]');
+  const hasUplot = await page.evaluate(() => typeof window.uPlot === 'function');
+  check(hasUplot, 'uPlot is compiled into the binary (if not: scripts/setup.sh runs npm ci in web/, then configure again)');
   const counts = () => page.$$eval('.device', (cs) => Object.fromEntries(cs.map((c) => [c.dataset.device, Number(c.dataset.points)])));
 
   // Every live reading must show within 2 s: poll the page and match the k-th point to the k-th arrival.
