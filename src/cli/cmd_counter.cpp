@@ -16,6 +16,7 @@ namespace concur {
 namespace {
 
 const std::vector<std::string> kCounterModels = {"thread", "pool"};
+constexpr size_t kDefaultCountingClients = 64;
 
 void add_sync_option(CLI::App& app, std::string& sync) {
   app.add_option("--sync", sync, "none (lost updates), mutex (the seed's lock) or atomic")
@@ -30,14 +31,18 @@ Command counter_server_command() {
             auto o = std::make_shared<ServerOptions>();
             auto sync = std::make_shared<std::string>("mutex");
             auto increments = std::make_shared<uint64_t>(10'000'000);
+            // Counting threads are CPU-bound: past a few per core they only slow each other down,
+            // and each costs a thread. Extras are told `error: server full`.
+            o->max_clients = kDefaultCountingClients;
             add_server_options(app, *o, 2500, "thread", kCounterModels, "counter-server");
             add_sync_option(app, *sync);
             app.add_option("--increments", *increments, "additions per connection")->capture_default_str();
             return CommandRun([o, sync, increments] {
               SyncMode mode{};
               parse_sync_mode(*sync, mode);
-              CounterService service(mode, *increments, o->quiet);
-              return serve_stream(*o, service, kCounterModels, "counter-server");
+              StopSource stop;  // the service watches it too: SIGTERM ends a count in progress
+              CounterService service(mode, *increments, o->quiet, &stop);
+              return serve_stream(*o, service, kCounterModels, "counter-server", {}, {}, &stop);
             });
           }};
 }

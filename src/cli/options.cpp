@@ -124,7 +124,8 @@ Endpoint client_endpoint(const std::string& host, int port) {
 }
 
 int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
-                 const std::string& command, ServerConfig cfg, const std::function<void()>& on_listening) {
+                 const std::string& command, ServerConfig cfg, const std::function<void()>& on_listening,
+                 StopSource* stop_in) {
   const ModelInfo& info = pick_model(o.model, supported, command);
   Endpoint at;
   try {
@@ -136,7 +137,8 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   cfg.max_clients = o.max_clients;
   cfg.workers = checked_workers(o, info);
   auto model = info.make();
-  StopSource stop;
+  StopSource own_stop;
+  StopSource& stop = stop_in ? *stop_in : own_stop;
   install_stop_signals(&stop);
   FileDesc listener = tcp_listen(at);
   Endpoint bound = local_endpoint(listener.get());

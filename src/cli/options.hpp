@@ -42,8 +42,10 @@ std::vector<std::string> all_model_names();
 
 // Binds, prints "listening on <ip>:<port> (tcp, model=<m>)", serves until SIGINT/SIGTERM. Returns 0.
 // `on_listening` runs right after that line (a second listener, e.g. --web, announces itself there).
+// `stop`, when given, is the stop source the signals fire (for a service that watches it too).
 int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
-                 const std::string& command, ServerConfig cfg = {}, const std::function<void()>& on_listening = {});
+                 const std::string& command, ServerConfig cfg = {}, const std::function<void()>& on_listening = {},
+                 StopSource* stop = nullptr);
 
 // Resolves --host (numeric, or "localhost") for a client, naming the option when it is bad.
 Endpoint client_endpoint(const std::string& host, int port);

@@ -1,5 +1,7 @@
 #include "models/stream_conn.hpp"
 
+#include <poll.h>
+
 #include <sys/socket.h>
 
 namespace concur {
@@ -122,6 +124,13 @@ void StreamConn::shut() {
     }
   }
   fd_.reset();
+}
+
+bool StreamConn::peer_gone() const {
+  if (peer_eof_ || broken_) return true;
+  if (!fd_) return true;
+  pollfd p{fd_.get(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 }  // namespace concur

@@ -33,6 +33,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   bool send(std::string_view bytes) override;
   void close() override;
   size_t pending_output() const override;
+  bool peer_gone() const override;
   void set_timer(Millis after) override;
   std::shared_ptr<Conn> shared() override { return shared_from_this(); }
 

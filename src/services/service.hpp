@@ -36,6 +36,11 @@ class Conn {
   // so a service can log why a client went away. Safe from any thread.
   virtual bool overflowed() const { return false; }
 
+  // Owner thread only, never blocks: true when the peer has hung up or reset (FIN or RST
+  // received), so a service doing long work inside a callback can give it up (counter-server).
+  // A peer that only half-closed (shutdown SHUT_WR) counts as gone too.
+  virtual bool peer_gone() const { return false; }
+
   // Owner thread only. Calls on_timeout after `after`; replaces an earlier timer; 0 cancels.
   virtual void set_timer(Millis after) = 0;
   // Owner thread only. Per-connection service state (muduo's context).
