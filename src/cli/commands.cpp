@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "core/fd_limit.hpp"
 #include "core/log.hpp"
 #include "core/stop.hpp"
 
@@ -64,6 +65,9 @@ int run_cli(int argc, char** argv) {
   }
   for (auto& [sub, run] : runs) {
     if (!sub->parsed()) continue;
+    // Servers, devices, the collector and bench hold a descriptor per peer: take what the hard
+    // limit allows (the soft default, often 1024, would cap them far below it).
+    raise_open_files_limit();
     try {
       return run();
     } catch (const UsageError& e) {

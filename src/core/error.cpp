@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include "core/fd_limit.hpp"
+
 namespace concur {
 
 SysError::SysError(const std::string& context, int err)
-    : std::runtime_error(context + ": " + std::strerror(err)), err_(err) {}
+    : std::runtime_error(context + ": " + errno_text(err)), err_(err) {}
 
 void throw_errno(const std::string& context) { throw SysError(context, errno); }
 

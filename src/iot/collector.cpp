@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/fd.hpp"
+#include "core/fd_limit.hpp"
 #include "core/log.hpp"
 #include "core/log_limiter.hpp"
 #include "core/socket.hpp"
@@ -120,7 +121,7 @@ struct Collector::Impl {
     try {
       t.fd = tcp_connect_start(t.ep);
     } catch (const SysError& e) {
-      return fail(i, std::strerror(e.code()));
+      return fail(i, errno_text(e.code()));  // names the open-files limit on EMFILE
     }
     std::string why;
     if (!poller->add(t.fd.get(), false, true, &why)) return fail(i, why);

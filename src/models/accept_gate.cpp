@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/fd_limit.hpp"
 #include "core/log.hpp"
 
 namespace concur {
@@ -54,9 +55,10 @@ void AcceptGate::report(Acceptor::Result r) {
   long long last = last_report_ms_.load();
   if (now - last < 1000 || !last_report_ms_.compare_exchange_strong(last, now)) return;
   if (r == Acceptor::Result::refused_emfile)
-    err_line("concur: out of descriptors: refused a pending connection (serving existing clients)");
+    errf("concur: out of descriptors: refused a pending connection (serving existing clients): {}",
+         errno_text(EMFILE));
   else
-    errf("concur: accept failed: {}", std::strerror(errno));
+    errf("concur: accept failed: {}", errno_text(errno));
 }
 
 }  // namespace concur
