@@ -22,14 +22,21 @@ namespace {
 // hello is the iterative server of slide 1, but nothing in it depends on the model.
 std::vector<std::string> hello_models() { return all_model_names(); }
 std::vector<std::string> echo_models() { return all_model_names(); }
+
+void add_idle_timeout_option(CLI::App& app, Millis& idle) {
+  add_duration_option(app, "--idle-timeout", idle,
+                      "close a client silent this long (0 = never, the default; a slowloris defence)");
+}
 }  // namespace
 
 Command hello_server_command() {
   return {"hello-server", "greet each client with 'Hello <its ip>' and close (lecture slide 1)", [](CLI::App& app) {
             auto o = std::make_shared<ServerOptions>();
             add_server_options(app, *o, 9000, "iterative", hello_models(), "hello-server");
-            return CommandRun([o] {
-              HelloService service(o->quiet);
+            auto idle = std::make_shared<Millis>(0);
+            add_idle_timeout_option(app, *idle);
+            return CommandRun([o, idle] {
+              HelloService service(o->quiet, *idle);
               return serve_stream(*o, service, hello_models(), "hello-server");
             });
           }};
@@ -39,8 +46,10 @@ Command echo_server_command() {
   return {"echo-server", "echo every byte back (RFC 862) under any concurrency model", [](CLI::App& app) {
             auto o = std::make_shared<ServerOptions>();
             add_server_options(app, *o, 2500, "thread", echo_models(), "echo-server");
-            return CommandRun([o] {
-              EchoService service(o->quiet);
+            auto idle = std::make_shared<Millis>(0);
+            add_idle_timeout_option(app, *idle);
+            return CommandRun([o, idle] {
+              EchoService service(o->quiet, *idle);
               return serve_stream(*o, service, echo_models(), "echo-server");
             });
           }};

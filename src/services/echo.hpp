@@ -6,12 +6,16 @@ namespace concur {
 
 class EchoService final : public StreamService {
  public:
-  explicit EchoService(bool quiet) : quiet_(quiet) {}
+  // idle_timeout > 0: a client that sends nothing for that long is closed (--idle-timeout; off by
+  // default, as the seed). What a held connection costs per model: docs/design.md.
+  explicit EchoService(bool quiet, Millis idle_timeout = Millis(0)) : quiet_(quiet), idle_(idle_timeout) {}
   void on_open(Conn& c) override;
   void on_data(Conn& c, std::string_view bytes) override;
+  void on_timeout(Conn& c) override;
 
  private:
   bool quiet_;
+  Millis idle_;
 };
 
 }  // namespace concur

@@ -6,12 +6,17 @@ namespace concur {
 
 class HelloService final : public StreamService {
  public:
-  explicit HelloService(bool quiet) : quiet_(quiet) {}
+  // idle_timeout > 0 (--idle-timeout): a connection still open that long after its greeting is
+  // closed. The greeting normally leaves at once and the connection with it; the timer only
+  // matters for a peer that never lets it go.
+  explicit HelloService(bool quiet, Millis idle_timeout = Millis(0)) : quiet_(quiet), idle_(idle_timeout) {}
   void on_open(Conn& c) override;
   void on_data(Conn&, std::string_view) override {}
+  void on_timeout(Conn& c) override { c.close(); }
 
  private:
   bool quiet_;
+  Millis idle_;
 };
 
 }  // namespace concur
