@@ -165,16 +165,18 @@ void ReactorLoop::after(Entry& e) {
   // connection's end, finds nothing to do when it fires (no cancel: Entry stays small).
   if (c.timer_armed() && c.timer_due() != e.timer_due) {
     e.timer_due = c.timer_due();
-    loop_.run_at(e.timer_due, [this, id = c.id()] { on_timer(id); });
+    loop_.run_at(e.timer_due, [this, id = c.id(), due = e.timer_due] { on_timer(id, due); });
   }
 }
 
-void ReactorLoop::on_timer(uint64_t id) {
+void ReactorLoop::on_timer(uint64_t id, Clock::time_point due) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Entry& e = it->second;
   StreamConn& c = *e.conn;
-  if (!c.timer_armed() || c.timer_due() != e.timer_due) return;  // stale
+  // Stale: re-armed since (its own due time is not the one in force; e.timer_due is already the
+  // newest, so comparing against it would let every superseded timer fire).
+  if (!c.timer_armed() || c.timer_due() != due || e.timer_due != due) return;
   e.timer_due = {};
   guarded(id, [&] {
     call_timeout(*e.conn, service_);

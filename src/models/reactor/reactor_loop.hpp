@@ -40,7 +40,7 @@ class ReactorLoop {
   static void ready_thunk(void* entry, const Ready& r);
   void on_ready(Entry& e, const Ready& r);
   void flush(uint64_t id);      // a send/close from elsewhere: the queued task
-  void on_timer(uint64_t id);
+  void on_timer(uint64_t id, Clock::time_point due);  // due: the time this timer was set for
   // Runs f; a std::bad_alloc on connection id's path drops that connection (told `server full`),
   // never the server.
   template <typename F>
