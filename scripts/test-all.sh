@@ -34,6 +34,17 @@ for preset in $presets; do
     failed=$((failed + 1))
   fi
   rm -f "$log"
+  # The soak (issue 13), release only: a 60-second run of bench/soak.sh (CONCUR_SOAK_SECONDS=0 skips).
+  soak_secs=${CONCUR_SOAK_SECONDS:-60}
+  if [ "$preset" = release ] && [ "$soak_secs" != 0 ]; then
+    echo "=== soak: ${soak_secs}s ==="
+    if CONCUR_BIN=build/release/concur bench/soak.sh "$soak_secs"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+      status=1
+    fi
+  fi
 done
 fuzz_secs=${CONCUR_FUZZ_SECONDS:-20}
 if [ "$fuzz_secs" != 0 ]; then
