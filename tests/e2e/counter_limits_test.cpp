@@ -17,6 +17,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The promise is 1 s; ThreadSanitizer slows 40 spinning threads' atomics several-fold on a shared
+// 2-core machine, so it gets more room (the release run holds the 1 s).
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr long kStopBoundMs = 3000;
+#else
+constexpr long kStopBoundMs = 1000;
+#endif
+
 std::vector<std::string> counter_args(const std::string& sync, const std::string& increments,
                                       std::vector<std::string> extra = {}) {
   std::vector<std::string> a{"counter-server", "--port", "0", "--bind", "127.0.0.1", "--quiet",
@@ -55,7 +63,7 @@ TEST(CounterLimits, SigtermWithPendingCountsExitsWithinOneSecond) {
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
     ASSERT_TRUE(rc) << "still running 5 s after SIGTERM";
     EXPECT_EQ(*rc, 0);
-    EXPECT_LT(took.count(), 1000) << "SIGTERM took " << took.count() << " ms";
+    EXPECT_LT(took.count(), kStopBoundMs) << "SIGTERM took " << took.count() << " ms";
   }
 }
 
