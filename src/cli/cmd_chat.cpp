@@ -9,6 +9,7 @@
 #include "core/socket.hpp"
 #include "core/stop.hpp"
 #include "models/datagram_loop.hpp"
+#include "redis/redis_bridge.hpp"
 #include "services/chat_tcp.hpp"
 #include "services/chat_udp.hpp"
 #include "web/chat_web.hpp"
@@ -28,6 +29,9 @@ struct ChatOptions {
   chat::ChatSettings settings;
   int web_port = -1;  // --web: also serve the chat page on this port
   std::vector<std::string> web_origins;
+  std::string redis;  // HOST:PORT; empty: a room of this server alone
+  std::string room = "lobby";
+  Millis lease{15000};
 };
 
 // --web: binds now, starts once the chat's own "listening on" line is out.
@@ -45,7 +49,34 @@ std::unique_ptr<web::ChatWeb> make_web(const ChatOptions& o, chat::ChatRoom& roo
   return std::make_unique<web::ChatWeb>(at, cfg, room, st);
 }
 
-int serve_udp(const ServerOptions& o, DatagramService& service, const std::function<void()>& on_listening) {
+// --redis and --room as bridge settings (usage errors name the option); nullopt without --redis.
+std::optional<redis::RedisSettings> redis_settings(const ChatOptions& o) {
+  if (o.redis.empty()) return std::nullopt;
+  auto hp = redis::parse_host_port(o.redis);
+  if (!hp) throw UsageError("--redis: expected HOST:PORT (e.g. 127.0.0.1:6379), got '" + o.redis + "'");
+  redis::RedisSettings rs;
+  rs.host = hp->first;
+  rs.port = hp->second;
+  rs.room = o.room;
+  if (const char* pw = std::getenv("REDISCLI_AUTH")) rs.password = pw;
+  rs.max_pending = o.server.max_queue;
+  if (o.lease < Millis(300)) throw UsageError("--redis-lease: at least 0.3 s");
+  rs.lease = o.lease;
+  rs.renew = o.lease / 3;  // two renewals may fail before the lease runs out
+  return rs;
+}
+
+// The room name is part of Redis keys and the channel: printable ASCII without spaces.
+bool valid_room(const std::string& room) {
+  if (room.empty() || room.size() > 64) return false;
+  for (char c : room)
+    if (c <= ' ' || c > '~') return false;
+  return true;
+}
+
+int serve_udp(const ServerOptions& o, DatagramService& service, const std::function<void()>& on_listening,
+              Millis tick) {
+
   const ModelInfo& info = pick_model(o.model, kUdpModels, "chat-server --transport udp");
   Endpoint at;
   try {
@@ -58,7 +89,7 @@ int serve_udp(const ServerOptions& o, DatagramService& service, const std::funct
   FileDesc sock = udp_bind(at);
   outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
   if (on_listening) on_listening();
-  run_datagram_loop(sock.get(), service, stop);
+  run_datagram_loop(sock.get(), service, stop, tick);
   install_stop_signals(nullptr);
   return 0;
 }
@@ -93,19 +124,54 @@ Command chat_server_command() {
                 ->type_name("ORIGIN");
             add_duration_option(app, "--idle-timeout", st.idle_timeout,
                                 "drop a UDP member silent this long (default 600 s; 0 = never)");
+            app.add_option("--redis", o->redis,
+                           "HOST:PORT of a Redis shared with other chat-servers: one room across them all "
+                           "(password from REDISCLI_AUTH)");
+            app.add_option("--room", o->room, "the room's name in Redis (with --redis)")->capture_default_str();
+            add_duration_option(app, "--redis-lease", o->lease,
+                                "how long an ID stays held in Redis after its server stops renewing it, "
+                                "e.g. was killed (default 15 s; renewed every third of it)");
             return CommandRun([o] {
               chat::ChatSettings st = o->settings;
               st.quiet = o->server.quiet;
               st.max_queue = o->server.max_queue;
+              if (!valid_room(o->room))
+                throw UsageError("--room: 1-64 printable ASCII characters without spaces, got '" + o->room + "'");
+              auto rs = redis_settings(*o);
+              // The bridge is declared after the service: it stops (and calls back no more) first.
+              auto run_with = [&](chat::ChatRoom& room, auto&& serve) {
+                std::unique_ptr<redis::RedisBridge> bridge;
+                if (rs) {
+                  bridge = std::make_unique<redis::RedisBridge>(*rs, room);
+                  bridge->check_at_start();  // a refused password is exit 1, before listening
+                }
+                int rc = serve([&] {
+                  if (bridge) bridge->start();
+                });
+                if (bridge) bridge->stop();
+                return rc;
+              };
               if (o->transport == "udp") {
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
                 auto web = make_web(*o, service.room(), st);
-                return serve_udp(o->server, service, [&] { if (web) web->start(); });
+                // Federated, the loop ticks often: it applies the bridge's answers about joining IDs.
+                Millis tick = rs ? Millis(10) : Millis(1000);
+                return run_with(service.room(), [&](const std::function<void()>& bridge_start) {
+                  return serve_udp(o->server, service, [&] {
+                    if (web) web->start();
+                    bridge_start();
+                  }, tick);
+                });
               }
               chat::ChatStreamService service(st);
               auto web = make_web(*o, service.room(), st);
-              return serve_stream(o->server, service, tcp_models(), "chat-server", {}, [&] { if (web) web->start(); });
+              return run_with(service.room(), [&](const std::function<void()>& bridge_start) {
+                return serve_stream(o->server, service, tcp_models(), "chat-server", {}, [&] {
+                  if (web) web->start();
+                  bridge_start();
+                });
+              });
             });
           }};
 }

@@ -14,7 +14,7 @@ ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMem
     if (it->second.member == member.get()) return {JoinStatus::already_member, it->second.id};
     return {JoinStatus::taken, it->second.id};
   }
-  if (max_members_ != 0 && members_->size() >= max_members_) return {JoinStatus::full, {}};
+  if (max_members_ != 0 && members_->size() - listeners_ >= max_members_) return {JoinStatus::full, {}};
   auto next = std::make_shared<List>(*members_);
   next->push_back(member);
   by_id_.emplace(std::move(key), Entry{std::string(id), member.get()});
@@ -24,20 +24,53 @@ ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMem
 
 bool ChatRoom::leave(const ChatMember& member) {
   std::shared_ptr<const List> old;  // released after the lock: the last reference may free members
-  std::lock_guard lock(mu_);
-  auto pos = std::find_if(members_->begin(), members_->end(), [&](const auto& m) { return m.get() == &member; });
-  if (pos == members_->end()) return false;
-  auto next = std::make_shared<List>();
-  next->reserve(members_->size() - 1);
-  for (const auto& m : *members_)
-    if (m.get() != &member) next->push_back(m);
-  for (auto it = by_id_.begin(); it != by_id_.end(); ++it) {
-    if (it->second.member == &member) {
-      by_id_.erase(it);
-      break;
+  std::string released;
+  {
+    std::lock_guard lock(mu_);
+    auto pos = std::find_if(members_->begin(), members_->end(), [&](const auto& m) { return m.get() == &member; });
+    if (pos == members_->end()) return false;
+    auto next = std::make_shared<List>();
+    next->reserve(members_->size() - 1);
+    for (const auto& m : *members_)
+      if (m.get() != &member) next->push_back(m);
+    for (auto it = by_id_.begin(); it != by_id_.end(); ++it) {
+      if (it->second.member == &member) {
+        released = std::move(it->second.id);
+        by_id_.erase(it);
+        break;
+      }
     }
+    old = std::exchange(members_, std::move(next));
   }
-  old = std::exchange(members_, std::move(next));
+  if (remote_ && !released.empty()) remote_->release(released);
+  return true;
+}
+
+void ChatRoom::federate(std::shared_ptr<ChatMember> bridge, RemoteIds* ids) {
+  std::lock_guard lock(mu_);
+  remote_ = ids;
+  auto next = std::make_shared<List>(*members_);
+  next->push_back(std::move(bridge));
+  ++listeners_;
+  members_ = std::move(next);
+}
+
+std::optional<RemoteIds::Claim> ChatRoom::claim(std::string_view id, RemoteIds::Done done) {
+  if (!remote_) return RemoteIds::Claim{true, {}};
+  return remote_->claim(id, std::move(done));
+}
+
+bool ChatRoom::evict(std::string_view id, std::string_view error_text) {
+  std::shared_ptr<ChatMember> target;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_id_.find(fold_id(id));
+    if (it == by_id_.end()) return false;
+    for (const auto& m : *members_)
+      if (m.get() == it->second.member) target = m;
+  }
+  if (!target || !leave(*target)) return false;
+  target->evict(error_text);
   return true;
 }
 
@@ -55,7 +88,7 @@ size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m) const {
 
 size_t ChatRoom::size() const {
   std::lock_guard lock(mu_);
-  return members_->size();
+  return members_->size() - listeners_;
 }
 
 std::vector<std::string> ChatRoom::ids() const {

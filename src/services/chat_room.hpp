@@ -10,7 +10,9 @@
 // serialize on it. A member that left may still receive a message from a snapshot taken just
 // before it left; its deliver() must then do nothing (a closed Conn refuses sends).
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -37,6 +39,26 @@ class ChatMember {
   // Safe from any thread, never blocks. False when the member could not take the message (its
   // pending output is over its bound, or it is gone); its transport then disconnects it.
   virtual bool deliver(const ChatMessage& m) = 0;
+  // The room removed this member because its ID turned out to be held elsewhere (another server of
+  // a federated room won it during an outage). Tell the client `error: <error_text>` and end it.
+  // Any thread, once.
+  virtual void evict(std::string_view error_text) {}
+};
+
+// IDs held by other servers of the same room (the Redis bridge). Thread-safe.
+class RemoteIds {
+ public:
+  struct Claim {
+    bool ok;             // the ID is this server's now (or provisionally, while the link is down)
+    std::string holder;  // !ok: the ID as its holder spelled it
+  };
+  using Done = std::function<void(Claim)>;
+  virtual ~RemoteIds() = default;
+  // Claims `id` for this server. Returns the answer when it is known at once; otherwise returns
+  // nullopt and calls `done` exactly once, later, on another thread (never after the bridge stopped).
+  virtual std::optional<Claim> claim(std::string_view id, Done done) = 0;
+  // The member holding `id` left: give the ID up. Never blocks.
+  virtual void release(std::string_view id) = 0;
 };
 
 class ChatRoom {
@@ -52,8 +74,17 @@ class ChatRoom {
   // Adds `member` under `id` unless the ID (ASCII case folded) is taken. Atomic: of any number of
   // concurrent joins with one ID, exactly one succeeds.
   JoinResult join(std::string_view id, std::shared_ptr<ChatMember> member);
-  // Removes `member`; false if it was not in the room.
+  // Removes `member`; false if it was not in the room. Releases its ID on the other servers.
   bool leave(const ChatMember& member);
+
+  // Federation (SPEC §4): `bridge` receives every message of the room's members (it holds no ID
+  // and is not counted by size()), and `ids` makes IDs unique across servers. Call before serving.
+  void federate(std::shared_ptr<ChatMember> bridge, RemoteIds* ids);
+  // After join() returned `joined`: claims the ID on the other servers (see RemoteIds::claim).
+  // Without federation the answer is {ok} at once.
+  std::optional<RemoteIds::Claim> claim(std::string_view id, RemoteIds::Done done);
+  // Removes the member holding `id` (ASCII case folded) and calls its evict(error_text).
+  bool evict(std::string_view id, std::string_view error_text);
 
   // Delivers m to every member except `from` (nullptr: to all). Returns how many took it.
   size_t broadcast(const ChatMember* from, const ChatMessage& m) const;
@@ -69,6 +100,8 @@ class ChatRoom {
   };
 
   const size_t max_members_;
+  RemoteIds* remote_ = nullptr;  // set before serving, then read-only
+  size_t listeners_ = 0;         // members without an ID (the bridge); guarded by mu_
   mutable std::mutex mu_;
   std::shared_ptr<const List> members_ = std::make_shared<List>();  // guarded by mu_; never mutated
   std::unordered_map<std::string, Entry> by_id_;                  // folded ID -> entry; guarded by mu_

@@ -9,9 +9,19 @@
 
 namespace concur::chat {
 
-// Per-connection state; lives in Conn::context and is touched only on the owner thread.
+void ConnMember::evict(std::string_view error_text) {
+  evicted_.store(true, std::memory_order_release);
+  std::string line = "error: " + std::string(error_text);
+  if (!raw_) line.push_back('\n');
+  conn_->send(line);
+  conn_->close();
+}
+
+// Per-connection state; lives in Conn::context. Touched by the owner thread's callbacks and, in a
+// federated room, by the claim answer from the bridge's thread: `mu` serializes the two (without
+// federation it is never contended).
 struct ChatStreamService::Session {
-  enum class Phase { joining, line, raw, done };
+  enum class Phase { joining, claiming, line, raw, done };
   Session(const ChatSettings& st, const Endpoint& peer)
       : flood(st.rate, st.burst), who(peer.seed_format()), ip(peer.ip()) {}
 
@@ -26,7 +36,14 @@ struct ChatStreamService::Session {
   std::string ip;
   bool counted_ip = false;
   bool announced = false;  // "new client" was logged, so "exited" will be
+  std::string held;        // claiming: bytes that arrived after the join, framed once it completes
+  std::mutex mu;
 };
+
+namespace {
+// Input held while the other servers are asked about an ID (well under a second): at most this much.
+constexpr size_t kMaxHeldWhileClaiming = 64 * 1024;
+}  // namespace
 
 namespace {
 std::string seconds(Millis d) { return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0); }
@@ -67,8 +84,15 @@ void ChatStreamService::on_open(Conn& c) {
 void ChatStreamService::on_data(Conn& c, std::string_view bytes) {
   Session* s = session_of(c);
   if (!s) return;
+  std::lock_guard lock(s->mu);
   switch (s->phase) {
     case Session::Phase::joining: on_join_state(c, *s, s->decoder.feed(bytes)); break;
+    case Session::Phase::claiming:
+      if (s->held.size() + bytes.size() > kMaxHeldWhileClaiming)
+        refuse(c, *s, kErrLineTooLong, "more than 64 KiB sent before the join completed");
+      else
+        s->held.append(bytes);
+      break;
     case Session::Phase::line: feed_lines(c, *s, bytes); break;
     case Session::Phase::raw: feed_raw(c, *s, bytes); break;
     case Session::Phase::done: break;
@@ -77,7 +101,9 @@ void ChatStreamService::on_data(Conn& c, std::string_view bytes) {
 
 void ChatStreamService::on_timeout(Conn& c) {
   Session* s = session_of(c);
-  if (!s || s->phase != Session::Phase::joining) return;
+  if (!s) return;
+  std::lock_guard lock(s->mu);
+  if (s->phase != Session::Phase::joining) return;
   if (s->decoder.state() == JoinDecoder::State::undecided) on_join_state(c, *s, s->decoder.timeout());
   else refuse(c, *s, kErrJoinTimeout, "no join within " + seconds(settings_.join_timeout));
 }
@@ -85,6 +111,8 @@ void ChatStreamService::on_timeout(Conn& c) {
 void ChatStreamService::on_close(Conn& c) {
   Session* s = session_of(c);
   if (!s) return;
+  std::unique_lock lock(s->mu);
+  s->phase = Session::Phase::done;
   if (s->member) room_.leave(*s->member);
   if (s->counted_ip) {
     std::lock_guard lock(ip_mu_);
@@ -96,6 +124,7 @@ void ChatStreamService::on_close(Conn& c) {
     else
       log_exited(s->who);
   }
+  lock.unlock();
   // The session holds the member, which holds the connection: break the cycle.
   c.context().reset();
 }
@@ -130,12 +159,32 @@ void ChatStreamService::join(Conn& c, Session& s, bool raw) {
     return;
   }
   s.member = std::move(member);
-  s.phase = raw ? Session::Phase::raw : Session::Phase::line;
+  s.phase = Session::Phase::claiming;
+  s.held = s.decoder.take_rest();
   c.set_timer(Millis(0));
+  // A federated room asks the other servers; the answer may come later, on the bridge's thread.
+  // The session is kept alive by the callback; a connection that closed meanwhile is `done`.
+  auto answer = room_.claim(s.id, [this, conn = c.shared(), keep = *std::any_cast<std::shared_ptr<Session>>(
+                                                                &c.context())](RemoteIds::Claim claim) {
+    std::lock_guard lock(keep->mu);
+    on_claimed(*conn, *keep, claim);
+  });
+  if (answer) on_claimed(c, s, *answer);
+}
+
+void ChatStreamService::on_claimed(Conn& c, Session& s, const RemoteIds::Claim& claim) {
+  if (s.phase != Session::Phase::claiming) return;
+  if (!claim.ok) {
+    refuse(c, s, taken_error_text(s.id, claim.holder),
+           fmt::format("ID '{}' is taken on another server", escape_for_terminal(s.id)));
+    return;
+  }
+  s.phase = s.raw_framing ? Session::Phase::raw : Session::Phase::line;
+  s.member->activate();
   announce_join(room_, *s.member, s.id, s.who, settings_);
-  std::string rest = s.decoder.take_rest();
+  std::string rest = std::move(s.held);
   if (rest.empty()) return;
-  if (raw) feed_raw(c, s, rest);
+  if (s.raw_framing) feed_raw(c, s, rest);
   else feed_lines(c, s, rest);
 }
 
@@ -159,6 +208,10 @@ void ChatStreamService::feed_raw(Conn& c, Session& s, std::string_view bytes) {
 }
 
 void ChatStreamService::on_message(Conn& c, Session& s, std::string_view message) {
+  if (s.member->evicted()) {  // its ID went to another server during a Redis outage
+    finish(c, s);
+    return;
+  }
   Outcome o = relay_message(room_, *s.member, s.id, s.who, message, s.flood, settings_, FloodGuard::Clock::now());
   switch (o.kind) {
     case Outcome::Kind::relayed:

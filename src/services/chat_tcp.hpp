@@ -7,6 +7,7 @@
 // Session (in Conn::context) is touched only there. The room and the per-address counts are
 // shared and locked; ConnMember::deliver runs on any thread and only calls Conn::send, which
 // never blocks.
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,11 +25,21 @@ namespace concur::chat {
 class ConnMember final : public ChatMember {
  public:
   ConnMember(std::shared_ptr<Conn> conn, bool raw) : conn_(std::move(conn)), raw_(raw) {}
-  bool deliver(const ChatMessage& m) override { return conn_->send(raw_ ? m.text() : m.line()); }
+  // Until activate(), the member holds its ID but hears nothing: in a federated room the other
+  // servers are still being asked about the ID, and a loser must not see the room.
+  bool deliver(const ChatMessage& m) override {
+    if (!active_.load(std::memory_order_acquire)) return true;
+    return conn_->send(raw_ ? m.text() : m.line());
+  }
+  void activate() { active_.store(true, std::memory_order_release); }
+  void evict(std::string_view error_text) override;
+  bool evicted() const { return evicted_.load(std::memory_order_acquire); }
 
  private:
   const std::shared_ptr<Conn> conn_;
   const bool raw_;
+  std::atomic<bool> evicted_{false};
+  std::atomic<bool> active_{false};
 };
 
 class ChatStreamService final : public StreamService {
@@ -47,6 +58,9 @@ class ChatStreamService final : public StreamService {
   static Session* session_of(Conn& c);
   void on_join_state(Conn& c, Session& s, JoinDecoder::State state);
   void join(Conn& c, Session& s, bool raw);
+  // The room's answer about the ID on the other servers (federation); at once, or later from the
+  // bridge's thread (then under the session's lock, like every callback).
+  void on_claimed(Conn& c, Session& s, const RemoteIds::Claim& claim);
   void feed_lines(Conn& c, Session& s, std::string_view bytes);
   void feed_raw(Conn& c, Session& s, std::string_view bytes);
   void on_message(Conn& c, Session& s, std::string_view message);

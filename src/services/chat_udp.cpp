@@ -29,7 +29,12 @@ void ChatDatagramService::handle(DatagramSink& sink, const Endpoint& from, std::
   std::string_view message = bytes;
   if (message.ends_with('\n')) message.remove_suffix(1);  // tolerated, as a line client might add it
   if (message.ends_with('\r')) message.remove_suffix(1);
+  apply_answers(sink, now);
   auto it = members_.find(from);
+  if (it != members_.end() && it->second.target->evicted()) {
+    apply_evictions(sink);
+    it = members_.find(from);
+  }
   if (truncated || message.size() > kMaxMessage) {
     std::string text = fmt::format("message too long (max {} bytes; not relayed)", kMaxMessage);
     if (it != members_.end()) {
@@ -73,16 +78,87 @@ void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from
     return;
   }
   auto [it, fresh] = members_.emplace(
-      from, Member{std::move(target), std::string(p->id), who, FloodGuard(settings_.rate, settings_.burst), now});
-  log_new_client(who);
-  if (p->rest.empty()) announce_join(room_, *it->second.target, it->second.id, who, settings_);
-  else from_member(sink, it, message, now);
+      from, Member{target, std::string(p->id), who, FloodGuard(settings_.rate, settings_.burst), now, true, size, {}});
+  Member& m = it->second;
+  if (!p->rest.empty()) m.held.emplace_back(message);
+  // A federated room asks the other servers; a later answer is applied on this thread.
+  auto answer = room_.claim(m.id, [this, from, target](RemoteIds::Claim claim) {
+    std::lock_guard lock(answers_mu_);
+    answers_.push_back({from, target, std::move(claim)});
+  });
+  if (answer) on_claimed(sink, it, *answer, now);
+}
+
+void ChatDatagramService::on_claimed(DatagramSink& sink, Table::iterator it, const RemoteIds::Claim& claim,
+                                     Clock::time_point now) {
+  Member& m = it->second;
+  if (!claim.ok) {
+    log_refused(m.who, fmt::format("ID '{}' is taken on another server", escape_for_terminal(m.id)));
+    answer_stranger(sink, it->first, m.join_size, taken_error_text(m.id, claim.holder), "ID taken");
+    room_.leave(*m.target);
+    members_.erase(it);
+    return;
+  }
+  m.claiming = false;
+  m.target->activate();
+  log_new_client(m.who);
+  std::vector<std::string> held = std::move(m.held);
+  if (held.empty()) {
+    announce_join(room_, *m.target, m.id, m.who, settings_);
+    return;
+  }
+  Endpoint from = it->first;
+  for (const std::string& message : held) {
+    auto cur = members_.find(from);
+    if (cur == members_.end()) return;  // quit or flooded meanwhile
+    from_member(sink, cur, message, now);
+  }
+}
+
+void ChatDatagramService::apply_answers(DatagramSink& sink, Clock::time_point now) {
+  std::vector<Answer> answers;
+  {
+    std::lock_guard lock(answers_mu_);
+    if (answers_.empty()) return;
+    answers.swap(answers_);
+  }
+  for (const Answer& a : answers) {
+    auto it = members_.find(a.from);
+    // The address may have left (idle expiry) and joined again with a new claim meanwhile.
+    if (it == members_.end() || it->second.target != a.target || !it->second.claiming) continue;
+    on_claimed(sink, it, a.claim, now);
+  }
+}
+
+void ChatDatagramService::apply_evictions(DatagramSink& sink) {
+  for (auto it = members_.begin(); it != members_.end();) {
+    auto next = std::next(it);
+    if (it->second.target->evicted()) {
+      // Already out of the room; its ID belongs to a member of another server.
+      answer_member(sink, it->first, it->second.target->evict_text());
+      log_exited(it->second.who, "its ID is held on another server");
+      members_.erase(it);
+    }
+    it = next;
+  }
+}
+
+void ChatDatagramService::tick(DatagramSink& sink, Clock::time_point now) {
+  apply_answers(sink, now);
+  apply_evictions(sink);
+  if (now < next_expiry_) return;
+  next_expiry_ = now + std::chrono::seconds(1);
+  expire(now);
 }
 
 void ChatDatagramService::from_member(DatagramSink& sink, Table::iterator it, std::string_view message,
                                       Clock::time_point now) {
   Member& m = it->second;
   m.last_seen = now;
+  if (m.claiming) {
+    if (m.held.size() < 64) m.held.emplace_back(message);
+    return;
+  }
   Outcome o = relay_message(room_, *m.target, m.id, m.who, message, m.flood, settings_, now);
   switch (o.kind) {
     case Outcome::Kind::relayed:

@@ -4,6 +4,8 @@
 //
 // Thread contract: on_datagram and on_tick run on the one datagram-loop thread; the address table
 // is not shared. The room is (it is thread-safe), so a room could be shared with TCP members.
+// In a federated room the answer about a joining ID comes from the bridge's thread: it is queued
+// and applied on the loop thread (on the next datagram or tick; the loop ticks often when federated).
 //
 // Reflection (RELIABILITY #27, SPEC §3): a member always gets its `error:` reply — it already
 // receives the room's traffic, so the reply amplifies nothing. An address that is not a member
@@ -11,9 +13,12 @@
 // limit): a short text when the full one is larger (`[bob]` taken -> `error: ID taken`), nothing
 // when even that is larger. Only members get relays.
 #include <chrono>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/endpoint.hpp"
 #include "services/chat_relay.hpp"
@@ -26,14 +31,35 @@ class UdpMember final : public ChatMember {
  public:
   // The sink is the loop's socket; it outlives every member.
   UdpMember(DatagramSink& sink, const Endpoint& to) : sink_(sink), to_(to) {}
+  // Until activate(), the member holds its ID but hears nothing (the other servers of a federated
+  // room are still being asked about the ID).
   bool deliver(const ChatMessage& m) override {
+    if (!active_.load(std::memory_order_acquire)) return true;
     sink_.send_to(to_, m.text());
     return true;  // UDP: the kernel may drop it, as it may drop any datagram
+  }
+  // Applied by the service on its loop thread (the error reply and the removal).
+  void evict(std::string_view error_text) override {
+    {
+      std::lock_guard lock(mu_);
+      evict_text_ = error_text;
+    }
+    evicted_.store(true, std::memory_order_release);
+  }
+  bool evicted() const { return evicted_.load(std::memory_order_acquire); }
+  void activate() { active_.store(true, std::memory_order_release); }
+  std::string evict_text() const {
+    std::lock_guard lock(mu_);
+    return evict_text_;
   }
 
  private:
   DatagramSink& sink_;
   const Endpoint to_;
+  std::atomic<bool> evicted_{false};
+  std::atomic<bool> active_{false};
+  mutable std::mutex mu_;
+  std::string evict_text_;  // guarded by mu_
 };
 
 class ChatDatagramService final : public DatagramService {
@@ -44,12 +70,15 @@ class ChatDatagramService final : public DatagramService {
   void on_datagram(DatagramSink& sink, const Endpoint& from, std::string_view bytes, bool truncated) override {
     handle(sink, from, bytes, truncated, Clock::now());
   }
-  void on_tick(DatagramSink&) override { expire(Clock::now()); }
+  void on_tick(DatagramSink& sink) override { tick(sink, Clock::now()); }
 
   // The same, at a given time (tests).
   void handle(DatagramSink& sink, const Endpoint& from, std::string_view bytes, bool truncated,
               Clock::time_point now);
   void expire(Clock::time_point now);
+  // Applies the answers about joining IDs and evictions that the bridge queued, and expires idle
+  // members about once a second.
+  void tick(DatagramSink& sink, Clock::time_point now);
 
   ChatRoom& room() { return room_; }
 
@@ -60,8 +89,20 @@ class ChatDatagramService final : public DatagramService {
     std::string who;
     FloodGuard flood;
     Clock::time_point last_seen;
+    bool claiming = false;          // the other servers are being asked about the ID
+    size_t join_size = 0;           // claiming: size of the join datagram (for the reply bound)
+    std::vector<std::string> held;  // claiming: messages to handle once joined
   };
   using Table = std::unordered_map<Endpoint, Member, EndpointHash>;
+  struct Answer {
+    Endpoint from;
+    std::shared_ptr<UdpMember> target;
+    RemoteIds::Claim claim;
+  };
+
+  void apply_answers(DatagramSink& sink, Clock::time_point now);
+  void on_claimed(DatagramSink& sink, Table::iterator it, const RemoteIds::Claim& claim, Clock::time_point now);
+  void apply_evictions(DatagramSink& sink);
 
   void from_stranger(DatagramSink& sink, const Endpoint& from, std::string_view message, size_t size,
                      Clock::time_point now);
@@ -77,6 +118,9 @@ class ChatDatagramService final : public DatagramService {
   const ChatSettings settings_;
   ChatRoom room_;
   Table members_;
+  Clock::time_point next_expiry_{};
+  std::mutex answers_mu_;
+  std::vector<Answer> answers_;  // guarded by answers_mu_
 };
 
 }  // namespace concur::chat

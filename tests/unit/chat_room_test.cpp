@@ -138,5 +138,79 @@ TEST(ChatRoom, ConcurrentFanOutWithChurn) {
   }
 }
 
+// A fake of the other servers: records claims and releases, answers as told.
+class FakeRemote final : public RemoteIds {
+ public:
+  std::optional<Claim> claim(std::string_view id, Done done) override {
+    claims.emplace_back(id);
+    if (defer) {
+      pending = std::move(done);
+      return std::nullopt;
+    }
+    return answer;
+  }
+  void release(std::string_view id) override { releases.emplace_back(id); }
+  std::vector<std::string> claims, releases;
+  Claim answer{true, {}};
+  bool defer = false;
+  Done pending;
+};
+
+class Evictable final : public ChatMember {
+ public:
+  bool deliver(const ChatMessage&) override { return true; }
+  void evict(std::string_view text) override { evicted = std::string(text); }
+  std::string evicted;
+};
+
+TEST(ChatRoom, FederatedBridgeHearsEveryoneAndHoldsNoId) {
+  ChatRoom room(2);
+  FakeRemote remote;
+  auto bridge = std::make_shared<Recorder>();
+  room.federate(bridge, &remote);
+  auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>();
+  ASSERT_EQ(room.join("a", a).status, ChatRoom::JoinStatus::joined);
+  ASSERT_EQ(room.join("b", b).status, ChatRoom::JoinStatus::joined);  // the bridge takes no slot
+  EXPECT_EQ(room.size(), 2u);
+  EXPECT_EQ(room.ids(), (std::vector<std::string>{"a", "b"}));
+  room.broadcast(a.get(), ChatMessage("[a]hi"));
+  EXPECT_EQ(bridge->messages(), std::vector<std::string>{"[a]hi"});
+  room.broadcast(bridge.get(), ChatMessage("[remote]yo"));  // from another server: not back to it
+  EXPECT_EQ(bridge->messages().size(), 1u);
+  EXPECT_EQ(a->messages().back(), "[remote]yo");
+}
+
+TEST(ChatRoom, ClaimGoesToTheOtherServersAndLeaveReleases) {
+  ChatRoom plain;
+  auto at_once = plain.claim("x", nullptr);
+  ASSERT_TRUE(at_once);
+  EXPECT_TRUE(at_once->ok);  // not federated: nothing to ask
+
+  ChatRoom room;
+  FakeRemote remote;
+  room.federate(std::make_shared<Recorder>(), &remote);
+  auto a = std::make_shared<Recorder>();
+  room.join("Alice", a);
+  remote.answer = {false, "ALICE"};
+  auto r = room.claim("Alice", nullptr);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->holder, "ALICE");
+  EXPECT_TRUE(room.leave(*a));
+  EXPECT_EQ(remote.releases, std::vector<std::string>{"Alice"});
+}
+
+TEST(ChatRoom, EvictRemovesTheHolderAndTellsIt) {
+  ChatRoom room;
+  FakeRemote remote;
+  room.federate(std::make_shared<Recorder>(), &remote);
+  auto a = std::make_shared<Evictable>();
+  room.join("bob", a);
+  EXPECT_TRUE(room.evict("BOB", "ID taken"));
+  EXPECT_EQ(a->evicted, "ID taken");
+  EXPECT_EQ(room.size(), 0u);
+  EXPECT_FALSE(room.evict("bob", "again"));
+}
+
 }  // namespace
 }  // namespace concur::chat

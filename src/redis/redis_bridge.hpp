@@ -1,0 +1,170 @@
+#pragma once
+// Federation of one chat room over Redis (SPEC §4 "Chat rooms over Redis"): every chat-server
+// started with the same --redis and --room behaves as one room.
+//
+// - Messages: the bridge is a member of the local room (ChatRoom::federate). What local members
+//   say reaches it through deliver() and is published on the room's channel `concur:<room>:chat`
+//   in an envelope (envelope.hpp); what other instances publish is checked, filtered (own
+//   publications, duplicates, garbage) and broadcast into the local room from the bridge's thread.
+// - IDs: a lease per ID, `concur:<room>:id:<folded ID>` = "<instance> <ID>", set for 15 s by an
+//   atomic claim-or-renew script and renewed every 5 s; given up (compare-and-delete) when the
+//   member leaves. A killed instance stops renewing, so its IDs are free within 15 s.
+// - Nothing blocks on Redis: publications and ID requests are queued (bounded) for the bridge's own
+//   thread, which drives two hiredis async connections (commands, subscription) with poll().
+//   A lost or stalled Redis (no reply within 1.5 s) is logged once and retried with the
+//   collector's backoff; on reconnect the bridge subscribes again, re-claims its members' IDs and
+//   sends what was queued meanwhile (receivers drop what they already had).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "core/fd.hpp"
+#include "iot/backoff.hpp"
+#include "redis/envelope.hpp"
+#include "redis/hiredis_poll.hpp"
+#include "redis/publish_queue.hpp"
+#include "services/chat_room.hpp"
+
+namespace concur::redis {
+
+struct RedisSettings {
+  std::string host;
+  int port = 6379;
+  std::string room = "lobby";
+  std::string password;           // from REDISCLI_AUTH; empty: no AUTH
+  size_t max_pending = 1 << 20;   // bytes of publications waiting for Redis (--max-queue)
+  Millis lease{15000};            // an ID's lease in Redis
+  Millis renew{5000};             // how often held leases are renewed
+  Millis reply_timeout{1500};     // no reply for this long: the link is considered lost
+  Millis ping_every{500};         // keeps a reply due, so a stalled Redis is noticed
+  Millis max_hold{30000};         // publications older than this are not sent after an outage
+  Millis connect_timeout{1000};   // the check at start
+};
+
+// "HOST:PORT" ("[v6]:PORT" too) → host, port; nullopt when malformed.
+std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text);
+
+class RedisBridge final : public chat::RemoteIds {
+ public:
+  RedisBridge(RedisSettings settings, chat::ChatRoom& room);
+  ~RedisBridge() override;
+  RedisBridge(const RedisBridge&) = delete;
+  RedisBridge& operator=(const RedisBridge&) = delete;
+
+  // Before serving, blocking at most connect_timeout: throws std::runtime_error carrying Redis's
+  // message when it refuses the password (exit 1). An unreachable Redis is not an error: start()
+  // logs it and keeps retrying.
+  void check_at_start();
+  // Joins the room as its bridge member and starts the bridge thread. Call after the listening line.
+  void start();
+  // Gives up the IDs still held (best effort, briefly), stops the thread. No callback runs after.
+  void stop();
+
+  std::optional<Claim> claim(std::string_view id, Done done) override;
+  void release(std::string_view id) override;
+
+  // Counters (any thread), for tests and the logs.
+  uint64_t garbage() const { return garbage_.load(); }
+  uint64_t instance() const { return instance_; }
+
+ private:
+  class Outlet;
+  friend class Outlet;
+  struct Request {
+    bool release;
+    std::string id;
+    Done done;  // a claim waiting for its answer; null when it was answered at once
+  };
+  struct Lease {
+    std::string id;  // as spelled by its member
+    uint64_t token;  // tells a reply about this lease from one about an earlier lease of the same key
+  };
+  enum class Link { down, connecting, up };
+  using Clock = std::chrono::steady_clock;
+
+  void publish(std::string_view text);  // from Outlet::deliver, any thread
+  void wake();
+
+  // ---- the bridge thread ----
+  void run();
+  void drain_inbox(Clock::time_point now);
+  void on_timer(Clock::time_point now);
+  void attempt(Clock::time_point now);
+  void set_link(Link l);
+  // The connection attempt right after a successful check at start (nothing has failed yet).
+  bool first_attempt() const { return !ever_up_ && !outage_logged_; }
+  void got_reply(Clock::time_point now);
+  void fail(std::string why);          // schedules teardown (safe inside hiredis callbacks)
+  void teardown(Clock::time_point now);
+  void become_up();
+  void send_publications(Clock::time_point now);
+  void send_claim(const std::string& key, const Lease& lease, Done done);
+  void send_release(const std::string& key);
+  void release_all_and_flush();
+  void command(redisCallbackFn* fn, void* privdata, int argc, const char** argv, const size_t* lens);
+  void on_message(std::string_view payload);
+  void log_garbage();
+
+  static void on_connect_cb(const redisAsyncContext* ac, int status);
+  static void on_disconnect_cb(const redisAsyncContext* ac, int status);
+  static void on_auth_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_sub_auth_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_ping_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_publish_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_sub_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_claim_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_plain_reply(redisAsyncContext* ac, void* reply, void* privdata);
+
+  const RedisSettings s_;
+  chat::ChatRoom& room_;
+  const uint64_t instance_;
+  const std::string instance_hex_;
+  const std::string channel_;
+  const std::string where_;  // "host:port", for log lines
+  std::shared_ptr<Outlet> outlet_;
+
+  // Shared with other threads, under mu_.
+  std::mutex mu_;
+  PublishQueue queue_;
+  uint64_t next_seq_ = 1;
+  bool dropping_ = false;      // a publish-buffer overflow episode is going on
+  size_t dropped_logged_ = 0;  // queue_.dropped() when the episode started
+  std::vector<Request> inbox_;  // claims and releases, in the order members joined and left
+  std::atomic<int> link_state_{0};  // Link, for claim() on other threads
+  std::atomic<bool> woken_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> garbage_{0};
+  FileDesc wake_fd_;
+  std::thread thread_;
+  std::string start_problem_;  // check_at_start: why Redis was unreachable
+  bool start_checked_ok_ = false;
+
+  // The bridge thread only.
+  HiredisSlot cmd_, sub_;
+  Link link_ = Link::down;
+  bool cmd_ready_ = false, sub_ready_ = false;
+  bool ever_up_ = false;
+  bool outage_logged_ = false;
+  std::string fail_why_;  // non-empty: teardown pending
+  iot::Backoff backoff_;
+  Clock::time_point next_attempt_{};
+  Clock::time_point attempt_started_{};
+  Clock::time_point next_ping_{}, next_renew_{};
+  Clock::time_point progress_{};  // last reply, or when a reply became due
+  size_t outstanding_ = 0;        // command replies due on cmd_
+  std::unordered_map<std::string, Lease> leases_;  // folded ID -> lease of a local member
+  std::vector<std::string> unreleased_;            // folded IDs given up while the link was down
+  std::vector<std::pair<std::string, Done>> waiting_;  // claims made while connecting
+  size_t expired_logged_ = 0;
+  uint64_t next_token_ = 1;
+  SeenSeqs seen_;
+};
+
+}  // namespace concur::redis

@@ -1,0 +1,455 @@
+// chat-server --redis: several instances of one room over a real redis-server (SPEC §4 "Chat rooms
+// over Redis"). Every test starts its own Redis on a free port and its own instances, and plays
+// members with real TCP and UDP clients.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/endpoint.hpp"
+#include "core/socket.hpp"
+#include "support/net.hpp"
+#include "support/process.hpp"
+#include "support/redis_server.hpp"
+
+namespace concur::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One chat-server of the room; waits until its bridge is connected (unless told not to).
+struct Instance {
+  explicit Instance(const RedisServer& redis, std::vector<std::string> extra = {}, bool wait = true)
+      : srv(args(redis.address(), std::move(extra))) {
+    if (wait) connected = srv.proc.wait_for_line("redis: connected", Ms(5000)).has_value();
+  }
+  static std::vector<std::string> args(const std::string& redis, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"chat-server", "--port", "0", "--bind", "127.0.0.1", "--redis", redis};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  Server srv;
+  bool connected = false;
+};
+
+// A TCP line client that sent its join.
+std::unique_ptr<TestClient> connect_join(const Instance& in, const std::string& id) {
+  auto c = std::make_unique<TestClient>(in.srv.port);
+  c->send_all("[" + id + "]\n");
+  return c;
+}
+
+// A TCP line member whose join has completed: its server logged the join, so the other servers
+// agreed on the ID and the room heard it (joins in a federated room take a round trip to Redis).
+std::unique_ptr<TestClient> member(Instance& in, const std::string& id) {
+  auto c = connect_join(in, id);
+  EXPECT_TRUE(in.srv.proc.wait_for_line("):[" + id + "]")) << id << " did not join";
+  return c;
+}
+
+class UdpPeer {
+ public:
+  explicit UdpPeer(int port) : fd_(udp_connect(Endpoint::parse("127.0.0.1", static_cast<uint16_t>(port)))) {}
+  void send(std::string_view bytes) { ::send(fd_.get(), bytes.data(), bytes.size(), 0); }
+  std::optional<std::string> recv(Ms timeout = Ms(3000)) {
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    char buf[65536];
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n < 0) return std::nullopt;
+    return std::string(buf, static_cast<size_t>(n));
+  }
+
+ private:
+  FileDesc fd_;
+};
+
+// Joins `id` on `in`, retrying while another server still holds it; true once accepted.
+bool join_eventually(const Instance& in, const std::string& id, Ms within, std::unique_ptr<TestClient>& out) {
+  auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    auto c = connect_join(in, id);
+    // A refused join is answered with an error and closed; an accepted one stays silent.
+    auto line = c->recv_line(Ms(400));
+    if (!line) {
+      out = std::move(c);
+      return true;
+    }
+    std::this_thread::sleep_for(Ms(200));
+  }
+  return false;
+}
+
+#define REQUIRE_REDIS() \
+  if (!have_redis_server()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)"
+
+TEST(ChatRedis, TwoInstancesAreOneRoomAndNothingEchoes) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis), b(redis);
+  ASSERT_TRUE(a.connected && b.connected);
+  auto alice = member(a, "alice");
+  auto carol = member(a, "carol");
+  EXPECT_EQ(alice->recv_line(), "[carol]");
+  auto bob = member(b, "bob");
+  EXPECT_EQ(alice->recv_line(), "[bob]");
+  EXPECT_EQ(carol->recv_line(), "[bob]");
+  alice->send_all("hello bob\n");
+  EXPECT_EQ(bob->recv_line(), "[alice]hello bob");
+  EXPECT_EQ(carol->recv_line(), "[alice]hello bob");
+  bob->send_all("[bob]hi alice\n");
+  EXPECT_EQ(alice->recv_line(), "[bob]hi alice");
+  EXPECT_EQ(carol->recv_line(), "[bob]hi alice");
+  // Never back to the sender, never twice.
+  EXPECT_TRUE(alice->silent_for(Ms(300)));
+  EXPECT_TRUE(bob->silent_for(Ms(10)));
+  EXPECT_TRUE(carol->silent_for(Ms(10)));
+  // Remote messages are not logged as a local member's; the seed's lines stay for local ones.
+  a.srv.proc.signal(SIGTERM);
+  EXPECT_EQ(a.srv.proc.wait(), 0);
+  std::string log = a.srv.proc.read_all_stdout();
+  EXPECT_NE(log.find(":[alice]hello bob"), std::string::npos);
+  EXPECT_EQ(log.find("hi alice"), std::string::npos);
+}
+
+TEST(ChatRedis, ThreeInstancesKeepEachSendersOrder) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis), b(redis), c(redis, {"--model", "epoll"});
+  ASSERT_TRUE(a.connected && b.connected && c.connected);
+  auto x = member(a, "x");
+  auto y = member(b, "y");
+  auto z = member(c, "z");
+  ASSERT_EQ(x->recv_line(), "[y]");
+  ASSERT_EQ(x->recv_line(), "[z]");
+  ASSERT_EQ(y->recv_line(), "[z]");
+  constexpr int kN = 300;
+  std::string burst_x, burst_y;
+  for (int i = 0; i < kN; ++i) {
+    burst_x += "x" + std::to_string(i) + "\n";
+    burst_y += "y" + std::to_string(i) + "\n";
+  }
+  x->send_all(burst_x);
+  y->send_all(burst_y);
+  // z gets both senders' messages, each sender's in the order sent, interleaved somehow.
+  int next_x = 0, next_y = 0;
+  for (int i = 0; i < 2 * kN; ++i) {
+    auto line = z->recv_line();
+    ASSERT_TRUE(line) << "after " << i << " lines";
+    if (line->starts_with("[x]")) EXPECT_EQ(*line, "[x]x" + std::to_string(next_x++));
+    else EXPECT_EQ(*line, "[y]y" + std::to_string(next_y++));
+  }
+  EXPECT_EQ(next_x, kN);
+  EXPECT_EQ(next_y, kN);
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(y->recv_line(), "[x]x" + std::to_string(i));
+  EXPECT_TRUE(z->silent_for(Ms(200)));
+}
+
+TEST(ChatRedis, IdsAreUniqueAcrossInstancesAndFreedOnLeave) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis), b(redis);
+  ASSERT_TRUE(a.connected && b.connected);
+  auto alice = member(a, "Alice");
+  auto other = connect_join(b, "ALICE");
+  auto err = other->recv_line();
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(err->starts_with("error: ")) << *err;
+  EXPECT_NE(err->find("Alice"), std::string::npos) << "names the holder's spelling: " << *err;
+  EXPECT_TRUE(other->recv_until_eof());
+  ASSERT_TRUE(b.srv.proc.wait_for_line("ID 'ALICE' is taken on another server"));
+  // The lease: in Redis, held by a's instance for at most 15 s.
+  auto ttl = redis.command({"PTTL", "concur:lobby:id:alice"});
+  ASSERT_TRUE(ttl);
+  EXPECT_GT(std::stol(*ttl), 5000);
+  EXPECT_LE(std::stol(*ttl), 15000);
+  // Quit releases it everywhere at once.
+  alice->send_all("[Alice]quit\n");
+  ASSERT_TRUE(alice->recv_until_eof());
+  std::unique_ptr<TestClient> again;
+  EXPECT_TRUE(join_eventually(b, "alice", Ms(2000), again));
+  // A disconnect too.
+  again->close();
+  std::unique_ptr<TestClient> third;
+  EXPECT_TRUE(join_eventually(a, "alice", Ms(2000), third));
+}
+
+TEST(ChatRedis, RaceForOneIdHasExactlyOneWinner) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis), b(redis, {"--model", "epoll"});
+  ASSERT_TRUE(a.connected && b.connected);
+  for (int round = 0; round < 20; ++round) {
+    std::string id = "racer" + std::to_string(round);
+    TestClient ca(a.srv.port), cb(b.srv.port);
+    std::thread ta([&] { ca.send_all("[" + id + "]\n"); });
+    cb.send_all("[" + id + "]\n");
+    ta.join();
+    // The loser gets an error; the winner hears nothing (not even the loser's join).
+    std::optional<std::string> ra, rb;
+    auto deadline = Clock::now() + Ms(2000);
+    while (!ra && !rb && Clock::now() < deadline) {
+      ra = ca.recv_line(Ms(20));
+      if (!ra) rb = cb.recv_line(Ms(20));
+    }
+    if (ra) rb = cb.recv_line(Ms(100));
+    else ra = ca.recv_line(Ms(100));
+    int errors = (ra && ra->starts_with("error:")) + (rb && rb->starts_with("error:"));
+    EXPECT_EQ(errors, 1) << id << ": " << ra.value_or("-") << " / " << rb.value_or("-");
+    EXPECT_FALSE(ra && !ra->starts_with("error:")) << *ra;
+    EXPECT_FALSE(rb && !rb->starts_with("error:")) << *rb;
+  }
+}
+
+TEST(ChatRedis, KilledInstanceFreesItsIdsWhenTheLeaseRunsOut) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  // A short lease keeps the test fast; the default (15 s) is pinned by IdsAreUnique… above.
+  Instance a(redis, {"--redis-lease", "1.5s"}), b(redis);
+  ASSERT_TRUE(a.connected && b.connected);
+  auto dave = member(a, "dave");
+  auto bob = member(b, "bob");
+  ASSERT_EQ(dave->recv_line(), "[bob]");
+  // Renewed: still held well after one lease.
+  std::this_thread::sleep_for(Ms(2000));
+  auto taken = connect_join(b, "dave");
+  auto err = taken->recv_line();
+  ASSERT_TRUE(err && err->starts_with("error: ")) << err.value_or("-");
+  a.srv.proc.signal(SIGKILL);
+  a.srv.proc.wait();
+  auto t0 = Clock::now();
+  std::unique_ptr<TestClient> again;
+  ASSERT_TRUE(join_eventually(b, "dave", Ms(5000), again));
+  EXPECT_LT(Clock::now() - t0, Ms(3000));
+  EXPECT_EQ(bob->recv_line(), "[dave]");
+}
+
+TEST(ChatRedis, GarbageOnTheChannelIsDroppedAndCounted) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis);
+  ASSERT_TRUE(a.connected);
+  auto alice = member(a, "alice");
+  ASSERT_TRUE(alice->silent_for(Ms(100)));
+  for (std::string junk : {std::string("hello"), std::string("[mallory]hi"),
+                           std::string("concur1 00000000000000aa 1 [mallory]\x1b[2Jowned"),
+                           std::string("concur1 00000000000000aa 2 no prefix")})
+    redis.command({"PUBLISH", "concur:lobby:chat", junk});
+  ASSERT_TRUE(a.srv.proc.wait_for_line("that is not concur's (1 so far)"));
+  EXPECT_TRUE(alice->silent_for(Ms(300)));
+  // A well-formed envelope from another instance is delivered, once, even if published twice.
+  std::string good = "concur1 00000000000000bb 7 [mallory]hi";
+  redis.command({"PUBLISH", "concur:lobby:chat", good});
+  redis.command({"PUBLISH", "concur:lobby:chat", good});
+  EXPECT_EQ(alice->recv_line(), "[mallory]hi");
+  EXPECT_TRUE(alice->silent_for(Ms(300)));
+  // Other rooms are other channels.
+  redis.command({"PUBLISH", "concur:other:chat", "concur1 00000000000000bb 8 [mallory]elsewhere"});
+  EXPECT_TRUE(alice->silent_for(Ms(300)));
+}
+
+TEST(ChatRedis, TcpAndUdpInstancesShareOneRoom) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance t(redis), u(redis, {"--transport", "udp", "--model", "poll"});
+  ASSERT_TRUE(t.connected && u.connected);
+  auto alice = member(t, "alice");
+  UdpPeer bob(u.srv.port);
+  bob.send("[bob]");
+  EXPECT_EQ(alice->recv_line(), "[bob]");
+  ASSERT_TRUE(u.srv.proc.wait_for_line(":[bob]"));
+  alice->send_all("hi bob\n");
+  EXPECT_EQ(bob.recv(), "[alice]hi bob");
+  bob.send("[bob]hi alice");
+  EXPECT_EQ(alice->recv_line(), "[bob]hi alice");
+  // A UDP join of an ID held on the TCP instance is refused (and reported to the joiner when the
+  // reply is no larger than what it sent).
+  UdpPeer impostor(u.srv.port);
+  impostor.send("[ALICE]" + std::string(100, ' '));
+  ASSERT_TRUE(u.srv.proc.wait_for_line("ID 'ALICE' is taken on another server"));
+  EXPECT_TRUE(alice->silent_for(Ms(300)));
+  auto taken = connect_join(t, "BOB");
+  auto err = taken->recv_line();
+  ASSERT_TRUE(err && err->starts_with("error: ")) << err.value_or("-");
+}
+
+TEST(ChatRedis, StalledRedisNeverDelaysLocalChatAndChatResumes) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis), b(redis);
+  ASSERT_TRUE(a.connected && b.connected);
+  auto alice = member(a, "alice");
+  auto carol = member(a, "carol");
+  ASSERT_EQ(alice->recv_line(), "[carol]");
+  auto bob = member(b, "bob");
+  ASSERT_EQ(alice->recv_line(), "[bob]");
+  ASSERT_EQ(carol->recv_line(), "[bob]");
+
+  redis.stall();
+  // Local chat on a: every round trip stays fast while Redis is frozen, also after the outage is
+  // noticed, and a new member can join.
+  for (int i = 0; i < 30; ++i) {
+    auto t0 = Clock::now();
+    alice->send_all("during " + std::to_string(i) + "\n");
+    ASSERT_EQ(carol->recv_line(Ms(1000)), "[alice]during " + std::to_string(i));
+    EXPECT_LT(Clock::now() - t0, Ms(250)) << "message " << i;
+    std::this_thread::sleep_for(Ms(70));
+  }
+  ASSERT_TRUE(a.srv.proc.wait_for_line("redis: lost", Ms(3000)));
+  auto t0 = Clock::now();
+  auto dave = member(a, "dave");
+  EXPECT_EQ(alice->recv_line(Ms(1000)), "[dave]");
+  EXPECT_LT(Clock::now() - t0, Ms(250));
+
+  redis.resume();
+  ASSERT_TRUE(a.srv.proc.wait_for_line("redis: reconnected", Ms(6000)));
+  ASSERT_TRUE(b.srv.proc.wait_for_line("redis: reconnected", Ms(6000)));
+  // Cross-instance chat works again; what a said meanwhile reached bob at most once each.
+  alice->send_all("after\n");
+  std::vector<std::string> got;
+  while (auto line = bob->recv_line(Ms(2000))) {
+    got.push_back(*line);
+    if (*line == "[alice]after") break;
+  }
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back(), "[alice]after");
+  for (size_t i = 0; i < got.size(); ++i)
+    for (size_t j = i + 1; j < got.size(); ++j) EXPECT_NE(got[i], got[j]) << "delivered twice";
+  bob->send_all("back\n");
+  std::optional<std::string> line;
+  while ((line = dave->recv_line(Ms(2000))) && *line != "[bob]back") {
+  }
+  EXPECT_EQ(line, "[bob]back");
+}
+
+TEST(ChatRedis, RedisRestartedOnTheSamePortIsRejoined) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  Instance a(redis), b(redis, {"--transport", "udp", "--model", "thread"});
+  ASSERT_TRUE(a.connected && b.connected);
+  auto alice = member(a, "alice");
+  auto carol = member(a, "carol");
+  ASSERT_EQ(alice->recv_line(), "[carol]");
+  UdpPeer bob(b.srv.port);
+  bob.send("[bob]");
+  ASSERT_EQ(alice->recv_line(), "[bob]");
+  ASSERT_EQ(carol->recv_line(), "[bob]");
+  ASSERT_TRUE(b.srv.proc.wait_for_line(":[bob]"));
+
+  redis.kill();
+  ASSERT_TRUE(a.srv.proc.wait_for_line("redis: lost", Ms(3000)));
+  ASSERT_TRUE(b.srv.proc.wait_for_line("redis: lost", Ms(3000)));
+  alice->send_all("alone\n");
+  EXPECT_EQ(carol->recv_line(Ms(500)), "[alice]alone");
+  // Logged once per outage, not once per retry.
+  std::this_thread::sleep_for(Ms(1500));
+  redis.restart();
+  auto t0 = Clock::now();
+  ASSERT_TRUE(a.srv.proc.wait_for_line("redis: reconnected", Ms(6000)));
+  ASSERT_TRUE(b.srv.proc.wait_for_line("redis: reconnected", Ms(6000)));
+  EXPECT_LT(Clock::now() - t0, Ms(5500));
+  // The IDs are claimed again in the fresh Redis, and chat crosses again.
+  EXPECT_TRUE(wait_until([&] { return redis.command({"GET", "concur:lobby:id:alice"}).has_value(); }, Ms(2000)));
+  EXPECT_TRUE(wait_until([&] { return redis.command({"GET", "concur:lobby:id:bob"}).has_value(); }, Ms(2000)));
+  alice->send_all("hello again\n");
+  std::optional<std::string> got;
+  while ((got = bob.recv(Ms(2000))) && *got != "[alice]hello again") {
+  }
+  EXPECT_EQ(got, "[alice]hello again");
+  bob.send("[bob]welcome back");
+  std::optional<std::string> line;
+  while ((line = alice->recv_line(Ms(2000))) && *line != "[bob]welcome back") {
+  }
+  EXPECT_EQ(line, "[bob]welcome back");
+  a.srv.proc.signal(SIGTERM);
+  ASSERT_EQ(a.srv.proc.wait(), 0);
+  std::string log = a.srv.proc.read_all_stdout();
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("redis: lost"), 1u) << "one line per outage, not one per retry:\n" << log;
+  EXPECT_EQ(count("redis: reconnected"), 1u);
+  EXPECT_EQ(count("cannot reach"), 0u);
+}
+
+TEST(ChatRedis, BadOptionsAndPasswords) {
+  REQUIRE_REDIS();
+  for (std::string bad : {"localhost", "127.0.0.1:", "127.0.0.1:99999", "::1:6379"}) {
+    Process p({concur_binary(), "chat-server", "--port", "0", "--redis", bad});
+    EXPECT_EQ(p.wait(), 2) << bad;
+    std::string err = p.read_all_stderr();
+    EXPECT_NE(err.find("--redis"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  }
+  RedisServer redis({"--requirepass", "s3cret"});
+  {
+    Process p({"/usr/bin/env", "REDISCLI_AUTH=wrong", concur_binary(), "chat-server", "--port", "0", "--redis",
+               redis.address()});
+    EXPECT_EQ(p.wait(), 1);
+    std::string err = p.read_all_stderr();
+    EXPECT_NE(err.find("WRONGPASS"), std::string::npos) << err;
+  }
+  {
+    Process p({concur_binary(), "chat-server", "--port", "0", "--redis", redis.address()});
+    EXPECT_EQ(p.wait(), 1);
+    EXPECT_NE(p.read_all_stderr().find("NOAUTH"), std::string::npos);
+  }
+  Process ok({"/usr/bin/env", "REDISCLI_AUTH=s3cret", concur_binary(), "chat-server", "--port", "0", "--bind",
+              "127.0.0.1", "--redis", redis.address()});
+  ASSERT_TRUE(ok.wait_for_line("listening on"));
+  EXPECT_TRUE(ok.wait_for_line("redis: connected"));
+  ok.signal(SIGTERM);
+  EXPECT_EQ(ok.wait(), 0);
+}
+
+TEST(ChatRedis, UnreachableAtStartIsNotFatal) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  std::string addr = redis.address();
+  redis.kill();
+  Server a({"chat-server", "--port", "0", "--bind", "127.0.0.1", "--redis", addr});
+  ASSERT_TRUE(a.proc.wait_for_line("redis: cannot reach " + addr));
+  auto alice = std::make_unique<TestClient>(a.port);
+  alice->send_all("[alice]\n");
+  ASSERT_TRUE(a.proc.wait_for_line(":[alice]"));
+  auto bob = std::make_unique<TestClient>(a.port);
+  bob->send_all("[bob]\n");
+  EXPECT_EQ(alice->recv_line(), "[bob]");
+  bob->send_all("local\n");
+  EXPECT_EQ(alice->recv_line(), "[bob]local");
+  // Redis appears: the instance connects and claims the IDs its members took meanwhile.
+  redis.restart();
+  ASSERT_TRUE(a.proc.wait_for_line("redis: connected", Ms(6000)));
+  EXPECT_TRUE(wait_until([&] { return redis.command({"GET", "concur:lobby:id:bob"}).has_value(); }, Ms(2000)));
+}
+
+TEST(ChatRedis, PublishBufferIsBoundedWhileRedisStalls) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  // --quiet: 2 KB log lines would fill the stdout pipe this test does not read meanwhile.
+  Instance a(redis, {"--max-queue", "65536", "--rate", "0", "--quiet"});
+  ASSERT_TRUE(a.connected);
+  auto alice = connect_join(a, "alice");
+  std::this_thread::sleep_for(Ms(200));
+  auto carol = connect_join(a, "carol");
+  ASSERT_EQ(alice->recv_line(), "[carol]");
+  redis.stall();
+  std::string line = std::string(2000, 'x') + "\n";
+  for (int i = 0; i < 100; ++i) {
+    alice->send_all(line);
+    ASSERT_TRUE(carol->recv_line(Ms(2000)));  // local members get every one
+  }
+  EXPECT_TRUE(a.srv.proc.wait_for_line("redis: publish buffer full", Ms(2000)));
+  redis.resume();
+  EXPECT_TRUE(a.srv.proc.wait_for_line("messages were dropped", Ms(8000)));
+}
+
+}  // namespace
+}  // namespace concur::test
