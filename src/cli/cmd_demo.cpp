@@ -3,6 +3,7 @@
 // the demo exits 1 if any section did not show what it promises.
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -169,6 +170,65 @@ bool iot_section(const std::string& self) {
   return ok && d1 >= 5 && d2 >= 5;
 }
 
+// Two chat-servers, one room: a TCP server and a UDP server federated through a redis-server that
+// the demo starts on a free port (SPEC §4).
+bool rooms_section(const std::string& self) {
+  title(5, "One room, two servers: chat-server --redis (a TCP and a UDP server sharing Redis pub/sub)");
+  if (::access("/usr/bin/redis-server", X_OK) != 0 && ::access("/usr/local/bin/redis-server", X_OK) != 0) {
+    out_line("  skipped: redis-server is not installed (scripts/setup.sh installs it)");
+    return true;
+  }
+  int redis_port;
+  {
+    FileDesc probe = tcp_listen(Endpoint::parse("127.0.0.1", 0));
+    redis_port = local_endpoint(probe.get()).port();
+  }
+  ChildProcess redis({"redis-server", "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "",
+                      "--appendonly", "no"});
+  if (!redis.wait_for_line("Ready to accept connections", Ms(5000))) {
+    outf("  redis-server did not start: {}", redis.drain_stderr());
+    return false;
+  }
+  std::string where = fmt::format("127.0.0.1:{}", redis_port);
+  outf("  redis-server on {}", where);
+  ChildProcess a({self, "chat-server", "--port", "0", "--bind", "127.0.0.1", "--redis", where});
+  ChildProcess b({self, "chat-server", "--port", "0", "--bind", "127.0.0.1", "--transport", "udp", "--model", "poll",
+                  "--redis", where});
+  int pa = start_server(a, "server A");
+  int pb = start_server(b, "server B");
+  if (!a.wait_for_line("redis: connected", Ms(5000)) || !b.wait_for_line("redis: connected", Ms(5000))) return false;
+  out_line("  both servers are connected to Redis: room 'lobby' is one room across them");
+  ChildProcess kim({self, "chat-client", "--port", std::to_string(pa), "--id", "김대희"});
+  if (!a.wait_for_line("):[김대희]", Ms(5000))) return false;
+  ChildProcess yoon({self, "chat-client", "--port", std::to_string(pb), "--transport", "udp", "--id", "윤재석"});
+  if (!b.wait_for_line("):[윤재석]", Ms(5000))) return false;
+  bool ok = kim.wait_for_line("[윤재석]", Ms(3000)).has_value();
+  const std::vector<std::pair<int, std::string>> talk = {{0, "A 서버에서 인사드려요"}, {1, "B 서버(UDP)에서 잘 받았어요"}};
+  const std::vector<std::string> names = {"김대희 (A, TCP)", "윤재석 (B, UDP)"};
+  ChildProcess* people[] = {&kim, &yoon};
+  for (auto& [who, text] : talk) {
+    people[who]->write_stdin(text + "\n");
+    outf("  {} -> {}", names[who], text);
+    auto line = people[1 - who]->wait_for_line(text, Ms(3000));
+    ok = ok && line;
+    if (line) outf("  {} <- {}", names[1 - who], *line);
+  }
+  ChildProcess twin({self, "chat-client", "--port", std::to_string(pb), "--transport", "udp", "--id", "김대희"});
+  auto refused = b.wait_for_line("is taken on another server", Ms(3000));
+  ok = ok && refused;
+  if (refused) outf("  another 김대희 tries server B: {}", *refused);
+  twin.signal(SIGTERM);
+  twin.wait(Ms(3000));
+  for (auto* p : people) p->write_stdin("quit\n");
+  for (auto* p : people) ok = ok && p->wait(Ms(3000)) == 0;
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  ok = ok && a.wait(Ms(3000)) == 0 && b.wait(Ms(3000)) == 0;
+  redis.signal(SIGTERM);
+  redis.wait(Ms(3000));
+  return ok;
+}
+
 int run_demo(const std::vector<std::string>& only) {
   std::string self = self_executable();
   auto wanted = [&](const std::string& s) { return only.empty() || std::find(only.begin(), only.end(), s) != only.end(); };
@@ -188,6 +248,7 @@ int run_demo(const std::vector<std::string>& only) {
   run("race", [&] { return race_section(); });
   run("chat", [&] { return chat_section(self); });
   run("iot", [&] { return iot_section(self); });
+  run("rooms", [&] { return rooms_section(self); });
   out_line("");
   bool all = true;
   for (auto& [name, ok] : results) {
@@ -204,8 +265,8 @@ Command demo_command() {
   return {"demo", "a guided tour: echo, race, group chat and IoT collection on loopback (< 1 min)",
           [](CLI::App& app) {
             auto only = std::make_shared<std::vector<std::string>>();
-            app.add_option("--section", *only, "run only these sections: echo, race, chat, iot")
-                ->check(CLI::IsMember({"echo", "race", "chat", "iot"}));
+            app.add_option("--section", *only, "run only these sections: echo, race, chat, iot, rooms")
+                ->check(CLI::IsMember({"echo", "race", "chat", "iot", "rooms"}));
             return CommandRun([only] { return run_demo(*only); });
           }};
 }

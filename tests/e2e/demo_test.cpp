@@ -18,7 +18,7 @@ TEST(Demo, RunsEverySectionAndLeavesDataTxt) {
   auto rc = demo.wait(Ms(5000));
   ASSERT_TRUE(rc) << "demo still running after a minute";
   EXPECT_EQ(*rc, 0) << out << demo.read_all_stderr(Ms(100));
-  for (const char* section : {"  echo  ok", "  race  ok", "  chat  ok", "  iot   ok", "demo finished: everything worked."})
+  for (const char* section : {"  echo  ok", "  race  ok", "  chat  ok", "  iot   ok", "  rooms ok", "demo finished: everything worked."})
     EXPECT_NE(out.find(section), std::string::npos) << "missing: " << section << "\n" << out;
   std::ifstream data(std::string(dir) + "/data.txt");
   std::string line;
