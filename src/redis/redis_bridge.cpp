@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <charconv>
 #include <random>
@@ -83,13 +80,10 @@ RedisBridge::RedisBridge(RedisSettings settings, chat::ChatRoom& room)
                                                      : fmt::format("{}:{}", s_.host, s_.port)),
       outlet_(std::make_shared<Outlet>(*this)),
       queue_(s_.max_pending, s_.max_hold),
-      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       backoff_(Millis(500), Millis(5000), 0.5, [] {
         thread_local std::mt19937_64 rng{std::random_device{}()};
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-      }) {
-  if (!wake_fd_) throw_errno("cannot create an eventfd for the Redis bridge");
-}
+      }) {}
 
 RedisBridge::~RedisBridge() { stop(); }
 
@@ -148,16 +142,16 @@ void RedisBridge::start() {
 void RedisBridge::stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true);
-  wake();
+  loop_.queue_in_loop([this] { begin_shutdown(); });
   thread_.join();
 }
 
 // ---- any thread ----------------------------------------------------------------------------------
 
 void RedisBridge::wake() {
+  // One task per burst: members' messages arriving while work() is pending ride along.
   if (woken_.exchange(true, std::memory_order_acq_rel)) return;
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+  loop_.queue_in_loop([this] { work(); });
 }
 
 void RedisBridge::publish(std::string_view text) {
@@ -207,39 +201,44 @@ void RedisBridge::set_link(Link l) {
 }
 
 void RedisBridge::run() {
-  while (!stopping_.load()) {
-    auto now = Clock::now();
-    on_timer(now);
-    pollfd fds[3] = {{wake_fd_.get(), POLLIN, 0}, cmd_.poll_entry(), sub_.poll_entry()};
-    int n = ::poll(fds, 3, 50);
-    now = Clock::now();
-    if (n > 0 && (fds[0].revents & POLLIN)) {
-      uint64_t v;
-      [[maybe_unused]] ssize_t r = ::read(wake_fd_.get(), &v, sizeof v);
-      woken_.store(false, std::memory_order_release);
-    }
-    drain_inbox(now);
-    if (n > 0 && fds[1].revents && cmd_.ac && cmd_.ac->c.fd == fds[1].fd) cmd_.handle(fds[1].revents);
-    if (n > 0 && fds[2].revents && sub_.ac && sub_.ac->c.fd == fds[2].fd) sub_.handle(fds[2].revents);
-    if (!fail_why_.empty()) teardown(now);
-    send_publications(now);
-  }
-  release_all_and_flush();
+  tick();
+  loop_.run();
+  // Stopped: what is left is freed here, on the loop's thread (pending callbacks run with NULL).
   cmd_.free();
   sub_.free();
 }
 
-void RedisBridge::release_all_and_flush() {
+void RedisBridge::work() {
+  woken_.store(false, std::memory_order_release);
+  auto now = Clock::now();
+  drain_inbox(now);
+  send_publications(now);
+}
+
+void RedisBridge::tick() {
+  auto now = Clock::now();
+  if (!fail_why_.empty()) teardown(now);
+  if (!shutting_down_) on_timer(now);
+  if (!fail_why_.empty()) teardown(now);
+  drain_inbox(now);
+  send_publications(now);
+  loop_.run_after(Millis(50), [this] { tick(); });
+}
+
+// Gives up the IDs still held and lets Redis take the last commands (at most 300 ms), then quits.
+void RedisBridge::begin_shutdown() {
+  shutting_down_ = true;
   drain_inbox(Clock::now());
-  if (link_ != Link::up) return;
-  for (const auto& [key, lease] : leases_) send_release(key);
-  leases_.clear();
-  // Best effort: give Redis a moment to take the releases and the last publications.
-  auto deadline = Clock::now() + Millis(300);
-  while (cmd_.ac && outstanding_ > 0 && fail_why_.empty() && Clock::now() < deadline) {
-    pollfd p = cmd_.poll_entry();
-    if (::poll(&p, 1, 20) > 0) cmd_.handle(p.revents);
+  if (link_ == Link::up) {
+    for (const auto& [key, lease] : leases_) send_release(key);
+    send_publications(Clock::now());
   }
+  leases_.clear();
+  if (link_ != Link::up || outstanding_ == 0) {
+    loop_.quit();
+    return;
+  }
+  loop_.run_after(Millis(300), [this] { loop_.quit(); });
 }
 
 void RedisBridge::drain_inbox(Clock::time_point now) {
@@ -304,7 +303,7 @@ void RedisBridge::attempt(Clock::time_point now) {
       if (ac) redisAsyncFree(ac);
       return;
     }
-    slot->attach(ac);
+    slot->attach(ac, loop_);
     ac->data = this;
     redisAsyncSetConnectCallback(ac, on_connect_cb);
     redisAsyncSetDisconnectCallback(ac, on_disconnect_cb);
@@ -325,10 +324,19 @@ void RedisBridge::attempt(Clock::time_point now) {
 }
 
 void RedisBridge::fail(std::string why) {
-  if (fail_why_.empty()) fail_why_ = why.empty() ? "connection lost" : std::move(why);
+  if (!fail_why_.empty()) return;
+  fail_why_ = why.empty() ? "connection lost" : std::move(why);
+  // Not here: this may be inside a hiredis callback, where its context must not be freed.
+  loop_.queue_in_loop([this] {
+    if (!fail_why_.empty()) teardown(Clock::now());
+  });
 }
 
 void RedisBridge::teardown(Clock::time_point now) {
+  if (shutting_down_) {
+    loop_.quit();
+    return;
+  }
   if (!outage_logged_) {
     if (ever_up_) outf("redis: lost {} ({}); local chat goes on, retrying", where_, fail_why_);
     else outf("redis: cannot reach {} ({}); serving local members, retrying", where_, fail_why_);
@@ -385,6 +393,7 @@ void RedisBridge::command(redisCallbackFn* fn, void* privdata, int argc, const c
 void RedisBridge::got_reply(Clock::time_point now) {
   if (outstanding_ > 0) --outstanding_;
   progress_ = now;
+  if (shutting_down_ && outstanding_ == 0) loop_.quit();
 }
 
 void RedisBridge::send_publications(Clock::time_point now) {

@@ -10,7 +10,8 @@
 //   atomic claim-or-renew script and renewed every 5 s; given up (compare-and-delete) when the
 //   member leaves. A killed instance stops renewing, so its IDs are free within 15 s.
 // - Nothing blocks on Redis: publications and ID requests are queued (bounded) for the bridge's own
-//   thread, which drives two hiredis async connections (commands, subscription) with poll().
+//   thread, an EventLoop that drives two hiredis async connections (commands, subscription)
+//   through hiredis_loop.hpp.
 //   A lost or stalled Redis (no reply within 1.5 s) is logged once and retried with the
 //   collector's backoff; on reconnect the bridge subscribes again, re-claims its members' IDs and
 //   sends what was queued meanwhile (receivers drop what they already had).
@@ -25,10 +26,10 @@
 #include <vector>
 
 #include "core/duration.hpp"
-#include "core/fd.hpp"
 #include "iot/backoff.hpp"
 #include "redis/envelope.hpp"
-#include "redis/hiredis_poll.hpp"
+#include "loop/event_loop.hpp"
+#include "redis/hiredis_loop.hpp"
 #include "redis/publish_queue.hpp"
 #include "services/chat_room.hpp"
 
@@ -90,10 +91,13 @@ class RedisBridge final : public chat::RemoteIds {
   using Clock = std::chrono::steady_clock;
 
   void publish(std::string_view text);  // from Outlet::deliver, any thread
-  void wake();
+  void wake();                          // schedules one work() on the loop (coalesced)
 
   // ---- the bridge thread ----
   void run();
+  void work();                     // the inbox, then the publications
+  void tick();                     // every 50 ms: reconnects, timeouts, pings, renewals
+  void begin_shutdown();
   void drain_inbox(Clock::time_point now);
   void on_timer(Clock::time_point now);
   void attempt(Clock::time_point now);
@@ -107,7 +111,7 @@ class RedisBridge final : public chat::RemoteIds {
   void send_publications(Clock::time_point now);
   void send_claim(const std::string& key, const Lease& lease, Done done);
   void send_release(const std::string& key);
-  void release_all_and_flush();
+
   void command(redisCallbackFn* fn, void* privdata, int argc, const char** argv, const size_t* lens);
   void on_message(std::string_view payload);
   void log_garbage();
@@ -141,7 +145,7 @@ class RedisBridge final : public chat::RemoteIds {
   std::atomic<bool> woken_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> garbage_{0};
-  FileDesc wake_fd_;
+  EventLoop loop_{EventLoop::Backend::poll};
   std::thread thread_;
   std::string start_problem_;  // check_at_start: why Redis was unreachable
   bool start_checked_ok_ = false;
@@ -153,6 +157,7 @@ class RedisBridge final : public chat::RemoteIds {
   bool ever_up_ = false;
   bool outage_logged_ = false;
   std::string fail_why_;  // non-empty: teardown pending
+  bool shutting_down_ = false;
   iot::Backoff backoff_;
   Clock::time_point next_attempt_{};
   Clock::time_point attempt_started_{};
