@@ -151,7 +151,11 @@ size_t parse_resp(std::string_view buf, F&& on_push) {
 BenchReport run_chat_load(const LoadOptions& o) {
   const bool redis = o.target == "redis";
   const bool web = o.target == "web";  // concur chat-server --web: members over WebSocket
-  Endpoint to = Endpoint::parse(o.host, static_cast<uint16_t>(o.port));
+  // Federated servers: member i joins server i mod k, so the members are split evenly.
+  std::vector<Endpoint> servers = {Endpoint::parse(o.host, static_cast<uint16_t>(o.port))};
+  for (int p : o.extra_ports) servers.push_back(Endpoint::parse(o.host, static_cast<uint16_t>(p)));
+  std::vector<int> pids = {o.server_pid};
+  pids.insert(pids.end(), o.extra_pids.begin(), o.extra_pids.end());
   auto poller = make_epoll_poller();
   const int n = o.connections;
   if (n < 2) throw UsageError("--connections: chat needs at least 2 members (an observer and a sender)");
@@ -274,6 +278,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
   // Join everyone; the observer (member 0) first, so that it sees every later join.
   std::vector<Ready> ready;
   for (int i = 0; i < n; ++i) {
+    const Endpoint& to = servers[static_cast<size_t>(i) % servers.size()];
     m[i].rx = connect_spread(to, i, o.sources);
     watch(m[i].rx.get(), i, false);
     if (redis) {
@@ -325,7 +330,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
     auto now = Clock::now();
     if (!measuring && now >= measure_from) {
       measuring = true;
-      cpu0 = read_proc_stats(o.server_pid);
+      cpu0 = read_proc_stats(pids);
     }
     if (o.progress && now >= next_progress) {
       next_progress += std::chrono::seconds(1);
@@ -344,7 +349,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
   }
   progress_line(o.progress, "");
   r.seconds = std::chrono::duration<double>(o.duration).count();
-  add_server_cpu(r, cpu0, o.server_pid);
+  add_server_cpu(r, cpu0, pids);
   r.extra.emplace_back("senders", senders);
   return r;
 }

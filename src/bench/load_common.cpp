@@ -159,6 +159,26 @@ void print_report(const BenchReport& r, bool json) {
   for (auto& [k, v] : r.extra) outf("  {}: {:.3f}", k, v);
 }
 
+std::optional<ProcStats> read_proc_stats(const std::vector<int>& pids) {
+  ProcStats sum;
+  for (int pid : pids) {
+    auto s = read_proc_stats(pid);
+    if (!s) return std::nullopt;
+    sum.cpu_seconds += s->cpu_seconds;
+    sum.rss_kib += s->rss_kib;
+    sum.hwm_kib += s->hwm_kib;
+  }
+  return sum;
+}
+
+void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, const std::vector<int>& server_pids) {
+  auto after = read_proc_stats(server_pids);
+  if (!after || !before) return;
+  double cpu = after->cpu_seconds - before->cpu_seconds;
+  r.extra.emplace_back("server_cpu_seconds", cpu);
+  if (r.ops) r.extra.emplace_back("server_cpu_ms_per_million", cpu * 1000.0 * 1e6 / static_cast<double>(r.ops));
+}
+
 void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid, bool children) {
   auto after = read_server_stats(server_pid, children);
   if (!after || !before) return;

@@ -32,6 +32,8 @@ struct LoadOptions {
   bool progress = false;    // live progress line (on a terminal)
   std::string target = "concur";  // chat: "concur" or "redis"
   int senders = 0;          // chat: 0 = every member but the observer
+  std::vector<int> extra_ports;  // chat: members are split round-robin over port + these (federated servers)
+  std::vector<int> extra_pids;   // more server processes whose CPU counts (the other servers, Redis)
 };
 
 // Blocking connect from source address index i (IP_BIND_ADDRESS_NO_PORT keeps ports plentiful);
@@ -49,6 +51,8 @@ std::optional<ProcStats> read_proc_stats(int pid);
 // has reaped (cutime/cstime), and its memory is summed over them (RSS and PSS; PSS does not count
 // the pages a forked child shares with its parent twice).
 std::optional<ProcStats> read_server_stats(int pid, bool children);
+// The sum over several processes (nullopt if any cannot be read).
+std::optional<ProcStats> read_proc_stats(const std::vector<int>& pids);
 
 struct BenchReport {
   std::string mode;
@@ -68,6 +72,7 @@ void print_report(const BenchReport& r, bool json);
 
 // Adds the server's CPU seconds since `before` (and per million operations) to the report.
 void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, int server_pid, bool children = false);
+void add_server_cpu(BenchReport& r, const std::optional<ProcStats>& before, const std::vector<int>& server_pids);
 
 // Live progress line on stderr, rewritten in place; only when enabled.
 void progress_line(bool enabled, const std::string& text);

@@ -55,6 +55,11 @@ Command bench_command() {
             app.add_option("--models", *models, "models: only these models (comma-separated; default all)")
                 ->delimiter(',');
             app.add_option("--svg", *svg, "models: also draw the table as an SVG chart into this file");
+            app.add_option("--extra-port", o->extra_ports,
+                           "chat: more servers of one federated room (chat-server --redis); members are split "
+                           "evenly over --port and these")
+                ->check(CLI::Range(1, 65535));
+            app.add_option("--extra-pid", o->extra_pids, "more server processes whose CPU is added (e.g. Redis)");
             app.add_flag("--json", o->json, "print one JSON object instead of text");
             return CommandRun([mode, o, models, svg] {
               o->progress = ::isatty(STDERR_FILENO) && !o->json;

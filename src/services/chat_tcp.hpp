@@ -25,13 +25,26 @@ namespace concur::chat {
 class ConnMember final : public ChatMember {
  public:
   ConnMember(std::shared_ptr<Conn> conn, bool raw) : conn_(std::move(conn)), raw_(raw) {}
-  // Until activate(), the member holds its ID but hears nothing: in a federated room the other
-  // servers are still being asked about the ID, and a loser must not see the room.
+  // Until activate(), the member holds its ID while the other servers of a federated room are
+  // asked about it: what the room says meanwhile is held (up to kMaxHeld bytes) and sent on
+  // activate(), or dropped with the member if it loses the ID, so a loser never sees the room.
   bool deliver(const ChatMessage& m) override {
-    if (!active_.load(std::memory_order_acquire)) return true;
-    return conn_->send(raw_ ? m.text() : m.line());
+    std::string_view bytes = raw_ ? m.text() : m.line();
+    if (!active_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(held_mu_);
+      if (!active_.load(std::memory_order_relaxed)) {
+        if (held_.size() + bytes.size() <= kMaxHeld) held_.append(bytes);
+        return true;
+      }
+    }
+    return conn_->send(bytes);
   }
-  void activate() { active_.store(true, std::memory_order_release); }
+  void activate() {
+    std::lock_guard lock(held_mu_);
+    if (!held_.empty()) conn_->send(held_);
+    held_.clear();
+    active_.store(true, std::memory_order_release);
+  }
   void evict(std::string_view error_text) override;
   bool evicted() const { return evicted_.load(std::memory_order_acquire); }
 
@@ -39,7 +52,10 @@ class ConnMember final : public ChatMember {
   const std::shared_ptr<Conn> conn_;
   const bool raw_;
   std::atomic<bool> evicted_{false};
+  static constexpr size_t kMaxHeld = 64 * 1024;
   std::atomic<bool> active_{false};
+  std::mutex held_mu_;
+  std::string held_;  // guarded by held_mu_
 };
 
 class ChatStreamService final : public StreamService {

@@ -31,12 +31,25 @@ class UdpMember final : public ChatMember {
  public:
   // The sink is the loop's socket; it outlives every member.
   UdpMember(DatagramSink& sink, const Endpoint& to) : sink_(sink), to_(to) {}
-  // Until activate(), the member holds its ID but hears nothing (the other servers of a federated
-  // room are still being asked about the ID).
+  // Until activate(), the member holds its ID while the other servers of a federated room are
+  // asked about it: what the room says meanwhile is held (up to 64 datagrams) and sent on
+  // activate(), or dropped with the member if it loses the ID.
   bool deliver(const ChatMessage& m) override {
-    if (!active_.load(std::memory_order_acquire)) return true;
+    if (!active_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(mu_);
+      if (!active_.load(std::memory_order_relaxed)) {
+        if (held_.size() < 64) held_.emplace_back(m.text());
+        return true;
+      }
+    }
     sink_.send_to(to_, m.text());
     return true;  // UDP: the kernel may drop it, as it may drop any datagram
+  }
+  void activate() {
+    std::lock_guard lock(mu_);
+    for (const auto& d : held_) sink_.send_to(to_, d);
+    held_.clear();
+    active_.store(true, std::memory_order_release);
   }
   // Applied by the service on its loop thread (the error reply and the removal).
   void evict(std::string_view error_text) override {
@@ -47,7 +60,6 @@ class UdpMember final : public ChatMember {
     evicted_.store(true, std::memory_order_release);
   }
   bool evicted() const { return evicted_.load(std::memory_order_acquire); }
-  void activate() { active_.store(true, std::memory_order_release); }
   std::string evict_text() const {
     std::lock_guard lock(mu_);
     return evict_text_;
@@ -59,7 +71,8 @@ class UdpMember final : public ChatMember {
   std::atomic<bool> evicted_{false};
   std::atomic<bool> active_{false};
   mutable std::mutex mu_;
-  std::string evict_text_;  // guarded by mu_
+  std::string evict_text_;          // guarded by mu_
+  std::vector<std::string> held_;  // guarded by mu_
 };
 
 class ChatDatagramService final : public DatagramService {
