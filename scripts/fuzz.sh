@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$(nproc)" >/dev/null
+# A build failure must say so (and count as a failed target in test-all.sh), not end silently.
+if ! cmake --preset fuzz >/dev/null || ! build_log=$(cmake --build --preset fuzz -j "$(nproc)" 2>&1); then
+  echo "fuzz: build FAILED"
+  grep -E 'error|Error' <<<"${build_log:-}" | head -20
+  exit 1
+fi
 status=0
 for t in line_framer chat_protocol reading endpoint http_request; do
   bin=build/fuzz/fuzz/fuzz_$t
