@@ -7,7 +7,11 @@
 //
 // Thread contract: the WsHandler callbacks run on the web server's thread; the room is shared with
 // the model's threads and is thread-safe; WsMember::deliver runs on any thread.
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "services/chat_relay.hpp"
 #include "services/chat_room.hpp"
@@ -19,10 +23,23 @@ namespace concur::web {
 class WsMember final : public chat::ChatMember {
  public:
   explicit WsMember(std::shared_ptr<WsConn> conn) : conn_(std::move(conn)) {}
-  bool deliver(const chat::ChatMessage& m) override { return conn_->send_text(m.text()); }
+  // As the TCP member: until activate(), the member holds its ID while the other servers of a
+  // federated room are asked about it; what the room says meanwhile is held (up to kMaxHeld bytes)
+  // and sent on activate(), or dropped with the member if it loses the ID. Any thread.
+  bool deliver(const chat::ChatMessage& m) override;
+  void activate();
+  // Its ID went to another server during a Redis outage: tell the page and close. Any thread.
+  void evict(std::string_view error_text) override;
+  bool evicted() const { return evicted_.load(std::memory_order_acquire); }
 
  private:
   const std::shared_ptr<WsConn> conn_;
+  static constexpr size_t kMaxHeld = 64 * 1024;
+  std::atomic<bool> active_{false};
+  std::atomic<bool> evicted_{false};
+  std::mutex held_mu_;
+  std::vector<std::string> held_;  // guarded by held_mu_
+  size_t held_bytes_ = 0;          // guarded by held_mu_
 };
 
 class ChatWebService final : public WsHandler {
@@ -38,6 +55,7 @@ class ChatWebService final : public WsHandler {
 
  private:
   void join(WsConn& c, Session& s, std::string_view text);
+  void on_claimed(WsConn& c, Session& s, const chat::RemoteIds::Claim& claim);
   void on_message(WsConn& c, Session& s, std::string_view text);
   void refuse(WsConn& c, Session& s, std::string_view error, std::string_view log_why);
 

@@ -17,6 +17,7 @@
 #include "support/net.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
+#include "support/ws_client.hpp"
 
 namespace concur::test {
 namespace {
@@ -507,6 +508,43 @@ TEST(ChatRedis, MemberWhoseIdWentElsewhereIsEvicted) {
   // bob's next datagram is a stranger's: it joins again under that ID and is refused.
   bob.send("[bob]hello?");
   EXPECT_TRUE(u.srv.proc.wait_for_line("ID 'bob' is taken on another server"));
+}
+
+// Browser members (chat-server --web) are members of the federated room like any other: their IDs
+// are claimed on the other servers, and their messages cross both ways.
+TEST(ChatRedis, BrowserMembersClaimTheirIdsAcrossInstances) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  // The web listening line comes right after the TCP one, before the bridge connects.
+  Instance a(redis, {"--web", "0"}, false), b(redis);
+  auto web_line = a.srv.proc.wait_for_line("(http, web)");
+  ASSERT_TRUE(web_line);
+  int web_port = std::stoi(web_line->substr(web_line->rfind(':') + 1));  // stoi stops at the space
+  ASSERT_TRUE(a.srv.proc.wait_for_line("redis: connected", Ms(5000)));
+  ASSERT_TRUE(b.connected);
+  auto bob = member(b, "bob");
+  // "[BOB]" is held on b: the browser is refused, with the holder's spelling, and closed.
+  WsClient taken(web_port);
+  ASSERT_TRUE(taken.ok()) << taken.answer();
+  taken.send_text("[BOB]");
+  auto err = taken.recv_text(Ms(10000));
+  ASSERT_TRUE(err) << "no refusal";
+  EXPECT_TRUE(err->starts_with("error: ")) << *err;
+  EXPECT_NE(err->find("bob"), std::string::npos) << *err;
+  EXPECT_TRUE(a.srv.proc.wait_for_line("ID 'BOB' is taken on another server"));
+  // A free ID joins everywhere; text sent with the join waits for the claim and then crosses.
+  WsClient web(web_port);
+  ASSERT_TRUE(web.ok()) << web.answer();
+  web.send_text("[web]");
+  web.send_text("[web]hi bob");
+  EXPECT_EQ(bob->recv_line(), "[web]");
+  EXPECT_EQ(bob->recv_line(), "[web]hi bob");
+  bob->send_all("[bob]hi web\n");
+  EXPECT_EQ(web.recv_text(), "[bob]hi web");
+  // The lease is in Redis while the browser is there.
+  auto holder = redis.command({"GET", "concur:lobby:id:web"});
+  ASSERT_TRUE(holder);
+  EXPECT_NE(holder->find("web"), std::string::npos) << *holder;
 }
 
 // Every chat model and transport behind the same bridge: "transport:model".
