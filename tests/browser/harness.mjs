@@ -44,12 +44,24 @@ export async function launchBrowser() {
   }
 }
 
+// Every concur process a test started is stopped, by its PID, when the test process exits for
+// any reason (a failed check calls process.exit and would otherwise leave servers behind).
+const started = new Set();
+process.on('exit', () => {
+  for (const p of started) {
+    if (p.exitCode === null && p.signalCode === null) {
+      try { p.kill('SIGTERM'); } catch {}
+    }
+  }
+});
+
 // A concur process; its stdout lines are kept so tests can wait for log lines.
 export class Concur {
   constructor(binary, args) {
     this.lines = [];
     this.waiters = [];
     this.proc = spawn(binary, args, {stdio: ['ignore', 'pipe', 'pipe']});
+    started.add(this.proc);
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({code, signal})));
     let buf = '';
     this.proc.stdout.setEncoding('utf8');
