@@ -8,7 +8,7 @@
 #include "core/log.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
-#include "models/datagram_loop.hpp"
+#include "conn/datagram_loop.hpp"
 #include "redis/redis_bridge.hpp"
 #include "services/chat_tcp.hpp"
 #include "services/chat_udp.hpp"

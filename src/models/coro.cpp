@@ -10,8 +10,8 @@
 #include "core/log.hpp"
 #include "core/socket.hpp"
 #include "loop/event_loop.hpp"
-#include "models/accept_gate.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/accept_gate.hpp"
+#include "conn/conn_driver.hpp"
 #include "models/model.hpp"
 
 namespace concur {
@@ -233,9 +233,11 @@ class CoroModel final : public Model {
   }
 };
 
-const ModelRegistration reg({"coro", "C++20 coroutines on one epoll loop (the lecture's asyncio)", true,
-                             [] { return std::make_unique<CoroModel>(); }},
-                            80);
-
 }  // namespace
+
+ModelInfo coro_model() {
+  return ModelInfo{"coro", "C++20 coroutines on one epoll loop (the lecture's asyncio)", true,
+          [] { return std::make_unique<CoroModel>(); }};
+}
+
 }  // namespace concur

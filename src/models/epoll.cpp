@@ -12,15 +12,17 @@ class EpollModel final : public Model {
   }
 };
 
-const ModelRegistration reg({.name = "epoll",
-                             .summary = "epoll event loops; --workers N for N cores",
-                             .concurrent = true,
-                             .make = [] { return std::make_unique<EpollModel>(); },
-                             .has_workers = true,
-                             .workers_are = "event loops",
-                             .default_workers = 1,
-                             .max_workers = 256},
-                            60);
-
 }  // namespace
+
+ModelInfo epoll_model() {
+  return ModelInfo{.name = "epoll",
+          .summary = "epoll event loops; --workers N for N cores",
+          .concurrent = true,
+          .make = [] { return std::make_unique<EpollModel>(); },
+          .has_workers = true,
+          .workers_are = "event loops",
+          .default_workers = 1,
+          .max_workers = 256};
+}
+
 }  // namespace concur

@@ -1,7 +1,7 @@
 // iterative: one client at a time, on the calling thread; the next one waits in the listen
 // backlog (the lecture's first server).
-#include "models/blocking_accept.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/blocking_accept.hpp"
+#include "conn/conn_driver.hpp"
 #include "models/model.hpp"
 
 namespace concur {
@@ -25,12 +25,14 @@ class IterativeModel final : public Model {
   }
 };
 
-const ModelRegistration reg({.name = "iterative",
-                             .summary = "one client at a time; the next waits in the backlog",
-                             .concurrent = false,
-                             .make = [] { return std::make_unique<IterativeModel>(); },
-                             .max_connections = 1},
-                            10);
-
 }  // namespace
+
+ModelInfo iterative_model() {
+  return ModelInfo{.name = "iterative",
+          .summary = "one client at a time; the next waits in the backlog",
+          .concurrent = false,
+          .make = [] { return std::make_unique<IterativeModel>(); },
+          .max_connections = 1};
+}
+
 }  // namespace concur

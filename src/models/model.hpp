@@ -1,7 +1,7 @@
 #pragma once
 // The model side of concur's two interfaces (docs/design.md). A model drives any StreamService
 // over a listening socket until the stop source fires, and never knows which service it runs.
-// Models register themselves in the registry below; the CLI and the tests both read it.
+// Every model has a row in the registry table (registry.cpp); the CLI and the tests both read it.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -9,17 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "conn/server_config.hpp"
 #include "core/stop.hpp"
 #include "services/service.hpp"
 
 namespace concur {
-
-struct ServerConfig {
-  size_t max_queue = 1 << 20;      // per-connection pending output bound (bytes)
-  size_t max_clients = 0;          // 0: as many as descriptors allow
-  int workers = 0;                 // --workers (epoll loops, prefork children, pool threads); 0: the model's default
-  std::string full_message = "error: server full\n";  // sent to a client refused by max_clients
-};
 
 class Model {
  public:
@@ -65,10 +59,5 @@ std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>
 inline bool can_share_a_room(const ModelInfo& m) {
   return m.concurrent && m.shares_memory && !m.one_client_per_worker;
 }
-
-// Used by each model file to add its row at static-initialisation time.
-struct ModelRegistration {
-  ModelRegistration(ModelInfo info, int order);
-};
 
 }  // namespace concur

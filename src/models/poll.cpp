@@ -12,7 +12,10 @@ class PollModel final : public Model {
   }
 };
 
-const ModelRegistration reg({"poll", "one thread, poll()", true, [] { return std::make_unique<PollModel>(); }}, 50);
-
 }  // namespace
+
+ModelInfo poll_model() {
+  return ModelInfo{"poll", "one thread, poll()", true, [] { return std::make_unique<PollModel>(); }};
+}
+
 }  // namespace concur

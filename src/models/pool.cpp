@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/conn_driver.hpp"
 #include "models/model.hpp"
-#include "models/worker_accept.hpp"
+#include "conn/worker_accept.hpp"
 
 namespace concur {
 namespace {
@@ -79,17 +79,18 @@ class PoolModel final : public Model {
   }
 };
 
-const ModelRegistration reg(
-    {.name = "pool",
-     .summary = "N threads made up front, each blocking in accept(); client N+1 waits in the backlog",
-     .concurrent = true,
-     .make = [] { return std::make_unique<PoolModel>(); },
-     .workers_are = "threads",
-     .default_workers = kDefaultWorkers,
-     .max_workers = kMaxWorkers,
-     .one_client_per_worker = true,
-     .max_connections = kMaxWorkers},
-    34);
-
 }  // namespace
+
+ModelInfo pool_model() {
+  return ModelInfo{.name = "pool",
+          .summary = "N threads made up front, each blocking in accept(); client N+1 waits in the backlog",
+          .concurrent = true,
+          .make = [] { return std::make_unique<PoolModel>(); },
+          .workers_are = "threads",
+          .default_workers = kDefaultWorkers,
+          .max_workers = kMaxWorkers,
+          .one_client_per_worker = true,
+          .max_connections = kMaxWorkers};
+}
+
 }  // namespace concur

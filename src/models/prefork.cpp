@@ -20,10 +20,10 @@
 #include "core/burst_log.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "models/accept_gate.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/accept_gate.hpp"
+#include "conn/conn_driver.hpp"
 #include "models/model.hpp"
-#include "models/worker_accept.hpp"
+#include "conn/worker_accept.hpp"
 
 namespace concur {
 namespace {
@@ -151,19 +151,20 @@ class PreforkModel final : public Model {
   }
 };
 
-const ModelRegistration reg(
-    {.name = "prefork",
-     .summary = "N child processes forked up front, each blocking in accept(); a dead one is replaced",
-     .concurrent = true,
-     .make = [] { return std::make_unique<PreforkModel>(); },
-     .shares_memory = false,
-     .forks = true,
-     .workers_are = "child processes",
-     .default_workers = kDefaultWorkers,
-     .max_workers = kMaxWorkers,
-     .one_client_per_worker = true,
-     .max_connections = kMaxWorkers},
-    32);
-
 }  // namespace
+
+ModelInfo prefork_model() {
+  return ModelInfo{.name = "prefork",
+          .summary = "N child processes forked up front, each blocking in accept(); a dead one is replaced",
+          .concurrent = true,
+          .make = [] { return std::make_unique<PreforkModel>(); },
+          .shares_memory = false,
+          .forks = true,
+          .workers_are = "child processes",
+          .default_workers = kDefaultWorkers,
+          .max_workers = kMaxWorkers,
+          .one_client_per_worker = true,
+          .max_connections = kMaxWorkers};
+}
+
 }  // namespace concur

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "core/log.hpp"
-#include "models/blocking_accept.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/blocking_accept.hpp"
+#include "conn/conn_driver.hpp"
 #include "models/model.hpp"
 
 namespace concur {
@@ -72,13 +72,15 @@ class ProcessModel final : public Model {
   }
 };
 
-const ModelRegistration reg({.name = "process",
-                             .summary = "one forked child per client",
-                             .concurrent = true,
-                             .make = [] { return std::make_unique<ProcessModel>(); },
-                             .shares_memory = false,
-                             .forks = true},
-                            30);
-
 }  // namespace
+
+ModelInfo process_model() {
+  return ModelInfo{.name = "process",
+          .summary = "one forked child per client",
+          .concurrent = true,
+          .make = [] { return std::make_unique<ProcessModel>(); },
+          .shares_memory = false,
+          .forks = true};
+}
+
 }  // namespace concur

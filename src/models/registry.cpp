@@ -1,34 +1,29 @@
 #include <algorithm>
-#include <utility>
 
 #include "models/model.hpp"
 
 namespace concur {
 
-namespace {
-struct Row {
-  int order;
-  ModelInfo info;
-};
-std::vector<Row>& rows() {
-  static std::vector<Row> r;
-  return r;
-}
-}  // namespace
-
-ModelRegistration::ModelRegistration(ModelInfo info, int order) {
-  rows().push_back({order, std::move(info)});
-}
+// Each model file defines its row; this table is the one place that lists them, in the order
+// `--help`, `bench models` and the tests present them (Stevens' order: the classic designs, then
+// the readiness loops, then completions and coroutines).
+ModelInfo iterative_model();
+ModelInfo thread_model();
+ModelInfo process_model();
+ModelInfo prefork_model();
+ModelInfo pool_model();
+ModelInfo select_model();
+ModelInfo poll_model();
+ModelInfo epoll_model();
+ModelInfo uring_model();
+ModelInfo coro_model();
 
 const std::vector<ModelInfo>& model_registry() {
-  static const std::vector<ModelInfo> sorted = [] {
-    auto r = rows();
-    std::sort(r.begin(), r.end(), [](const Row& a, const Row& b) { return a.order < b.order; });
-    std::vector<ModelInfo> out;
-    for (auto& row : r) out.push_back(row.info);
-    return out;
-  }();
-  return sorted;
+  static const std::vector<ModelInfo> table = {
+      iterative_model(), thread_model(), process_model(), prefork_model(), pool_model(),
+      select_model(),    poll_model(),   epoll_model(),   uring_model(),   coro_model(),
+  };
+  return table;
 }
 
 std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>& has) {

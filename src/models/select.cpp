@@ -15,12 +15,15 @@ class SelectModel final : public Model {
 };
 
 // max_connections: FD_SETSIZE less the few descriptors the server holds itself.
-const ModelRegistration reg({.name = "select",
-                             .summary = "one thread, select(); refuses descriptors >= FD_SETSIZE",
-                             .concurrent = true,
-                             .make = [] { return std::make_unique<SelectModel>(); },
-                             .max_connections = FD_SETSIZE - 16},
-                            40);
 
 }  // namespace
+
+ModelInfo select_model() {
+  return ModelInfo{.name = "select",
+          .summary = "one thread, select(); refuses descriptors >= FD_SETSIZE",
+          .concurrent = true,
+          .make = [] { return std::make_unique<SelectModel>(); },
+          .max_connections = FD_SETSIZE - 16};
+}
+
 }  // namespace concur

@@ -12,8 +12,8 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "models/blocking_accept.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/blocking_accept.hpp"
+#include "conn/conn_driver.hpp"
 #include "models/model.hpp"
 
 namespace concur {
@@ -126,8 +126,10 @@ class ThreadModel final : public Model {
   size_t running_ = 0;  // guarded by mu_
 };
 
-const ModelRegistration reg({"thread", "one thread per client", true, [] { return std::make_unique<ThreadModel>(); }},
-                            20);
-
 }  // namespace
+
+ModelInfo thread_model() {
+  return ModelInfo{"thread", "one thread per client", true, [] { return std::make_unique<ThreadModel>(); }};
+}
+
 }  // namespace concur

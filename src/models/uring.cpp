@@ -20,9 +20,9 @@
 #include "core/socket.hpp"
 #include "loop/mailbox.hpp"
 #include "loop/timer_queue.hpp"
-#include "models/accept_gate.hpp"
-#include "models/conn_driver.hpp"
-#include "models/stream_conn.hpp"
+#include "conn/accept_gate.hpp"
+#include "conn/conn_driver.hpp"
+#include "conn/stream_conn.hpp"
 #endif
 
 namespace concur {
@@ -542,9 +542,11 @@ class UringModel final : public Model {
 
 #endif
 
-const ModelRegistration reg({"uring", "io_uring completions: multishot accept/recv, provided buffers", true,
-                             [] { return std::make_unique<UringModel>(); }},
-                            70);
-
 }  // namespace
+
+ModelInfo uring_model() {
+  return ModelInfo{"uring", "io_uring completions: multishot accept/recv, provided buffers", true,
+          [] { return std::make_unique<UringModel>(); }};
+}
+
 }  // namespace concur

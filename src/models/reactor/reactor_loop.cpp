@@ -4,7 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "models/conn_driver.hpp"
+#include "conn/conn_driver.hpp"
 
 namespace concur {
 

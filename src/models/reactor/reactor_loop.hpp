@@ -12,9 +12,9 @@
 
 #include "core/socket.hpp"
 #include "loop/event_loop.hpp"
-#include "models/accept_gate.hpp"
+#include "conn/accept_gate.hpp"
 #include "models/model.hpp"
-#include "models/stream_conn.hpp"
+#include "conn/stream_conn.hpp"
 
 namespace concur {
 

@@ -1,4 +1,4 @@
-#include "models/datagram_loop.hpp"
+#include "conn/datagram_loop.hpp"
 
 #include <sys/socket.h>
 

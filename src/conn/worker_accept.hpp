@@ -8,7 +8,7 @@
 
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
-#include "models/accept_gate.hpp"
+#include "conn/accept_gate.hpp"
 
 namespace concur {
 

@@ -3,7 +3,7 @@
 // and retire a connection that is done. Models differ only in how they wait.
 #include <memory>
 
-#include "models/stream_conn.hpp"
+#include "conn/stream_conn.hpp"
 
 namespace concur {
 

@@ -1,4 +1,4 @@
-#include "models/worker_accept.hpp"
+#include "conn/worker_accept.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

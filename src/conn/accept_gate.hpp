@@ -9,7 +9,7 @@
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
 #include "core/socket.hpp"
-#include "models/model.hpp"
+#include "conn/server_config.hpp"
 
 namespace concur {
 

@@ -1,4 +1,4 @@
-#include "models/conn_driver.hpp"
+#include "conn/conn_driver.hpp"
 
 #include <poll.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 
 #include "core/log.hpp"
 #include "core/sys.hpp"
-#include "models/accept_gate.hpp"
+#include "conn/accept_gate.hpp"
 
 namespace concur {
 

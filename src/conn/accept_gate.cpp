@@ -1,4 +1,4 @@
-#include "models/accept_gate.hpp"
+#include "conn/accept_gate.hpp"
 
 #include <sys/socket.h>
 

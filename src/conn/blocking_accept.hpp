@@ -5,7 +5,8 @@
 
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
-#include "models/accept_gate.hpp"
+#include "conn/accept_gate.hpp"
+#include "core/stop.hpp"
 
 namespace concur {
 

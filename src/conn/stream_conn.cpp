@@ -1,4 +1,4 @@
-#include "models/stream_conn.hpp"
+#include "conn/stream_conn.hpp"
 
 #include <poll.h>
 

@@ -1,4 +1,4 @@
-#include "models/blocking_accept.hpp"
+#include "conn/blocking_accept.hpp"
 
 #include <poll.h>
 
