@@ -122,11 +122,11 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
 }  // namespace
 
 void retire(StreamConn& c, StreamService& service) {
-  c.shut();
+  c.retire();
   call_close(c, service);
 }
 
-bool retire_if_done(StreamConn& c, StreamService& service) {
+bool settle(StreamConn& c, StreamService& service) {
   if (c.settle() != StreamConn::State::finished) return false;
   retire(c, service);
   return true;
@@ -171,7 +171,7 @@ void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, in
                 const sigset_t& during_wait, bool& retired) {
   call_open(*c, service);
   for (;;) {
-    if (retire_if_done(*c, service)) {
+    if (settle(*c, service)) {
       retired = true;
       break;
     }
@@ -225,7 +225,7 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   try {
     if (!retired) retire(*c, service);
   } catch (const std::bad_alloc&) {
-    c->shut();  // on_close could not finish; the socket at least goes
+    c->retire();  // on_close could not finish; the socket at least goes
   }
   {
     std::lock_guard lock(target->mu);

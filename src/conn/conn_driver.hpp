@@ -1,6 +1,12 @@
 #pragma once
 // The owner-thread steps every stream model shares: move input from the socket to the service,
 // and retire a connection that is done. Models differ only in how they wait.
+//
+// A connection ends in three steps, with one word each everywhere in conn/ and models/:
+//   close  — asked for by anyone (Conn::close, any thread): end once the queued output is written.
+//   settle — the owner writes what is queued and decides whether the connection is done (closed
+//            and drained, peer gone, write error, overflow, dropped for memory).
+//   retire — the owner ends it: the socket is closed (FIN first), then on_close runs, once.
 #include <memory>
 
 #include "conn/stream_conn.hpp"
@@ -31,9 +37,10 @@ ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget = 25
 // that the model retires it — and counted in memory_refusals(); the server serves on (issue 13).
 void drop_for_memory(StreamConn& c);
 
-// settle(); when the connection is finished, shuts it and calls on_close. Returns true then.
-bool retire_if_done(StreamConn& c, StreamService& service);
-// Unconditional end (stop, fatal error): shut + on_close (call_close).
+// settle() (write what is queued, decide whether the connection is done); when it is done, retire
+// it. Returns true then.
+bool settle(StreamConn& c, StreamService& service);
+// Unconditional end (stop, fatal error): c.retire() (socket closed) and then on_close.
 void retire(StreamConn& c, StreamService& service);
 
 // Serves one connection on the calling thread until it ends or `stop_fd` becomes readable:

@@ -95,7 +95,7 @@ StreamConn::State StreamConn::settle() {
   return State::open;
 }
 
-bool StreamConn::begin_settle() {
+bool StreamConn::settle_without_write() {
   wake_pending_.store(false, std::memory_order_release);
   return !broken_ && !overflowed_.load(std::memory_order_acquire);
 }
@@ -108,7 +108,7 @@ bool StreamConn::take_output(std::string& into) {
   return true;
 }
 
-void StreamConn::shut() {
+void StreamConn::retire() {
   {
     std::lock_guard lock(mu_);
     closed_ = true;

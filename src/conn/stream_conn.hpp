@@ -63,15 +63,16 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   static constexpr size_t kMaxHighWater = 256 * 1024;
   void mark_peer_eof() { peer_eof_ = true; }
   void mark_broken() { broken_ = true; }
-  // Marks the connection closed (later sends fail) and closes the socket.
-  void shut();
+  // The socket half of retiring (conn_driver's retire() adds on_close): marks the connection
+  // closed (later sends fail) and closes the socket, FIN first.
+  void retire();
   bool overflowed() const { return overflowed_.load(std::memory_order_acquire); }
   bool broken() const { return broken_; }
   bool close_requested() const { return close_requested_.load(std::memory_order_acquire); }
 
-  // For completion models (uring), which write asynchronously instead of through settle():
-  // clears the wake flag and says whether the connection can go on (not broken, not overflowed).
-  bool begin_settle();
+  // settle() for completion models (uring), which write asynchronously: clears the wake flag and
+  // says whether the connection can go on (not broken, not overflowed); writes nothing.
+  bool settle_without_write();
   // Moves all queued output to `into` (appending). Returns false when nothing was queued.
   bool take_output(std::string& into);
   size_t max_queue() const { return max_queue_; }

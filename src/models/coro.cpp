@@ -207,7 +207,7 @@ class CoroLoop {
     try {
       retire(*c, service_);
     } catch (const std::bad_alloc&) {
-      c->shut();  // on_close could not finish; the descriptor at least goes
+      c->retire();  // on_close could not finish; the descriptor at least goes
     }
     gate_.leave();
   }

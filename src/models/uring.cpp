@@ -115,7 +115,7 @@ class UringLoop {
     size_t held_off = 0;
     bool eof_held = false;
     bool send_inflight = false;
-    bool finishing = false;
+    bool retiring = false;
     std::string out;   // bytes of the send in flight (must stay put until it completes)
     size_t out_off = 0;
     TimerQueue::Id timer = TimerQueue::kNoTimer;
@@ -295,7 +295,7 @@ class UringLoop {
       auto it = conns_.find(id);
       // Data the kernel already took is never dropped: straight to the service, or held (in
       // order) while the connection's output is backlogged.
-      if (it != conns_.end() && cqe.res > 0 && !it->second.finishing && it->second.conn->input_open()) {
+      if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->input_open()) {
         Entry& e = it->second;
         std::string_view data(buf, static_cast<size_t>(cqe.res));
         try {
@@ -312,7 +312,7 @@ class UringLoop {
     if (it == conns_.end()) return;
     Entry& e = it->second;
     if (!more) e.recv_armed = e.recv_cancelling = false;
-    if (!e.finishing) {
+    if (!e.retiring) {
       if (cqe.res == 0) {
         if (e.held.size() == e.held_off) {
           call_peer_closed(*e.conn, service_);
@@ -360,33 +360,33 @@ class UringLoop {
     }
   }
 
-  // After callbacks and completions: start the next send, or finish the connection. A finishing
-  // connection is shut down so that its pending operations complete; it is retired when none is left.
+  // After callbacks and completions: start the next send, or finish the connection. A retiring
+  // socket is shut down so that its pending operations complete; it is retired when none is left.
   void after(uint64_t id) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Entry& e = it->second;
     StreamConn& c = *e.conn;
-    if (!e.finishing) {
+    if (!e.retiring) {
       deliver_held(e);
-      bool alive = c.begin_settle();
+      bool alive = c.settle_without_write();
       if (alive && !e.send_inflight) {
         if (!e.out.empty() || c.take_output(e.out)) submit_send(e);
       }
       bool done = !alive || (!e.send_inflight && c.close_requested());
       if (done) {
-        e.finishing = true;
+        e.retiring = true;
         ::shutdown(e.fd, SHUT_RDWR);  // completes the pending multishot recv
       } else {
         flow_control(id, e);
         sync_timer(id, e);
       }
     }
-    if (e.finishing && e.timer) {
+    if (e.retiring && e.timer) {
       timers_.cancel(e.timer);
       e.timer = TimerQueue::kNoTimer;
     }
-    if (e.finishing && !e.recv_armed && !e.send_inflight) {
+    if (e.retiring && !e.recv_armed && !e.send_inflight) {
       retire_entry(e);
       conns_.erase(it);
     }
@@ -433,7 +433,7 @@ class UringLoop {
   }
 
   void retire_entry(Entry& e) {
-    e.conn->shut();
+    e.conn->retire();
     try {
       call_close(*e.conn, service_);
     } catch (const std::bad_alloc&) {  // the descriptor is closed; the service did what it could
@@ -456,7 +456,7 @@ class UringLoop {
 
   void on_timer(uint64_t id) {
     auto it = conns_.find(id);
-    if (it == conns_.end() || it->second.finishing) return;
+    if (it == conns_.end() || it->second.retiring) return;
     it->second.timer = TimerQueue::kNoTimer;
     if (!it->second.conn->timer_armed()) return;
     try {
@@ -475,8 +475,8 @@ class UringLoop {
 
   void shutdown_all() {
     for (auto& [id, e] : conns_) {
-      if (!e.finishing) ::shutdown(e.fd, SHUT_RDWR);
-      e.finishing = true;
+      if (!e.retiring) ::shutdown(e.fd, SHUT_RDWR);
+      e.retiring = true;
     }
     // Let the kernel complete what is in flight (it references our buffers), briefly.
     auto deadline = StreamConn::Clock::now() + std::chrono::milliseconds(500);

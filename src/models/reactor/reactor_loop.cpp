@@ -68,7 +68,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
       // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
       conns_.erase(conn->id());
       gate_.tell_full(raw);
-      conn->shut();
+      conn->retire();
       gate_.refuse(fd, peer, gate_.refusals(), why);  // fd moved into conn: counts and logs only
       gate_.leave();
       schedule_tick();
@@ -82,7 +82,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
       conns_.erase(conn->id());
       loop_.unwatch(raw);
       gate_.tell_full(raw);
-      conn->shut();
+      conn->retire();
     }
     gate_.refuse(fd, peer, memory_refusals(), "out of memory");
     gate_.leave();
@@ -126,7 +126,7 @@ void ReactorLoop::drop(uint64_t id) {
   try {
     retire(c, service_);
   } catch (const std::bad_alloc&) {
-    c.shut();  // on_close could not finish; the descriptor at least goes
+    c.retire();  // on_close could not finish; the descriptor at least goes
   }
   gate_.leave();
   conns_.erase(it);
