@@ -85,12 +85,11 @@ int serve_udp(const ServerOptions& o, DatagramService& service, const std::funct
     throw UsageError(std::string("--bind: ") + e.what());
   }
   StopSource stop;
-  install_stop_signals(&stop);
+  StopSignalGuard signals(stop);
   FileDesc sock = udp_bind(at);
   outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
   if (on_listening) on_listening();
   run_datagram_loop(sock.get(), service, stop, tick);
-  install_stop_signals(nullptr);
   return 0;
 }
 

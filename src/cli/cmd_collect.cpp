@@ -175,13 +175,13 @@ int run_collect(const CollectArgs& a) {
     errf("concur: {} ended with a torn line: dropped its last {} bytes (cut back to the last newline)", a.out,
          sink.dropped_on_open());
   StopSource stop;
-  install_stop_signals(&stop);
+  std::optional<StopSignalGuard> signals(stop);
   std::string into = a.out;
   for (size_t k = 1; k < sinks.size(); ++k) into += " and " + sinks[k]->name();
   errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", into);
   iot::Collector collector(o, sinks, stop);
   int rc = collector.run();
-  install_stop_signals(nullptr);
+  signals.reset();  // a ^C during the final flush below ends the process as usual
   const auto& st = collector.stats();
   errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
        st.misnamed ? fmt::format(", {} under another device's name not stored", st.misnamed) : "");

@@ -139,13 +139,12 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   auto model = info.make();
   StopSource own_stop;
   StopSource& stop = stop_in ? *stop_in : own_stop;
-  install_stop_signals(&stop);
+  StopSignalGuard signals(stop);
   FileDesc listener = tcp_listen(at);
   Endpoint bound = local_endpoint(listener.get());
   outf("listening on {} (tcp, model={})", bound.to_string(), info.name);
   if (on_listening) on_listening();
   model->run(listener.get(), service, cfg, stop);
-  install_stop_signals(nullptr);
   return 0;
 }
 

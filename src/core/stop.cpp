@@ -29,15 +29,16 @@ extern "C" void on_stop_signal(int) {
 
 void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
 
-void install_stop_signals(StopSource* stop) {
+StopSource* install_stop_signals(StopSource* stop) {
   ignore_sigpipe();
-  g_stop.store(stop);
+  StopSource* previous = g_stop.exchange(stop);
   struct sigaction sa {};
   sa.sa_handler = stop ? on_stop_signal : SIG_DFL;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  return previous;
 }
 
 }  // namespace concur

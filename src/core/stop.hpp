@@ -20,16 +20,22 @@ class StopSource {
 };
 
 // Routes SIGINT and SIGTERM to `stop` (nullptr: back to the default action) and ignores SIGPIPE.
-void install_stop_signals(StopSource* stop);
+// Returns the StopSource they were routed to before. Commands use StopSignalGuard, not this.
+StopSource* install_stop_signals(StopSource* stop);
 
-// install_stop_signals(&stop) for a scope: the routing is undone however the scope ends (an
-// exception included), so a later StopSource never sees a signal meant for a dead one.
+// install_stop_signals(&stop) for a scope: the previous routing comes back however the scope ends
+// (an exception included), so a later StopSource never sees a signal meant for a dead one, and
+// guards nest (a command's guard around a server helper's guard for the same or another stop).
+// Every command that stops on SIGINT/SIGTERM holds one.
 class StopSignalGuard {
  public:
-  explicit StopSignalGuard(StopSource& stop) { install_stop_signals(&stop); }
-  ~StopSignalGuard() { install_stop_signals(nullptr); }
+  explicit StopSignalGuard(StopSource& stop) : previous_(install_stop_signals(&stop)) {}
+  ~StopSignalGuard() { install_stop_signals(previous_); }
   StopSignalGuard(const StopSignalGuard&) = delete;
   StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+
+ private:
+  StopSource* previous_;
 };
 // Ignore SIGPIPE process-wide: a peer that resets mid-write is traffic, not a fatal error.
 void ignore_sigpipe();
