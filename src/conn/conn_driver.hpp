@@ -9,6 +9,7 @@
 //   retire — the owner ends it: the socket is closed (FIN first), then on_close runs, once.
 #include <memory>
 
+#include "conn/accept_gate.hpp"
 #include "conn/stream_conn.hpp"
 
 namespace concur {
@@ -47,5 +48,12 @@ void retire(StreamConn& c, StreamService& service);
 // poll() on the socket, a private wake eventfd and the stop fd. Used by iterative, thread and
 // process. Calls on_open first and on_close last.
 void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd);
+
+// serve_blocking() for a freshly accepted client (iterative, pool, prefork): makes its StreamConn
+// first. When memory runs out before the client is set up, that one client is turned away
+// (`server full`, counted in memory_refusals()) and the caller goes on to accept the next: a
+// worker never dies of one client's allocation. The caller still owns gate.leave().
+void serve_accepted_blocking(FileDesc client, const Endpoint& peer, StreamService& service, size_t max_queue,
+                             AcceptGate& gate, int stop_fd);
 
 }  // namespace concur

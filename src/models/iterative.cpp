@@ -12,14 +12,7 @@ class IterativeModel final : public Model {
   void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
     AcceptGate gate(cfg);
     accept_until_stop(listen_fd, gate, stop, [&](FileDesc client, const Endpoint& peer) {
-      std::shared_ptr<StreamConn> conn;
-      try {
-        conn = std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue);
-        serve_blocking(conn, service, stop.fd());
-      } catch (const std::bad_alloc&) {  // before the client was set up: turn it away, serve on
-        if (conn) gate.tell_full(conn->fd());
-        gate.refuse(client, peer, memory_refusals(), "out of memory");
-      }
+      serve_accepted_blocking(std::move(client), peer, service, cfg.max_queue, gate, stop.fd());
       gate.leave();
     });
   }

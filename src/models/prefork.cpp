@@ -95,7 +95,7 @@ class PreforkModel final : public Model {
           return;
         }
         shared.busy(slot).store(1);
-        serve_blocking(std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue), service, stop.fd());
+        serve_accepted_blocking(std::move(client), peer, service, cfg.max_queue, gate, stop.fd());
         if (shared.busy(slot).exchange(0)) shared.live().fetch_sub(1);
       });
       full_log.flush(true);

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "models/model.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
 
@@ -51,6 +52,13 @@ std::string name_of(const ::testing::TestParamInfo<Case>& info) {
 
 class MemoryLimit : public ::testing::TestWithParam<Case> {
  protected:
+  // No server-wide pressure to build when clients are served one at a time or each in its own
+  // process: there is only survival to show.
+  bool one_client_per_process_or_at_once() const {
+    const ModelInfo* m = find_model(GetParam().model);
+    return !m->concurrent || !m->shares_memory;
+  }
+
   std::vector<std::string> args() const {
     std::vector<std::string> a{GetParam().service + "-server", "--port", "0", "--bind", "127.0.0.1", "--quiet",
                                "--model", GetParam().model};
@@ -175,7 +183,7 @@ TEST_P(MemoryLimit, DropsWhatItCannotAffordAndKeepsServing) {
     if (chat) pressure_chat(server->port, held);
     // One client at a time (iterative) or one process each (process): no server-wide pressure
     // to build, only survival to show; the rest get 300 clients that never read.
-    else pressure_echo(server->port, GetParam().model == "iterative" || GetParam().model == "process" ? 20 : 300, held);
+    else pressure_echo(server->port, one_client_per_process_or_at_once() ? 20 : 300, held);
     ASSERT_TRUE(server->proc.running()) << "the server died under memory pressure (status " << server->proc.wait(Ms(100)).value_or(-1) << "):\n"
                                         << server->proc.read_all_stderr(Ms(500));
   }  // every pressing client leaves
@@ -201,9 +209,10 @@ TEST_P(MemoryLimit, DropsWhatItCannotAffordAndKeepsServing) {
 
 std::vector<Case> cases() {
   std::vector<Case> v;
-  for (const char* m : {"iterative", "thread", "process", "select", "poll", "epoll", "uring", "coro"})
-    v.push_back({"echo", m});
-  for (const char* m : {"thread", "select", "poll", "epoll", "coro"}) v.push_back({"chat", m});
+  // Every registered model serves echo; chat runs on those that can share a room.
+  for (const auto& m : model_registry()) v.push_back({"echo", m.name});
+  for (const auto& m : model_registry())
+    if (can_share_a_room(m)) v.push_back({"chat", m.name});
   return v;
 }
 
