@@ -37,6 +37,10 @@ void serve_accepted_until_stop(int listen_fd, AcceptGate& gate, int stop_fd,
         serve(std::move(client), peer);
         gate.leave();
       }
+    } else if (r == Acceptor::Result::error && errno == EINVAL) {
+      // Not listening (any more): stop_workers() shut it down — at stop, or because the model
+      // could not start all its workers — and no accept() on it can succeed again.
+      return;
     } else if (int saved = errno; !stop_fd_readable(stop_fd)) {
       errno = saved;  // report() names it
       // EAGAIN cannot happen on a blocking socket unless someone cleared the flag under us;

@@ -31,7 +31,8 @@ class SharedListener {
 };
 
 // Accepts and serves one client at a time until `stop_fd` is readable (checked after every
-// accept() returns, so SharedListener::stop_workers() ends the loop). `serve` runs on the
+// accept() returns) or the listening socket is shut down (SharedListener::stop_workers(), which
+// also ends the loop when no stop was requested: a model that could not start every worker). `serve` runs on the
 // calling thread and returns when the client is done.
 void serve_accepted_until_stop(int listen_fd, AcceptGate& gate, int stop_fd,
                                const std::function<void(FileDesc, const Endpoint&)>& serve);
