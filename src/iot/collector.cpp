@@ -17,14 +17,14 @@
 #include "iot/backoff.hpp"
 #include "iot/line_assembler.hpp"
 #include "iot/reading.hpp"
-#include "iot/timer_queue.hpp"
-#include "loop/poller.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur::iot {
 
 namespace {
 
 constexpr std::string_view kRegister = "Register";
+using Clock = EventLoop::Clock;
 
 double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
@@ -32,7 +32,10 @@ double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
 struct Collector::Impl {
   struct Target {
-    Target(const Endpoint& e, Backoff b) : ep(e), label(e.to_string()), backoff(std::move(b)) {}
+    Target(Impl* o, int i, const Endpoint& e, Backoff b)
+        : owner(o), index(i), ep(e), label(e.to_string()), backoff(std::move(b)) {}
+    Impl* owner;  // the watch's context is the target: these lead back to the collector
+    int index;
     Endpoint ep;
     std::string label;  // "127.0.0.1:7001"
     FileDesc fd;
@@ -40,7 +43,8 @@ struct Collector::Impl {
     LineAssembler lines{kMaxReading};
     Backoff backoff;
     Clock::time_point last_rx{};
-    uint64_t gen = 0;
+    // The one pending timer of this device: connect timeout, reconnect delay or offline check.
+    EventLoop::TimerId timer = TimerQueue::kNoTimer;
     uint64_t stored = 0;  // readings accepted from this device
     bool down = false;    // a failure was logged and no reading came since
     Clock::time_point last_reading{};  // for the gap reported when readings resume
@@ -64,16 +68,17 @@ struct Collector::Impl {
 
   Impl(CollectOptions o, std::vector<ReadingSink*> s, const StopSource& st, std::function<double()> u01,
        CollectStats& stats)
-      : opts(std::move(o)), stop(st), stats(stats), poller(make_epoll_poller()) {
+      : opts(std::move(o)), stop(st), stats(stats) {
     stats.sinks.resize(s.size());
     for (size_t k = 0; k < s.size(); ++k) slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k]});
     if (!u01) {
       auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
       u01 = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     }
-    targets.reserve(opts.devices.size());
+    targets.reserve(opts.devices.size());  // never grows again: watches point at the targets
     for (const Endpoint& ep : opts.devices) {
-      targets.emplace_back(ep, Backoff(opts.backoff_initial, opts.backoff_cap, 0.2, u01));
+      targets.emplace_back(this, static_cast<int>(targets.size()), ep,
+                           Backoff(opts.backoff_initial, opts.backoff_cap, 0.2, u01));
     }
   }
 
@@ -81,14 +86,20 @@ struct Collector::Impl {
   std::vector<Slot> slots;
   const StopSource& stop;
   CollectStats& stats;
-  std::unique_ptr<Poller> poller;
+  // Made in run(), so that the thread running the collector is the loop's thread.
+  std::unique_ptr<EventLoop> loop;
   std::vector<Target> targets;
-  std::vector<int> by_fd;  // descriptor -> target index, -1
-  TimerQueue timers;
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = Clock::now();  // of this loop pass
 
+  // A pass is one loop iteration's callbacks: the first one starts it (the time, the stamp) and
+  // queues end_pass(), which the loop runs after the callbacks, before it waits again.
+  bool in_pass = false;
   Batch batch;  // whole lines gathered in this loop pass
   Clock::time_point next_sync{};
+  // Wakes the loop when nothing else would: a failing sink's retry, a sink's write interval, the
+  // once-a-second sync and summaries (the old loop's 1 s wait cap, now only while needed).
+  EventLoop::TimerId tick = TimerQueue::kNoTimer;
+  Clock::time_point tick_due{};
 
   uint64_t accepted = 0;  // readings accepted (for --count)
   size_t targets_done = 0;
@@ -100,11 +111,6 @@ struct Collector::Impl {
   std::time_t stamp_second = -1;
   std::string stamp;  // asctime of this loop pass, cached per second
   double unix_now = 0;  // the same instant as Unix seconds, for sinks that store time as a number
-
-  void set_fd(int fd, int index) {
-    if (static_cast<size_t>(fd) >= by_fd.size()) by_fd.resize(static_cast<size_t>(fd) + 1024, -1);
-    by_fd[static_cast<size_t>(fd)] = index;
-  }
 
   void refresh_stamp() {
     auto wall = std::chrono::system_clock::now();
@@ -124,23 +130,43 @@ struct Collector::Impl {
       return fail(i, errno_text(e.code()));  // names the open-files limit on EMFILE
     }
     std::string why;
-    if (!poller->add(t.fd.get(), false, true, &why)) return fail(i, why);
-    set_fd(t.fd.get(), i);
+    if (!loop->watch(t.fd.get(), false, true, &ready_fn, &t, &why)) return fail(i, why);
     t.state = Target::State::connecting;
-    ++t.gen;
-    timers.push(now + opts.offline_after, i, t.gen);  // connect timeout
+    arm(t, now + opts.offline_after);  // connect timeout
+  }
+
+  static void ready_fn(void* ctx, const Ready& r) {
+    auto* t = static_cast<Target*>(ctx);
+    t->owner->on_ready(t->index, r);
+  }
+
+  void on_ready(int i, const Ready& r) {
+    if (done) return;  // the limit was reached in this pass: leave the rest unread
+    begin_pass();
+    Target& t = targets[static_cast<size_t>(i)];
+    if (t.state == Target::State::connecting) {
+      if (r.out || r.err) on_connected(i);
+    } else if (t.state == Target::State::connected && (r.in || r.err)) {
+      on_readable(i);
+    }
+  }
+
+  // The device's one timer, replacing whatever it had pending.
+  void arm(Target& t, Clock::time_point due) {
+    if (t.timer != TimerQueue::kNoTimer) loop->cancel_timer(t.timer);
+    t.timer = loop->run_at(due, [this, i = t.index] { on_timer(i); });
   }
 
   void close_target(Target& t) {
     if (t.fd) {
-      poller->remove(t.fd.get());
-      by_fd[static_cast<size_t>(t.fd.get())] = -1;
+      loop->unwatch(t.fd.get());
       t.fd.reset();
     }
+    if (t.timer != TimerQueue::kNoTimer) loop->cancel_timer(t.timer);
+    t.timer = TimerQueue::kNoTimer;
     t.state = Target::State::idle;
     t.lines.reset();
     t.name.clear();  // a new connection may be a different device
-    ++t.gen;
   }
 
   void fail(int i, const std::string& reason) {
@@ -151,7 +177,7 @@ struct Collector::Impl {
                       seconds(opts.backoff_cap));
     t.down = true;
     ++stats.reconnects;
-    timers.push(now + delay, i, t.gen);
+    arm(t, now + delay);
   }
 
   void on_connected(int i) {
@@ -160,11 +186,10 @@ struct Collector::Impl {
     ssize_t n = sys::send(t.fd.get(), kRegister.data(), kRegister.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n != static_cast<ssize_t>(kRegister.size()))
       return fail(i, n < 0 ? std::string("cannot send Register: ") + std::strerror(errno) : "cannot send Register");
-    poller->update(t.fd.get(), true, false);
+    loop->modify(t.fd.get(), true, false);
     t.state = Target::State::connected;
     t.last_rx = now;
-    ++t.gen;
-    timers.push(now + opts.offline_after, i, t.gen);
+    arm(t, now + opts.offline_after);
     errf("concur: registered with {}{}", t.label, t.ever_registered ? " again" : "");
     t.ever_registered = true;
   }
@@ -268,9 +293,10 @@ struct Collector::Impl {
     if (batch.text.size() >= (1u << 20)) commit(false);  // keep a pass's batch bounded
   }
 
-  void on_timer(int i, uint64_t gen) {
+  void on_timer(int i) {
     Target& t = targets[static_cast<size_t>(i)];
-    if (gen != t.gen) return;
+    t.timer = TimerQueue::kNoTimer;
+    now = Clock::now();  // timers fire after the pass's descriptors: a little later than `now`
     switch (t.state) {
       case Target::State::idle: return start_connect(i);
       case Target::State::connecting: return fail(i, "connect timed out");
@@ -281,7 +307,7 @@ struct Collector::Impl {
           t.down = true;  // fail() then stays quiet; "collecting again" ends it
           return fail(i, "offline");
         }
-        timers.push(t.last_rx + opts.offline_after, i, t.gen);
+        arm(t, t.last_rx + opts.offline_after);
         return;
     }
   }
@@ -341,47 +367,49 @@ struct Collector::Impl {
     if (any) next_sync = now + Millis(1000);
   }
 
-  int run() {
-    by_fd.assign(1024, -1);
-    std::string why;
-    if (!poller->add(stop.fd(), true, false, &why)) throw SysError("cannot watch the stop signal: " + why, EINVAL);
+  void begin_pass() {
+    if (in_pass) return;
+    in_pass = true;
     now = Clock::now();
-    const auto deadline = opts.duration.count() > 0 ? now + opts.duration : Clock::time_point::max();
-    for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));
-    std::vector<Ready> ready;
-    while (!done && !stop.requested()) {
-      now = Clock::now();
-      int timeout = timers.timeout_ms(now, 1000);
-      if (deadline != Clock::time_point::max()) {
-        auto left = std::chrono::ceil<Millis>(deadline - now).count();
-        if (left <= 0) break;
-        if (left < timeout) timeout = static_cast<int>(left);
-      }
-      for (const Slot& slot : slots)
-        if (!slot.backlog.empty()) {
-          auto left = std::chrono::ceil<Millis>(slot.retry_at - now).count();
-          timeout = std::max(0, std::min<int>(timeout, static_cast<int>(left)));
-        }
-      poller->wait(timeout, ready);
-      now = Clock::now();
-      refresh_stamp();
-      for (const Ready& r : ready) {
-        if (static_cast<size_t>(r.fd) >= by_fd.size()) continue;
-        int i = by_fd[static_cast<size_t>(r.fd)];
-        if (i < 0) continue;
-        Target& t = targets[static_cast<size_t>(i)];
-        if (t.state == Target::State::connecting) {
-          if (r.out || r.err) on_connected(i);
-        } else if (t.state == Target::State::connected && (r.in || r.err)) {
-          on_readable(i);
-        }
-        if (done) break;
-      }
-      timers.run_due(now, [this](int i, uint64_t gen) { on_timer(i, gen); });
-      commit(false);
-      summarise_noisy(false);
-      sync_due();
+    refresh_stamp();
+    loop->queue_in_loop([this] { end_pass(); });  // from the loop's own callback: no wake-up
+  }
+
+  // After the pass's callbacks: its lines to the sinks (one write each), then what is due.
+  void end_pass() {
+    in_pass = false;
+    commit(false);
+    summarise_noisy(false);
+    sync_due();
+    if (done) return loop->quit();
+    arm_tick();
+  }
+
+  void arm_tick() {
+    Clock::time_point due = Clock::time_point::max();
+    if (!noisy.empty()) due = std::min(due, next_summary);
+    for (const Slot& slot : slots) {
+      if (!slot.backlog.empty()) due = std::min(due, slot.retry_at);
+      if (slot.unsynced) due = std::min(due, next_sync);
     }
+    if (due == Clock::time_point::max()) return;
+    if (tick != TimerQueue::kNoTimer) {
+      if (tick_due <= due) return;  // an earlier tick is pending: it re-arms after itself
+      loop->cancel_timer(tick);
+    }
+    tick_due = due;
+    tick = loop->run_at(due, [this] {
+      tick = TimerQueue::kNoTimer;
+      begin_pass();
+    });
+  }
+
+  int run() {
+    loop = std::make_unique<EventLoop>(EventLoop::Backend::epoll);
+    now = Clock::now();
+    if (opts.duration.count() > 0) loop->run_at(now + opts.duration, [this] { loop->quit(); });
+    for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));
+    if (!done) loop->run(stop);
     now = Clock::now();
     commit(true);
     summarise_noisy(true);

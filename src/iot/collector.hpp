@@ -1,5 +1,8 @@
 #pragma once
-// The collector of homework 10 (SPEC §3 collect): one thread, one epoll loop, any number of devices.
+// The collector of homework 10 (SPEC §3 collect): one thread, one EventLoop (src/loop, epoll), any
+// number of devices. Each device is a watched descriptor with one loop timer (connect timeout,
+// reconnect delay or offline check); the loop's queued task at the end of each iteration writes
+// that pass's lines.
 //
 // For every device: a non-blocking connect, then "Register" (sent without a newline, as the
 // lecture's Python devices expect), then readings. Bytes are reassembled into lines
