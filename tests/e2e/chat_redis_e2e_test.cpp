@@ -315,19 +315,20 @@ TEST(ChatRedis, StalledRedisNeverDelaysLocalChatAndChatResumes) {
 
   redis.stall();
   // Local chat on a: every round trip stays fast while Redis is frozen, also after the outage is
-  // noticed, and a new member can join.
+  // noticed, and a new member can join. A round trip that waited for Redis would wait for the
+  // whole stall (the outage is noticed after 1.5 s); 750 ms leaves room for a loaded machine.
   for (int i = 0; i < 30; ++i) {
     auto t0 = Clock::now();
     alice->send_all("during " + std::to_string(i) + "\n");
     ASSERT_EQ(carol->recv_line(Ms(1000)), "[alice]during " + std::to_string(i));
-    EXPECT_LT(Clock::now() - t0, Ms(250)) << "message " << i;
+    EXPECT_LT(Clock::now() - t0, Ms(750)) << "message " << i;
     std::this_thread::sleep_for(Ms(70));
   }
   ASSERT_TRUE(a.srv.proc.wait_for_line("redis: lost", Ms(3000)));
   auto t0 = Clock::now();
   auto dave = member(a, "dave");
   EXPECT_EQ(alice->recv_line(Ms(1000)), "[dave]");
-  EXPECT_LT(Clock::now() - t0, Ms(250));
+  EXPECT_LT(Clock::now() - t0, Ms(750));
 
   redis.resume();
   ASSERT_TRUE(a.srv.proc.wait_for_line("redis: reconnected", Ms(6000)));
@@ -540,7 +541,10 @@ TEST(ChatRedis, BrowserMembersClaimTheirIdsAcrossInstances) {
   EXPECT_EQ(bob->recv_line(), "[web]");
   EXPECT_EQ(bob->recv_line(), "[web]hi bob");
   bob->send_all("[bob]hi web\n");
-  EXPECT_EQ(web.recv_text(), "[bob]hi web");
+  // bob's own join may reach this instance after the browser joined (it crosses Redis): skip it.
+  auto got = web.recv_text();
+  if (got == std::optional<std::string>("[bob]")) got = web.recv_text();
+  EXPECT_EQ(got, "[bob]hi web");
   // The lease is in Redis while the browser is there.
   auto holder = redis.command({"GET", "concur:lobby:id:web"});
   ASSERT_TRUE(holder);
