@@ -4,6 +4,8 @@ and an SVG bar chart (gnuplot, when installed).
 
 usage: summarize.py KIND JSONL OUT.md OUT.svg "COMMAND THAT PRODUCED IT"
 KIND: echo (baseline libuv), chat (baseline redis), hold (no baseline)
+Echo at a fixed offered load (runs with offered_per_second) leads with server CPU µs per round-trip
+(lower is better, ratio to libuv's); a closed-loop echo and chat lead with throughput.
 """
 import json, statistics, subprocess, sys, datetime, os, shutil, tempfile
 from collections import defaultdict
@@ -27,10 +29,19 @@ def med(vals):
 def fmt_range(vals, digits=0):
     return f"{med(vals):,.{digits}f} ({min(vals):,.{digits}f}–{max(vals):,.{digits}f})"
 
+paced = kind == "echo" and any("offered_per_second" in r for rs in rows.values() for r in rs)
+
+def cpu_us(r):
+    return r["server_cpu_ms_per_million"] / 1000 if "server_cpu_ms_per_million" in r else None
+
 out = []
 title = {"echo": "Echo ping-pong, 64-byte messages, one server core",
          "chat": "Group chat fan-out, all members sending, 64-byte lines, one server core",
          "hold": "Idle connections held and verified"}[kind]
+if paced:
+    offered = sorted({r["offered_per_second"] for rs in rows.values() for r in rs if "offered_per_second" in r})
+    title = (f"Echo, 64-byte messages, one server core: server CPU per round-trip at a fixed offered load of "
+             f"{', '.join(f'{o:,.0f}' for o in offered)} round-trips/s")
 out.append(f"# {title}\n")
 out.append(f"Command: `{command}` (from the repository root, Release build), "
            f"{datetime.date.today().isoformat()}, on this project's 2-core machine: server pinned to CPU 0, "
@@ -51,6 +62,25 @@ for conns in conns_list:
                        f"| {sum(r['errors'] for r in rs)} | {fmt_range(per, 3) if per else 'n/a'} |")
             if per:
                 chart.append((f"{s}", med(per)))
+        continue
+    if paced:
+        out.append(f"\n## {conns} connections\n")
+        out.append("| server | server CPU µs per round-trip | ratio to libuv | round-trips/s | p50 µs | p99 µs "
+                   "| offers missed | errors |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        base = [c for c in (cpu_us(r) for r in rows.get((conns, baseline), [])) if c is not None]
+        def cpu_of(s):
+            return [c for c in (cpu_us(r) for r in rows[(conns, s)]) if c is not None]
+        for s in sorted(servers, key=lambda s: med(cpu_of(s)) if cpu_of(s) else float("inf")):
+            rs = rows[(conns, s)]
+            cpu = cpu_of(s)
+            ratio = f"{med(cpu) / med(base):.2f}×" if base and cpu else "n/a"
+            out.append(f"| {s} | {fmt_range(cpu, 1) if cpu else 'n/a'} | {ratio} "
+                       f"| {fmt_range([r['per_second'] for r in rs])} | {fmt_range([r['p50_us'] for r in rs], 1)} "
+                       f"| {fmt_range([r['p99_us'] for r in rs], 1)} "
+                       f"| {sum(r.get('offers_missed', 0) for r in rs):.0f} | {sum(r['errors'] for r in rs)} |")
+            if cpu:
+                chart.append((f"{s}@{conns}", med(cpu)))
         continue
     unit = "deliveries/s" if kind == "chat" else "round-trips/s"
     out.append(f"\n## {conns} connections\n")
@@ -75,6 +105,8 @@ if chart and shutil.which("gnuplot"):
             f.write(f'"{label}" {v}\n')
         data = f.name
     ylabel = {"echo": "round-trips/s", "chat": "deliveries/s", "hold": "RSS KiB per connection"}[kind]
+    if paced:
+        ylabel = "server CPU µs per round-trip"
     script = f"""
 set terminal svg size 1100,500 font 'sans,11'
 set output '{svg_path}'

@@ -1,5 +1,6 @@
 // `concur bench chat`: group-chat fan-out against concur chat-server or Redis pub/sub, with the
-// same members, senders, line size and flow control, so the two are compared like for like.
+// same members, senders, line size and flow control, so the two are compared like for like. Runs
+// on the project's EventLoop: joining, the warm-up and the measured run are timers on one loop.
 #include <sys/socket.h>
 
 #include <charconv>
@@ -10,12 +11,13 @@
 #include "core/buffer.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "loop/poller.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = EventLoop::Clock;
+using namespace std::chrono_literals;
 
 uint64_t now_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
@@ -156,12 +158,22 @@ BenchReport run_chat_load(const LoadOptions& o) {
   for (int p : o.extra_ports) servers.push_back(Endpoint::parse(o.host, static_cast<uint16_t>(p)));
   std::vector<int> pids = {o.server_pid};
   pids.insert(pids.end(), o.extra_pids.begin(), o.extra_pids.end());
-  auto poller = make_epoll_poller();
+  EventLoop loop;
   const int n = o.connections;
   if (n < 2) throw UsageError("--connections: chat needs at least 2 members (an observer and a sender)");
   const int senders = o.senders > 0 ? std::min(o.senders, n - 1) : n - 1;  // members 1..senders send
   std::vector<Member> m(static_cast<size_t>(n));
-  std::unordered_map<int, std::pair<int, bool>> by_fd;  // fd -> (member, is_tx)
+  // Joining ends when every member is connected and ready (or after 20 s): the loop quits.
+  int connected = 0, joined = 0;
+  bool joining = true, join_timed_out = false;
+  auto mark_ready = [&](Member& x) {
+    if (!x.ready) ++joined;
+    x.ready = true;
+    if (joining && connected == n && joined == n) {
+      joining = false;
+      loop.quit();
+    }
+  };
 
   BenchReport r;
   r.mode = redis ? "chat (redis pub/sub)" : web ? "chat (concur chat-server, WebSocket)" : "chat (concur chat-server)";
@@ -170,18 +182,24 @@ BenchReport run_chat_load(const LoadOptions& o) {
   r.size = o.size;
   r.pipeline = o.pipeline;
 
+  // Declared before watch(), which calls them, and defined below.
+  std::function<void(int, bool)> on_readable;
+  std::function<void(Member&)> flush;
   auto watch = [&](int fd, int i, bool tx) {
     std::string why;
-    if (!poller->add(fd, true, false, &why)) throw SysError("cannot watch: " + why, EINVAL);
-    by_fd[fd] = {i, tx};
+    bool ok = loop.watch(fd, true, false, [&, i, tx](const Ready& ev) {
+      if (ev.in || ev.err) on_readable(i, tx);
+      if (ev.out) flush(m[static_cast<size_t>(i)]);
+    }, &why);
+    if (!ok) throw SysError("cannot watch: " + why, EINVAL);
   };
   auto sending_fd = [&](Member& x) { return redis ? x.tx.get() : x.rx.get(); };
-  auto flush = [&](Member& x) {
+  flush = [&](Member& x) {
     int fd = sending_fd(x);
     if (x.out.flush_to(fd) < 0) throw SysError("the server closed a member's connection", ECONNRESET);
     bool want = !x.out.empty();
     if (want != x.want_out) {
-      poller->update(fd, true, want);
+      loop.modify(fd, true, want);
       x.want_out = want;
     }
   };
@@ -218,9 +236,9 @@ BenchReport run_chat_load(const LoadOptions& o) {
       flush(s);
     }
   };
-  auto on_readable = [&](int fd) {
-    auto [i, is_tx] = by_fd.at(fd);
-    Member& x = m[i];
+  on_readable = [&](int i, bool is_tx) {
+    Member& x = m[static_cast<size_t>(i)];
+    int fd = is_tx ? x.tx.get() : x.rx.get();
     char buf[256 * 1024];
     for (;;) {
       ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -236,7 +254,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
       } else if (redis) {
         size_t used = parse_resp(in, [&](const std::vector<std::string_view>& items) {
           if (items.size() == 3 && items[0] == "message") delivered(i, items[2]);
-          else if (items.size() == 3 && items[0] == "subscribe") x.ready = true;
+          else if (items.size() == 3 && items[0] == "subscribe") mark_ready(x);
         });
         in.erase(0, used);
       } else {
@@ -247,7 +265,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
             std::string_view id = line.substr(1, rb - 1), text = line.substr(rb + 1);
             if (text.empty() && i == 0 && id.size() > 1) {  // a join notice seen by the observer
               int who = std::atoi(std::string(id.substr(1)).c_str());
-              if (who > 0 && who < n) m[who].ready = true;
+              if (who > 0 && who < n) mark_ready(m[who]);
             }
             delivered(i, text);
           }
@@ -275,47 +293,47 @@ BenchReport run_chat_load(const LoadOptions& o) {
     }
   };
 
-  // Join everyone; the observer (member 0) first, so that it sees every later join.
-  std::vector<Ready> ready;
-  for (int i = 0; i < n; ++i) {
-    const Endpoint& to = servers[static_cast<size_t>(i) % servers.size()];
-    m[i].rx = connect_spread(to, i, o.sources);
-    watch(m[i].rx.get(), i, false);
-    if (redis) {
-      m[i].out.append("*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nroom\r\n");
-      m[i].out.flush_to(m[i].rx.get());
-      m[i].out.clear();
-      if (i >= 1 && i <= senders) {
-        m[i].tx = connect_spread(to, i, o.sources);
-        watch(m[i].tx.get(), i, true);
+  // Join everyone; the observer (member 0) first, so that it sees every later join. Members
+  // connect 64 at a time with a look at the replies in between (a zero-delay timer runs after
+  // one non-blocking wait), so the observer's join notices never pile up unread.
+  std::function<void()> connect_some = [&] {
+    for (int stop = std::min(n, connected + 64); connected < stop; ++connected) {
+      const int i = connected;
+      const Endpoint& to = servers[static_cast<size_t>(i) % servers.size()];
+      m[i].rx = connect_spread(to, i, o.sources);
+      watch(m[i].rx.get(), i, false);
+      if (redis) {
+        m[i].out.append("*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nroom\r\n");
+        m[i].out.flush_to(m[i].rx.get());
+        m[i].out.clear();
+        if (i >= 1 && i <= senders) {
+          m[i].tx = connect_spread(to, i, o.sources);
+          watch(m[i].tx.get(), i, true);
+        }
+      } else if (web) {  // the upgrade and the join in one write: the server takes bytes after the head
+        m[i].out.append(fmt::format("GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                                    to.to_string()));
+        append_ws_frame(m[i].out, fmt::format("[m{}]", i));
+        m[i].upgrading = true;
+        flush(m[i]);
+        if (i == 0) mark_ready(m[0]);
+      } else {
+        m[i].out.append(fmt::format("[m{}]\n", i));
+        flush(m[i]);
+        if (i == 0) mark_ready(m[0]);
       }
-    } else if (web) {  // the upgrade and the join in one write: the server takes bytes after the head
-      m[i].out.append(fmt::format("GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                  "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-                                  to.to_string()));
-      append_ws_frame(m[i].out, fmt::format("[m{}]", i));
-      m[i].upgrading = true;
-      flush(m[i]);
-      if (i == 0) m[0].ready = true;
-    } else {
-      m[i].out.append(fmt::format("[m{}]\n", i));
-      flush(m[i]);
-      if (i == 0) m[0].ready = true;
     }
-    if (i % 64 == 63) {
-      poller->wait(0, ready);
-      for (const Ready& ev : ready) on_readable(ev.fd);
-    }
-  }
-  auto join_deadline = Clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    bool all = true;
-    for (auto& x : m) all = all && x.ready;
-    if (all) break;
-    if (Clock::now() > join_deadline) throw SysError("members did not all join within 20 s", ETIMEDOUT);
-    poller->wait(50, ready);
-    for (const Ready& ev : ready) on_readable(ev.fd);
-  }
+    if (connected < n) loop.run_after(0ms, connect_some);
+  };
+  auto join_deadline = loop.run_after(20s, [&] {
+    join_timed_out = true;
+    loop.quit();
+  });
+  connect_some();
+  if (joining) loop.run();
+  if (join_timed_out) throw SysError("members did not all join within 20 s", ETIMEDOUT);
+  loop.cancel_timer(join_deadline);
 
   auto start = Clock::now();
   measure_from = start + o.warmup;
@@ -325,28 +343,22 @@ BenchReport run_chat_load(const LoadOptions& o) {
     flush(m[s]);
   }
   std::optional<ProcStats> cpu0;
-  auto next_progress = start + std::chrono::seconds(1);
-  while (Clock::now() < end) {
+  loop.run_at(measure_from, [&] {
+    measuring = true;
+    cpu0 = read_proc_stats(pids);
+  });
+  loop.run_at(end, [&] { loop.quit(); });
+  std::function<void()> show = [&] {
     auto now = Clock::now();
-    if (!measuring && now >= measure_from) {
-      measuring = true;
-      cpu0 = read_proc_stats(pids);
-    }
-    if (o.progress && now >= next_progress) {
-      next_progress += std::chrono::seconds(1);
-      double secs = std::chrono::duration<double>(now - measure_from).count();
-      progress_line(true, measuring ? fmt::format("{:.0f} s  {:.0f} deliveries/s  p99 {:.1f} us", secs,
-                                                  static_cast<double>(r.ops) / std::max(secs, 0.001),
-                                                  static_cast<double>(r.latency.percentile(0.99)) / 1000.0)
-                                      : std::string("warming up"));
-    }
-    poller->wait(10, ready);
-    for (const Ready& ev : ready) {
-      auto [i, is_tx] = by_fd.at(ev.fd);
-      if (ev.in || ev.err) on_readable(ev.fd);
-      if (ev.out) flush(m[i]);
-    }
-  }
+    double secs = std::chrono::duration<double>(now - measure_from).count();
+    progress_line(true, measuring ? fmt::format("{:.0f} s  {:.0f} deliveries/s  p99 {:.1f} us", secs,
+                                                static_cast<double>(r.ops) / std::max(secs, 0.001),
+                                                static_cast<double>(r.latency.percentile(0.99)) / 1000.0)
+                                    : std::string("warming up"));
+    loop.run_after(1s, show);
+  };
+  if (o.progress) loop.run_after(1s, show);
+  loop.run();
   progress_line(o.progress, "");
   r.seconds = std::chrono::duration<double>(o.duration).count();
   add_server_cpu(r, cpu0, pids);

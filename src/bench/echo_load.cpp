@@ -1,32 +1,40 @@
-// `concur bench echo` and `concur bench hold`: closed-loop echo load and idle-connection holding,
-// both on one epoll loop of their own.
+// `concur bench echo` and `concur bench hold`: echo load (closed loop or a fixed offered rate) and
+// idle-connection holding, on the project's EventLoop. Echo splits its connections over N loops
+// on N threads (--threads) and merges their counts and histograms when they are done.
 #include "bench/echo_load.hpp"
 
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <cstring>
-#include <unordered_map>
 #include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "core/buffer.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "loop/poller.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur {
+
+int default_load_threads() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int cpus = CPU_COUNT(&set);
+  // Up to two CPUs (or pinned to one): the server needs the other, and a second generator thread
+  // would only compete with it. Beyond that, half of them, at most 4.
+  return cpus <= 2 ? 1 : std::min(4, cpus / 2);
+}
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct EchoConn {
-  FileDesc fd;
-  Buffer out;
-  std::deque<Clock::time_point> sent;  // send time of each message not yet fully echoed
-  size_t rx_off = 0;                   // bytes of the current message already echoed
-  bool dead = false;
-  bool want_out = false;
-};
+using Clock = EventLoop::Clock;
+using namespace std::chrono_literals;
 
 std::string random_payload(size_t n) {
   std::mt19937_64 rng(42);
@@ -35,26 +43,264 @@ std::string random_payload(size_t n) {
   return p;
 }
 
-std::vector<EchoConn> open_all(const LoadOptions& o, Poller& poller, const Endpoint& to) {
-  std::vector<EchoConn> conns(static_cast<size_t>(o.connections));
-  for (int i = 0; i < o.connections; ++i) {
-    conns[i].fd = connect_spread(to, i, o.sources);
-    std::string why;
-    if (!poller.add(conns[i].fd.get(), true, false, &why)) throw SysError("cannot watch a connection: " + why, EINVAL);
-    if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
+class EchoShard;
+
+struct EchoConn {
+  EchoShard* shard = nullptr;
+  FileDesc fd;
+  Buffer out;
+  std::deque<Clock::time_point> sent;  // send time of each message not yet fully echoed
+  size_t rx_off = 0;                   // bytes of the current message already echoed
+  bool dead = false;
+  bool want_out = false;
+};
+
+// What every shard shares; fixed before any thread starts.
+struct EchoPlan {
+  std::string payload;
+  int pipeline = 1;
+  Clock::time_point start, measure_from, end;
+};
+
+// One event loop with its share of the connections and its own counts: nothing is shared
+// between shards while they run (the progress snapshot aside), so N threads scale.
+class EchoShard {
+ public:
+  EchoShard(const EchoPlan& plan, double rate, size_t connections) : plan_(plan), rate_(rate) {
+    conns_.reserve(connections);  // never reallocated: each watch holds a pointer to its EchoConn
   }
-  return conns;
+  EchoShard(const EchoShard&) = delete;
+  EchoShard& operator=(const EchoShard&) = delete;
+
+  EventLoop& loop() { return loop_; }
+  BenchReport& report() { return r_; }
+  uint64_t missed() const { return missed_; }
+
+  // Loop thread, before run(): a connected socket joins this shard.
+  void add(FileDesc fd) {
+    conns_.emplace_back();
+    EchoConn& c = conns_.back();
+    c.shard = this;
+    c.fd = std::move(fd);
+    std::string why;
+    if (!loop_.watch(c.fd.get(), true, false, &EchoShard::on_ready, &c, &why))
+      throw SysError("cannot watch a connection: " + why, EINVAL);
+  }
+
+  // Loop thread, before run(): the first messages, the offer ticks and the end of the run.
+  // Closed loop: every connection keeps `pipeline` messages in flight. Fixed offered load
+  // (--rate): one message at a time per connection, started at this shard's share of the rate on
+  // whichever of its connections are idle; an offer that finds every one busy is not made up
+  // later (counted as missed), so the server sees a steady rate, never a catch-up burst.
+  void arm() {
+    if (rate_ > 0) {
+      for (auto& c : conns_) idle_.push_back(&c);
+      tick();
+    } else {
+      for (auto& c : conns_) {
+        for (int k = 0; k < plan_.pipeline; ++k) send_one(c, plan_.start);
+        flush(c);
+      }
+    }
+    loop_.run_at(plan_.end, [this] { loop_.quit(); });
+  }
+
+ private:
+  static void on_ready(void* ctx, const Ready& ev) {
+    auto* c = static_cast<EchoConn*>(ctx);
+    c->shard->ready(*c, ev);
+  }
+
+  void tick() {
+    offer(Clock::now());
+    loop_.run_after(1ms, [this] { tick(); });
+  }
+
+  void offer(Clock::time_point now) {
+    auto due = static_cast<uint64_t>(rate_ * std::chrono::duration<double>(now - plan_.start).count());
+    while (offered_ < due) {
+      ++offered_;
+      if (idle_.empty()) {
+        if (now >= plan_.measure_from && now < plan_.end) ++missed_;
+        continue;
+      }
+      EchoConn& c = *idle_.front();
+      idle_.pop_front();
+      if (c.dead) continue;
+      send_one(c, now);
+      flush(c);
+    }
+  }
+
+  void send_one(EchoConn& c, Clock::time_point now) {
+    c.out.append(plan_.payload);
+    c.sent.push_back(now);
+  }
+
+  void fail(EchoConn& c) {
+    c.dead = true;
+    ++r_.errors;
+    loop_.unwatch(c.fd.get());
+  }
+
+  void flush(EchoConn& c) {
+    if (c.out.flush_to(c.fd.get()) < 0) return fail(c);
+    bool want = !c.out.empty();
+    if (want != c.want_out) {
+      loop_.modify(c.fd.get(), true, want);
+      c.want_out = want;
+    }
+  }
+
+  void ready(EchoConn& c, const Ready& ev) {
+    if (c.dead) return;
+    if (ev.in || ev.err) {
+      ssize_t n = ::recv(c.fd.get(), rx_.data(), rx_.size(), MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        return fail(c);
+      }
+      received(c, rx_.data(), static_cast<size_t>(n), Clock::now());
+    }
+    if (!c.dead) flush(c);
+  }
+
+  // Checks echoed bytes against the payload; each completed message is one round-trip.
+  void received(EchoConn& c, const char* buf, size_t n, Clock::time_point t) {
+    const size_t size = plan_.payload.size();
+    size_t off = 0;
+    while (off < n) {
+      size_t take = std::min(n - off, size - c.rx_off);
+      if (c.sent.empty() || std::memcmp(buf + off, plan_.payload.data() + c.rx_off, take) != 0)
+        return fail(c);  // a wrong byte: the echo is not verified
+      off += take;
+      c.rx_off += take;
+      if (t >= plan_.measure_from) r_.verified_bytes += take;
+      if (c.rx_off < size) continue;
+      c.rx_off = 0;
+      if (c.sent.front() >= plan_.measure_from && t < plan_.end) {
+        r_.latency.record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t - c.sent.front()).count()));
+        ++r_.ops;
+      }
+      c.sent.pop_front();
+      if (rate_ > 0) idle_.push_back(&c);
+      else send_one(c, t);
+    }
+  }
+
+  const EchoPlan& plan_;
+  const double rate_;  // this shard's share of --rate (0: closed loop)
+  EventLoop loop_;
+  std::vector<EchoConn> conns_;
+  std::deque<EchoConn*> idle_;
+  uint64_t offered_ = 0, missed_ = 0;
+  BenchReport r_;
+  std::vector<char> rx_ = std::vector<char>(256 * 1024);  // per shard, not thread_local (every thread would pay)
+};
+
+// The progress line over all shards: each publishes a snapshot once a second, shard 0 prints.
+class ProgressBoard {
+ public:
+  explicit ProgressBoard(size_t shards) : slots_(shards) {}
+  void publish(size_t shard, const BenchReport& r) {
+    std::lock_guard lock(mu_);
+    slots_[shard].ops = r.ops;
+    slots_[shard].errors = r.errors;
+    slots_[shard].latency = r.latency;
+  }
+  BenchReport merged() {
+    std::lock_guard lock(mu_);
+    BenchReport out;
+    for (const auto& s : slots_) {
+      out.ops += s.ops;
+      out.errors += s.errors;
+      out.latency.merge(s.latency);
+    }
+    return out;
+  }
+
+ private:
+  struct Slot {
+    uint64_t ops = 0, errors = 0;
+    Histogram latency;
+  };
+  std::mutex mu_;
+  std::vector<Slot> slots_;
+};
+
+// A timer every second from `first`, calling fn; loop thread.
+void every_second(EventLoop& loop, Clock::time_point first, std::function<void()> fn) {
+  loop.run_at(first, [&loop, first, fn] {
+    fn();
+    every_second(loop, first + 1s, fn);
+  });
 }
 
 }  // namespace
 
-BenchReport run_echo_load(const LoadOptions& o) {
+BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_thread) {
   Endpoint to = Endpoint::parse(o.host, static_cast<uint16_t>(o.port));
-  auto poller = make_epoll_poller();
-  auto conns = open_all(o, *poller, to);
-  std::unordered_map<int, size_t> by_fd;
-  for (size_t i = 0; i < conns.size(); ++i) by_fd[conns[i].fd.get()] = i;
-  const std::string payload = random_payload(o.size);
+  const int threads = std::clamp(o.threads > 0 ? o.threads : default_load_threads(), 1, std::max(1, o.connections));
+  EchoPlan plan;
+  plan.payload = random_payload(o.size);
+  plan.pipeline = o.pipeline;
+
+  // Every loop is made here, so this thread is each one's loop thread until its run() starts.
+  std::vector<std::unique_ptr<EchoShard>> shards;
+  for (int k = 0; k < threads; ++k) {
+    size_t share = static_cast<size_t>(o.connections / threads + (k < o.connections % threads ? 1 : 0));
+    shards.push_back(std::make_unique<EchoShard>(plan, o.rate / threads, share));
+  }
+  for (int i = 0; i < o.connections; ++i) {
+    shards[static_cast<size_t>(i % threads)]->add(connect_spread(to, i, o.sources));
+    if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
+  }
+
+  plan.start = Clock::now();
+  plan.measure_from = plan.start + o.warmup;
+  plan.end = plan.measure_from + o.duration;
+  for (auto& s : shards) s->arm();
+
+  // Shard 0 (this thread) takes the server's CPU reading when measuring starts and prints progress.
+  std::optional<ProcStats> cpu0;
+  EventLoop& main_loop = shards[0]->loop();
+  main_loop.run_at(plan.measure_from, [&] { cpu0 = read_server_stats(o.server_pid, o.server_children); });
+  ProgressBoard board(shards.size());
+  if (o.progress) {
+    for (size_t k = 1; k < shards.size(); ++k)
+      every_second(shards[k]->loop(), plan.start + 950ms, [&board, &shards, k] { board.publish(k, shards[k]->report()); });
+    every_second(main_loop, plan.start + 1s, [&] {
+      board.publish(0, shards[0]->report());
+      auto now = Clock::now();
+      if (now < plan.measure_from) return progress_line(true, o.progress_label + "warming up");
+      BenchReport all = board.merged();
+      double secs = std::chrono::duration<double>(now - plan.measure_from).count();
+      progress_line(true, fmt::format("{}{:.0f} s  {:.0f} round-trips/s  p99 {:.1f} us  errors {}", o.progress_label,
+                                      secs, static_cast<double>(all.ops) / std::max(secs, 0.001),
+                                      static_cast<double>(all.latency.percentile(0.99)) / 1000.0, all.errors));
+    });
+  }
+
+  std::vector<std::thread> workers;
+  std::vector<std::exception_ptr> failed(shards.size());
+  for (size_t k = 1; k < shards.size(); ++k)
+    workers.emplace_back([&, k] {
+      try {
+        shards[k]->loop().run();
+      } catch (...) {
+        failed[k] = std::current_exception();
+      }
+    });
+  try {
+    main_loop.run();
+  } catch (...) {
+    failed[0] = std::current_exception();
+    for (size_t k = 1; k < shards.size(); ++k) shards[k]->loop().quit();
+  }
+  for (auto& w : workers) w.join();
+  for (auto& e : failed)
+    if (e) std::rethrow_exception(e);
+  progress_line(o.progress, "");
 
   BenchReport r;
   r.mode = "echo";
@@ -62,135 +308,28 @@ BenchReport run_echo_load(const LoadOptions& o) {
   r.connections = o.connections;
   r.size = o.size;
   r.pipeline = o.pipeline;
-
-  auto flush = [&](EchoConn& c) {
-    long n = c.out.flush_to(c.fd.get());
-    if (n < 0) {
-      c.dead = true;
-      ++r.errors;
-      poller->remove(c.fd.get());
-      return;
-    }
-    bool want = !c.out.empty();
-    if (want != c.want_out) {
-      poller->update(c.fd.get(), true, want);
-      c.want_out = want;
-    }
-  };
-  auto send_one = [&](EchoConn& c, Clock::time_point now) {
-    c.out.append(payload);
-    c.sent.push_back(now);
-  };
-
-  auto start = Clock::now();
-  auto measure_from = start + o.warmup;
-  auto end = measure_from + o.duration;
-  // Closed loop: every connection keeps `pipeline` messages in flight. Fixed offered load
-  // (--rate): one message at a time per connection, started at `rate` per second in all on
-  // whichever connections are idle; an offer that finds every connection busy is not made up
-  // later (counted as missed), so the server sees a steady rate, never a catch-up burst.
-  const bool paced = o.rate > 0;
-  std::deque<size_t> idle;
-  uint64_t offered = 0, missed = 0;
-  for (size_t i = 0; i < conns.size(); ++i) {
-    if (paced) {
-      idle.push_back(i);
-      continue;
-    }
-    for (int k = 0; k < o.pipeline; ++k) send_one(conns[i], start);
-    flush(conns[i]);
-  }
-  auto offer = [&](Clock::time_point now) {
-    auto due = static_cast<uint64_t>(o.rate * std::chrono::duration<double>(now - start).count());
-    while (offered < due) {
-      ++offered;
-      if (idle.empty()) {
-        if (now >= measure_from && now < end) ++missed;
-        continue;
-      }
-      EchoConn& c = conns[idle.front()];
-      idle.pop_front();
-      if (c.dead) continue;
-      send_one(c, now);
-      flush(c);
-    }
-  };
-  std::optional<ProcStats> cpu0;
-  bool measuring = false;
-  auto next_progress = start + std::chrono::seconds(1);
-  std::vector<Ready> ready;
-  std::vector<char> rx(256 * 1024);  // not thread_local: that would cost every thread of the binary
-  char* buf = rx.data();
-  for (;;) {
-    auto now = Clock::now();
-    if (!measuring && now >= measure_from) {
-      measuring = true;
-      cpu0 = read_server_stats(o.server_pid, o.server_children);
-    }
-    if (now >= end) break;
-    if (paced) offer(now);
-    if (o.progress && now >= next_progress) {
-      next_progress += std::chrono::seconds(1);
-      double secs = std::chrono::duration<double>(now - measure_from).count();
-      progress_line(true, measuring ? fmt::format("{}{:.0f} s  {:.0f} round-trips/s  p99 {:.1f} us  errors {}",
-                                                  o.progress_label, secs,
-                                                  static_cast<double>(r.ops) / std::max(secs, 0.001),
-                                                  static_cast<double>(r.latency.percentile(0.99)) / 1000.0, r.errors)
-                                      : o.progress_label + "warming up");
-    }
-    poller->wait(paced ? 1 : 10, ready);
-    for (const Ready& ev : ready) {
-      EchoConn& c = conns[by_fd[ev.fd]];
-      if (c.dead) continue;
-      if (ev.in || ev.err) {
-        ssize_t n = ::recv(c.fd.get(), buf, rx.size(), MSG_DONTWAIT);
-        if (n <= 0) {
-          if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-          c.dead = true;
-          ++r.errors;
-          poller->remove(c.fd.get());
-          continue;
-        }
-        auto t = Clock::now();
-        size_t off = 0;
-        while (off < static_cast<size_t>(n)) {
-          size_t take = std::min(static_cast<size_t>(n) - off, o.size - c.rx_off);
-          if (std::memcmp(buf + off, payload.data() + c.rx_off, take) != 0 || c.sent.empty()) {
-            c.dead = true;  // a wrong byte: the echo is not verified
-            ++r.errors;
-            poller->remove(c.fd.get());
-            break;
-          }
-          off += take;
-          c.rx_off += take;
-          if (t >= measure_from) r.verified_bytes += take;
-          if (c.rx_off == o.size) {
-            c.rx_off = 0;
-            if (c.sent.front() >= measure_from && t < end) {
-              r.latency.record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t - c.sent.front()).count()));
-              ++r.ops;
-            }
-            c.sent.pop_front();
-            if (paced) idle.push_back(by_fd[ev.fd]);
-            else send_one(c, t);
-          }
-        }
-      }
-      if (!c.dead) flush(c);
-    }
-  }
-  progress_line(o.progress, "");
   r.seconds = std::chrono::duration<double>(o.duration).count();
+  uint64_t missed = 0;
+  for (auto& s : shards) {
+    const BenchReport& part = s->report();
+    r.ops += part.ops;
+    r.errors += part.errors;
+    r.verified_bytes += part.verified_bytes;
+    r.latency.merge(part.latency);
+    missed += s->missed();
+    if (per_thread) per_thread->push_back(part);
+  }
   add_server_cpu(r, cpu0, o.server_pid, o.server_children);
-  // Memory while every connection is still open (they close when this function returns).
+  // Memory while every connection is still open (they close when the shards are destroyed).
   if (auto mem = read_server_stats(o.server_pid, o.server_children)) {
     r.extra.emplace_back("server_rss_kib", static_cast<double>(mem->rss_kib));
     r.extra.emplace_back("server_pss_kib", static_cast<double>(mem->pss_kib));
   }
-  if (paced) {
+  if (o.rate > 0) {
     r.extra.emplace_back("offered_per_second", o.rate);
     r.extra.emplace_back("offers_missed", static_cast<double>(missed));
   }
+  if (threads > 1) r.extra.emplace_back("generator_threads", threads);
   return r;
 }
 
@@ -203,75 +342,80 @@ BenchReport run_hold_load(const LoadOptions& o) {
   r.size = o.size;
   r.pipeline = 1;
   auto before = read_proc_stats(o.server_pid);
-  auto poller = make_epoll_poller();
-  auto conns = open_all(o, *poller, to);
+
+  // Until verifying, any event on an idle connection is the server dropping it; while verifying,
+  // each connection must echo the probe back whole.
+  EventLoop loop;
+  const std::string probe = random_payload(o.size);
+  std::vector<FileDesc> fds(static_cast<size_t>(o.connections));
+  std::vector<std::string> got(fds.size());
+  bool verifying = false;
+  size_t pending = 0;
+  auto done_with = [&](size_t i) {
+    loop.unwatch(fds[i].get());
+    if (verifying && --pending == 0) loop.quit();
+  };
+  auto ready = [&](size_t i) {
+    if (!verifying) {
+      ++r.errors;
+      return done_with(i);
+    }
+    char buf[65536];
+    ssize_t n = ::recv(fds[i].get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      ++r.errors;
+      return done_with(i);
+    }
+    got[i].append(buf, static_cast<size_t>(n));
+    if (got[i].size() < probe.size()) return;
+    if (got[i] == probe) {
+      ++r.ops;
+      r.verified_bytes += probe.size();
+    } else {
+      ++r.errors;
+    }
+    done_with(i);
+  };
+  for (size_t i = 0; i < fds.size(); ++i) {
+    fds[i] = connect_spread(to, static_cast<int>(i), o.sources);
+    std::string why;
+    if (!loop.watch(fds[i].get(), true, false, [&ready, i](const Ready&) { ready(i); }, &why))
+      throw SysError("cannot watch a connection: " + why, EINVAL);
+    if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
+  }
   // Give the server a moment to accept the tail of the backlog before measuring it.
-  auto settle_until = Clock::now() + std::chrono::milliseconds(500);
-  std::vector<Ready> ready;
-  while (Clock::now() < settle_until) poller->wait(50, ready);
+  loop.run_after(500ms, [&] { loop.quit(); });
+  loop.run();
   auto held = read_proc_stats(o.server_pid);
 
-  // Hold: any event on an idle connection is the server dropping it.
-  auto start = Clock::now();
-  auto end = start + o.duration;
-  std::unordered_map<int, size_t> by_fd;
-  for (size_t i = 0; i < conns.size(); ++i) by_fd[conns[i].fd.get()] = i;
-  while (Clock::now() < end) {
-    poller->wait(100, ready);
-    for (const Ready& ev : ready) {
-      EchoConn& c = conns[by_fd[ev.fd]];
-      if (!c.dead) {
-        c.dead = true;
-        ++r.errors;
-        poller->remove(ev.fd);
-      }
-    }
+  // Hold.
+  auto end = Clock::now() + o.duration;
+  loop.run_at(end, [&] { loop.quit(); });
+  std::function<void()> show = [&] {
     progress_line(o.progress, fmt::format("holding {} connections, {} dropped", o.connections, r.errors));
-  }
+    if (Clock::now() + 100ms < end) loop.run_after(100ms, show);
+  };
+  if (o.progress) show();
+  loop.run();
+
   // Verify: every connection that survived must still echo.
-  const std::string probe = random_payload(o.size);
-  size_t pending = 0;
-  for (auto& c : conns) {
-    if (c.dead) continue;
-    c.out.append(probe);
-    if (c.out.flush_to(c.fd.get()) < 0) {
-      c.dead = true;
+  verifying = true;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (!loop.watching(fds[i].get())) continue;
+    Buffer out;
+    out.append(probe);
+    if (out.flush_to(fds[i].get()) < 0 || !out.empty()) {
       ++r.errors;
+      loop.unwatch(fds[i].get());
       continue;
     }
     ++pending;
   }
-  std::vector<std::string> got(conns.size());
-  auto verify_end = Clock::now() + std::chrono::seconds(10) + std::chrono::milliseconds(o.connections);
-  char buf[65536];
-  while (pending > 0 && Clock::now() < verify_end) {
-    poller->wait(100, ready);
-    for (const Ready& ev : ready) {
-      size_t i = by_fd[ev.fd];
-      EchoConn& c = conns[i];
-      if (c.dead) continue;
-      ssize_t n = ::recv(ev.fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (n <= 0) {
-        if (n < 0 && errno == EAGAIN) continue;
-        c.dead = true;
-        ++r.errors;
-        --pending;
-        poller->remove(ev.fd);
-        continue;
-      }
-      got[i].append(buf, static_cast<size_t>(n));
-      if (got[i].size() >= probe.size()) {
-        --pending;
-        poller->remove(ev.fd);
-        if (got[i] == probe) {
-          ++r.ops;
-          r.verified_bytes += probe.size();
-        } else {
-          ++r.errors;
-        }
-        c.dead = true;  // done with it
-      }
-    }
+  if (pending > 0) {
+    auto verify_timeout = loop.run_after(10s + std::chrono::milliseconds(o.connections), [&] { loop.quit(); });
+    loop.run();
+    loop.cancel_timer(verify_timeout);
   }
   r.errors += pending;  // no answer in time
   r.seconds = std::chrono::duration<double>(o.duration).count();

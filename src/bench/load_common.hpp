@@ -27,6 +27,7 @@ struct LoadOptions {
   int server_pid = 0;       // for CPU and RSS figures
   bool server_children = false;  // the server's child processes count as the server (process, prefork)
   double rate = 0;          // echo: round-trips/s offered in all (0: closed loop, as fast as echoes return)
+  int threads = 0;          // echo: event loops (threads) the connections are split over; 0: default_load_threads()
   std::string progress_label;  // prefix of the progress line
   bool json = false;
   bool progress = false;    // live progress line (on a terminal)

@@ -24,19 +24,28 @@ using namespace std::chrono_literals;
 // stdio, the reserve the server keeps, ...).
 constexpr int kSpareDescriptors = 64;
 
-// The first two CPUs this process may run on: the server gets one, the load generator the other,
-// so that they never compete (as bench/run_echo.sh does with taskset). Empty with fewer than two.
-std::vector<int> two_cpus() {
+// The first `n` CPUs this process may run on: the server gets the first, the load generator the
+// others, so that they never compete (as bench/run_echo.sh does with taskset). Empty with fewer
+// than two.
+std::vector<int> first_cpus(size_t n) {
   cpu_set_t set;
   CPU_ZERO(&set);
   std::vector<int> out;
   if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
-  for (int c = 0; c < CPU_SETSIZE && out.size() < 2; ++c)
+  for (int c = 0; c < CPU_SETSIZE && out.size() < n; ++c)
     if (CPU_ISSET(c, &set)) out.push_back(c);
   if (out.size() < 2) out.clear();
   return out;
 }
 
+// Pins the calling thread (and the threads it starts later) to these CPUs.
+void pin_calling_thread(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+// The same for one CPU, allocation-free: it runs in a forked child before exec.
 void pin_calling_thread(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -203,14 +212,18 @@ ModelsBenchResult run_models_bench(const ModelsBenchOptions& o) {
   require_descriptors_for(o.load.connections);
 
   ModelsBenchResult result;
-  auto cpus = two_cpus();
+  ModelsBenchOptions opts = o;
+  // Decided before pinning: default_load_threads() counts the CPUs this process may use.
+  result.generator_threads = opts.load.threads = o.load.threads > 0 ? o.load.threads : default_load_threads();
+  auto cpus = first_cpus(1 + static_cast<size_t>(opts.load.threads));
   int server_cpu = -1;
   cpu_set_t saved;
   ::sched_getaffinity(0, sizeof saved, &saved);
   if (!cpus.empty()) {
     server_cpu = cpus[0];
-    pin_calling_thread(cpus[1]);
+    pin_calling_thread(std::vector<int>(cpus.begin() + 1, cpus.end()));
     result.pinned = true;
+    result.generator_cpus = static_cast<int>(cpus.size()) - 1;
   }
   {
     // Memory per connection is measured against an idle single-process server.
@@ -225,8 +238,8 @@ ModelsBenchResult run_models_bench(const ModelsBenchOptions& o) {
     ++i;
     std::string label = fmt::format("[{}/{}] {}: ", i, chosen.size(), m->name);
     progress_line(o.load.progress, label + "starting");
-    if (m->concurrent) result.rows.push_back(run_one(*m, o.load.connections, o, server_cpu, result.reference_pss_kib, label));
-    else result.alone.push_back(run_one(*m, 1, o, server_cpu, result.reference_pss_kib, label));
+    if (m->concurrent) result.rows.push_back(run_one(*m, o.load.connections, opts, server_cpu, result.reference_pss_kib, label));
+    else result.alone.push_back(run_one(*m, 1, opts, server_cpu, result.reference_pss_kib, label));
   }
   progress_line(o.load.progress, "");
   ::sched_setaffinity(0, sizeof saved, &saved);
@@ -239,14 +252,20 @@ void print_models_table(const ModelsBenchResult& r, const ModelsBenchOptions& o)
     for (const auto& row : r.rows) rows.push_back(json_row(row));
     for (const auto& row : r.alone) alone.push_back(json_row(row));
     outf("{{\"connections\": {}, \"size\": {}, \"rate\": {:.1f}, \"seconds\": {:.3f}, \"pinned\": {}, "
-         "\"reference_pss_kib\": {}, \"models\": [{}], \"one_client_at_a_time\": [{}]}}",
+         "\"reference_pss_kib\": {}, \"models\": [{}], \"one_client_at_a_time\": [{}], \"generator_threads\": {}}}",
          o.load.connections, o.load.size, o.load.rate, std::chrono::duration<double>(o.load.duration).count(),
-         r.pinned ? "true" : "false", r.reference_pss_kib, fmt::join(rows, ", "), fmt::join(alone, ", "));
+         r.pinned ? "true" : "false", r.reference_pss_kib, fmt::join(rows, ", "), fmt::join(alone, ", "),
+         r.generator_threads);
     return;
   }
   outf("bench models: {} connections, {}", o.load.connections, load_description(o));
-  outf("{}", r.pinned ? "server pinned to one CPU, load generator to another"
-                      : "server and load generator share the CPUs (fewer than two available)");
+  std::string threads = r.generator_threads > 1 ? fmt::format(" ({} threads)", r.generator_threads) : "";
+  if (!r.pinned) outf("server and load generator{} share the CPUs (fewer than two available)", threads);
+  else if (r.generator_cpus > 1) outf("server pinned to one CPU, load generator{} to {} others", threads, r.generator_cpus);
+  else outf("server pinned to one CPU, load generator{} to another", threads);
+  if (o.load.rate > 0)
+    outf("headline: server CPU us per round-trip at the same offered load for every model (rt/s and latency are "
+         "secondary)");
   outf("");
   auto header = [] {
     outf("{:<10} {:>16} {:>14} {:>10} {:>10} {:>13} {:>7}", "model", "server CPU us/rt", "round-trips/s", "p50 us",

@@ -10,6 +10,11 @@
 
 namespace concur {
 
+// The offered load of `bench models` unless --rate says otherwise: light enough that every
+// concurrent model keeps up on one core at 100 connections, so CPU per round-trip is the
+// headline (it is the same work for every model; rt/s and latency are secondary).
+constexpr double kModelsDefaultRate = 5000;
+
 struct ModelsBenchOptions {
   LoadOptions load;                 // connections, size, duration, warmup, rate, progress
   std::vector<std::string> models;  // empty: every registered model
@@ -30,7 +35,9 @@ struct ModelsBenchResult {
   std::vector<ModelRow> rows;   // concurrent models, registry order
   std::vector<ModelRow> alone;  // one client at a time (iterative), reported separately
   long reference_pss_kib = 0;   // an idle iterative server: the baseline of memory per connection
-  bool pinned = false;          // server on one CPU, load generator on another
+  bool pinned = false;          // server on one CPU, load generator on the next ones
+  int generator_threads = 1;    // event loops (threads) of the load generator
+  int generator_cpus = 1;       // CPUs the load generator was pinned to (when pinned)
   std::string command;          // the command line, for the report
 };
 

@@ -6,6 +6,8 @@
 #include "bench/models_bench.hpp"
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace concur {
 
@@ -35,10 +37,17 @@ Command bench_command() {
                 ->capture_default_str();
             add_duration_option(app, "--duration", o->duration, "measured time (default 5s)");
             add_duration_option(app, "--warmup", o->warmup, "warm-up before measuring (default 1s)");
-            app.add_option("--rate", o->rate,
-                           "echo, models: offer this many round-trips/s in all instead of a closed loop (one "
-                           "message in flight per connection); server CPU per round-trip is then comparable")
-                ->check(CLI::PositiveNumber);
+            auto rate = app.add_option("--rate", o->rate,
+                                       "echo, models: offer this many round-trips/s in all (one message in flight per "
+                                       "connection), so that server CPU per round-trip compares like with like; 0: "
+                                       "closed loop (each echo starts the next message). Default: echo 0, models "
+                                       + fmt::format("{:.0f}", kModelsDefaultRate))
+                            ->check(CLI::NonNegativeNumber);
+            auto threads = app.add_option("--threads", o->threads,
+                                          "echo, models: split the connections over N event loops on N threads "
+                                          "(at most one per connection). Default: 1 with at most 2 usable CPUs (or "
+                                          "when pinned to one, e.g. taskset -c 1), else half the CPUs, at most 4")
+                               ->check(CLI::Range(1, 256));
             app.add_option("--sources", o->sources, "spread connections over 127.0.0.1..127.0.0.N")
                 ->check(CLI::Range(1, 254))
                 ->capture_default_str();
@@ -61,12 +70,17 @@ Command bench_command() {
                 ->check(CLI::Range(1, 65535));
             app.add_option("--extra-pid", o->extra_pids, "more server processes whose CPU is added (e.g. Redis)");
             app.add_flag("--json", o->json, "print one JSON object instead of text");
-            return CommandRun([mode, o, models, svg] {
+            return CommandRun([mode, o, models, svg, rate, threads] {
               o->progress = ::isatty(STDERR_FILENO) && !o->json;
+              if (threads->count() && *mode != "echo" && *mode != "models")
+                throw UsageError("--threads: only echo and models run several generator threads");
+              if (rate->count() && o->rate > 0 && *mode != "echo" && *mode != "models")
+                throw UsageError("--rate: only echo and models offer a fixed rate");
               require_descriptors_for(o->connections);
               if (*mode == "models") {
                 ModelsBenchOptions mo;
                 mo.load = *o;
+                if (!rate->count()) mo.load.rate = kModelsDefaultRate;
                 mo.models = *models;
                 mo.svg = *svg;
                 mo.json = o->json;

@@ -90,6 +90,18 @@ TEST(BenchSmoke, NoServerIsAClearErrorNotAHang) {
   EXPECT_NE(p.read_all_stderr(Ms(100)).find("cannot connect"), std::string::npos);
 }
 
+TEST(BenchSmoke, BadGeneratorThreadsAreOneLineUsageErrors) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"echo", "--threads", "0"},
+                                        std::vector<std::string>{"hold", "--threads", "2"}}) {
+    args.insert(args.begin(), {concur_binary(), "bench"});
+    Process p(args);
+    EXPECT_EQ(p.wait(Ms(10000)), 2) << args[2];
+    std::string err = p.read_all_stderr(Ms(100));
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find("--threads"), std::string::npos) << err;
+  }
+}
+
 // ---- bench models: tiny numbers, every model ----
 
 // The "model" names of the rows in one JSON array (by key), in order.

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Two load generators against the same server, in one run: the servers come from ONE build (the
+# first binary's echo-server, a fixed target) and each scenario is driven by both builds'
+# `concur bench echo`, interleaved (the order flips every run). Reports medians of round-trips/s
+# (closed loop: the generator is the limit, so this is its speed) and of the generator's own CPU
+# per round-trip (user+sys of the bench process / round-trips made), with after/before ratios.
+# Usage: bench/compare_generators.sh BEFORE_CONCUR AFTER_CONCUR [RUNS=5] [DURATION=2s]
+source "$(dirname "$0")/lib.sh"
+BEFORE=${1:?usage: compare_generators.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION]}
+AFTER=${2:?usage: compare_generators.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION]}
+RUNS=${3:-5}
+DURATION=${4:-2s}
+ulimit -n 20000
+OUT=$(mktemp)
+
+# scenario NAME CONNS [bench echo options...]
+scenario() {
+  local name=$1 conns=$2 build bin json cpu
+  shift 2
+  local order="before after"
+  [ $((run % 2)) -eq 0 ] && order="after before"
+  for build in $order; do
+    bin=$BEFORE; [ "$build" = after ] && bin=$AFTER
+    start_server "$name" "$BEFORE" echo-server --quiet --port 0 --bind 127.0.0.1 --max-queue 16777216 --model epoll || continue
+    cpu=$(mktemp)
+    json=$( { TIMEFORMAT='%U %S'; time taskset -c "$LOAD_CPU" "$bin" bench echo --port "$SERVER_PORT" \
+              --connections "$conns" --size 64 --duration "$DURATION" --warmup 1s --sources 4 \
+              --server-pid "$SERVER_PID" --json "$@" 2>/dev/null; } 2>"$cpu" || true)
+    stop_server
+    echo "{\"scenario\": \"$name\", \"build\": \"$build\", \"cpu\": \"$(tr -d '\n' <"$cpu")\", \"result\": ${json:-null}}" >>"$OUT"
+    rm -f "$cpu"
+    echo "run $run $name $build: $(echo "${json:-null}" | head -c 160)" >&2
+  done
+}
+
+for run in $(seq "$RUNS"); do
+  scenario "closed loop, 100 connections" 100
+  scenario "closed loop, 1000 connections" 1000
+  scenario "10000 rt/s offered, 1000 connections" 1000 --rate 10000
+done
+
+python3 - "$OUT" "bench/compare_generators.sh $* " <<'PY'
+import json, statistics, sys
+from collections import defaultdict
+rate, cpu = defaultdict(list), defaultdict(list)
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    r = d["result"]
+    if not r or r.get("errors") or not r.get("roundtrips"):
+        continue
+    key = (d["scenario"], d["build"])
+    rate[key].append(r["per_second"])
+    u, s = (float(x) for x in d["cpu"].split())
+    # Everything the generator did (connecting, warm-up, measuring) over the round-trips it counted.
+    cpu[key].append((u + s) * 1e6 / r["roundtrips"])
+print(f"Command: `{sys.argv[2].strip()}`; medians (min–max); server: epoll of the BEFORE build, pinned.\n")
+print("| scenario | rt/s before | rt/s after | after/before | generator CPU µs/rt before | after | after/before |")
+print("|---|---|---|---|---|---|---|")
+seen = []
+for (s, _b) in rate:
+    if s not in seen:
+        seen.append(s)
+f = lambda v: f"{statistics.median(v):,.1f} ({min(v):,.1f}–{max(v):,.1f})" if v else "n/a"
+ratio = lambda a, b: f"{statistics.median(a) / statistics.median(b):.3f}" if a and b else "n/a"
+for s in seen:
+    rb, ra = rate.get((s, "before"), []), rate.get((s, "after"), [])
+    cb, ca = cpu.get((s, "before"), []), cpu.get((s, "after"), [])
+    print(f"| {s} | {f(rb)} | {f(ra)} | {ratio(ra, rb)} | {f(cb)} | {f(ca)} | {ratio(ca, cb)} |")
+PY
+rm -f "$OUT"
