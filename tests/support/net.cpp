@@ -94,6 +94,17 @@ std::optional<std::string> TestClient::recv_until_eof(Ms timeout) {
   }
 }
 
+bool TestClient::wait_eof(Ms timeout) {
+  pending_.clear();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[65536];
+  for (;;) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !wait_readable(left)) return false;
+    if (::recv(fd_.get(), buf, sizeof buf, 0) <= 0) return true;
+  }
+}
+
 bool TestClient::silent_for(Ms quiet) {
   if (!pending_.empty()) return false;
   return !wait_readable(quiet);

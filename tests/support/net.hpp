@@ -15,6 +15,10 @@ class TestClient {
  public:
   // Connects to host:port (TCP), blocking, TCP_NODELAY. Throws on failure.
   explicit TestClient(int port, const std::string& host = "127.0.0.1");
+  // A connection made elsewhere (accepted by a test playing the server); blocking.
+  explicit TestClient(concur::FileDesc fd) : fd_(std::move(fd)) {}
+  TestClient() = default;  // no connection (valid() is false)
+  bool valid() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
 
   void send_all(std::string_view bytes);
@@ -31,6 +35,8 @@ class TestClient {
   std::string recv_some(Ms timeout = Ms(5000));
   // Everything until the server closes; nullopt if it did not close within timeout.
   std::optional<std::string> recv_until_eof(Ms timeout = Ms(5000));
+  // True when the peer closes (or half-closes, or resets) within timeout; what arrived before is dropped.
+  bool wait_eof(Ms timeout = Ms(5000));
   // True if nothing arrives within `quiet` (and the connection is still open).
   bool silent_for(Ms quiet);
 

@@ -19,57 +19,6 @@
 
 namespace concur::test {
 
-void PeerConn::send_all(std::string_view bytes) {
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::send(fd_.get(), bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error("send failed");
-    off += static_cast<size_t>(n);
-  }
-}
-
-void PeerConn::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
-
-bool PeerConn::wait_readable(Ms timeout) {
-  pollfd p{fd_.get(), POLLIN, 0};
-  return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
-}
-
-std::optional<std::string> PeerConn::recv_line(Ms timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[65536];
-  for (;;) {
-    auto nl = pending_.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = pending_.substr(0, nl);
-      pending_.erase(0, nl + 1);
-      return line;
-    }
-    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !wait_readable(left)) return std::nullopt;
-    ssize_t r = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (r <= 0) return std::nullopt;
-    pending_.append(buf, static_cast<size_t>(r));
-  }
-}
-
-bool PeerConn::wait_eof(Ms timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[65536];
-  for (;;) {
-    auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !wait_readable(left)) return false;
-    ssize_t r = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (r <= 0) return true;
-  }
-}
-
-bool PeerConn::silent_for(Ms quiet) {
-  if (!pending_.empty()) return false;
-  return !wait_readable(quiet);
-}
-
 PeerListener::PeerListener() {
   fd_ = concur::tcp_listen(concur::Endpoint::parse("127.0.0.1", 0));
   port_ = concur::local_endpoint(fd_.get()).port();

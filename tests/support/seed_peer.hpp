@@ -9,35 +9,16 @@
 #include <vector>
 
 #include "core/fd.hpp"
+#include "support/net.hpp"
 #include "support/process.hpp"
 
 namespace concur::test {
 
 using Ms = std::chrono::milliseconds;
 
-// One accepted TCP connection, read line by line with timeouts.
-class PeerConn {
- public:
-  PeerConn() = default;
-  explicit PeerConn(concur::FileDesc fd) : fd_(std::move(fd)) {}
-  bool valid() const { return fd_.valid(); }
-  int fd() const { return fd_.get(); }
-
-  void send_all(std::string_view bytes);
-  void shutdown_write();
-  void close() { fd_.reset(); }
-  // The next line (without "\n"), or nullopt on timeout/EOF.
-  std::optional<std::string> recv_line(Ms timeout = Ms(3000));
-  // True when the peer closes (or half-closes) within timeout; what arrived before is dropped.
-  bool wait_eof(Ms timeout = Ms(3000));
-  // True if nothing arrives within `quiet` and the connection stays open.
-  bool silent_for(Ms quiet);
-
- private:
-  bool wait_readable(Ms timeout);
-  concur::FileDesc fd_;
-  std::string pending_;
-};
+// One accepted TCP connection, read line by line with timeouts: the same client the server tests
+// use, made from the accepted descriptor.
+using PeerConn = TestClient;
 
 // A TCP listener on 127.0.0.1, port chosen by the kernel.
 class PeerListener {
