@@ -9,7 +9,6 @@
 #ifdef CONCUR_HAVE_URING
 #include <liburing.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -23,6 +22,8 @@
 #include "conn/accept_gate.hpp"
 #include "conn/conn_driver.hpp"
 #include "conn/stream_conn.hpp"
+#include "models/uring/buffer_ring.hpp"
+#include "models/uring/held_input.hpp"
 #endif
 
 namespace concur {
@@ -33,7 +34,7 @@ namespace {
 constexpr unsigned kEntries = 4096;
 constexpr unsigned kBufCount = 2048;  // power of two (buffer ring)
 constexpr unsigned kBufSize = 4096;
-constexpr int kBufGroup = 1;
+constexpr unsigned short kBufGroup = 1;
 
 enum Op : uint64_t { kAccept = 1, kRecv, kSend, kWake, kStop, kListen, kCancel };
 
@@ -41,31 +42,29 @@ uint64_t tag(Op op, uint64_t id) { return (id << 8) | op; }
 Op op_of(uint64_t data) { return static_cast<Op>(data & 0xff); }
 uint64_t id_of(uint64_t data) { return data >> 8; }
 
+// The io_uring instance; a member declared before everything registered with it, so that it is
+// torn down last.
+struct Ring {
+  io_uring ring{};
+  Ring() {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+    int rc = io_uring_queue_init_params(kEntries, &ring, &params);
+    if (rc < 0) {
+      params.flags = 0;  // older kernels: plain set-up
+      rc = io_uring_queue_init_params(kEntries, &ring, &params);
+    }
+    if (rc < 0) throw SysError("io_uring is not available here (the kernel refused io_uring_setup)", -rc);
+  }
+  ~Ring() { io_uring_queue_exit(&ring); }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+};
+
 class UringLoop {
  public:
   UringLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
-      : listen_fd_(listen_fd), acceptor_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {
-    io_uring_params params{};
-    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-    int rc = io_uring_queue_init_params(kEntries, &ring_, &params);
-    if (rc < 0) {
-      params.flags = 0;  // older kernels: plain set-up
-      rc = io_uring_queue_init_params(kEntries, &ring_, &params);
-    }
-    if (rc < 0) throw SysError("io_uring is not available here (the kernel refused io_uring_setup)", -rc);
-    bufs_.resize(size_t{kBufCount} * kBufSize);
-    int err = 0;
-    br_ = setup_buf_ring(&err);
-    if (!br_) {
-      io_uring_queue_exit(&ring_);
-      throw SysError("io_uring provided buffers are not available on this kernel", err);
-    }
-  }
-
-  ~UringLoop() {
-    io_uring_queue_exit(&ring_);
-    if (br_) ::munmap(br_, br_bytes_);
-  }
+      : listen_fd_(listen_fd), acceptor_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {}
 
   void run() {
     mailbox_->set_owner(std::this_thread::get_id());
@@ -109,11 +108,7 @@ class UringLoop {
     int fd;
     bool recv_armed = false;
     bool recv_cancelling = false;  // input paused: the multishot recv is being cancelled
-    // Input the kernel delivered while the connection was paused (a multishot recv keeps
-    // reading until its cancel lands); handed to the service in order once output drains.
-    std::string held;
-    size_t held_off = 0;
-    bool eof_held = false;
+    HeldInput held;
     bool send_inflight = false;
     bool retiring = false;
     std::string out;   // bytes of the send in flight (must stay put until it completes)
@@ -121,32 +116,6 @@ class UringLoop {
     TimerQueue::Id timer = TimerQueue::kNoTimer;
     StreamConn::Clock::time_point timer_due{};
   };
-
-  io_uring_buf_ring* setup_buf_ring(int* err) {
-    br_bytes_ = sizeof(io_uring_buf) * kBufCount;
-    void* mem = ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) {
-      *err = errno;
-      return nullptr;
-    }
-    auto* br = static_cast<io_uring_buf_ring*>(mem);
-    io_uring_buf_ring_init(br);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uint64_t>(br);
-    reg.ring_entries = kBufCount;
-    reg.bgid = kBufGroup;
-    int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
-    if (rc < 0) {
-      *err = -rc;
-      ::munmap(mem, br_bytes_);
-      return nullptr;
-    }
-    for (unsigned i = 0; i < kBufCount; ++i)
-      io_uring_buf_ring_add(br, bufs_.data() + size_t{i} * kBufSize, kBufSize, static_cast<unsigned short>(i),
-                            io_uring_buf_ring_mask(kBufCount), static_cast<int>(i));
-    io_uring_buf_ring_advance(br, kBufCount);
-    return br;
-  }
 
   io_uring_sqe* sqe() {
     io_uring_sqe* s = io_uring_get_sqe(&ring_);
@@ -173,7 +142,7 @@ class UringLoop {
     io_uring_sqe* s = sqe();
     io_uring_prep_recv_multishot(s, e.fd, nullptr, 0, 0);
     s->flags |= IOSQE_BUFFER_SELECT;
-    s->buf_group = kBufGroup;
+    s->buf_group = bufs_.group();
     io_uring_sqe_set_data64(s, tag(kRecv, e.conn->id()));
     e.recv_armed = true;
   }
@@ -291,22 +260,19 @@ class UringLoop {
     bool more = cqe.flags & IORING_CQE_F_MORE;
     if (cqe.flags & IORING_CQE_F_BUFFER) {
       unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
-      char* buf = bufs_.data() + size_t{bid} * kBufSize;
       auto it = conns_.find(id);
       // Data the kernel already took is never dropped: straight to the service, or held (in
       // order) while the connection's output is backlogged.
       if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->input_open()) {
         Entry& e = it->second;
-        std::string_view data(buf, static_cast<size_t>(cqe.res));
         try {
-          if (e.held.size() == e.held_off && !backlogged(e)) call_data(*e.conn, service_, data);
-          else e.held.append(data);
+          e.held.receive(*e.conn, service_, std::string_view(bufs_.data(bid), static_cast<size_t>(cqe.res)),
+                         in_flight(e));
         } catch (const std::bad_alloc&) {
           drop_for_memory(*e.conn);  // the provided buffer must still go back to the ring below
         }
       }
-      io_uring_buf_ring_add(br_, buf, kBufSize, static_cast<unsigned short>(bid), io_uring_buf_ring_mask(kBufCount), 0);
-      io_uring_buf_ring_advance(br_, 1);
+      bufs_.give_back(bid);
     }
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
@@ -314,16 +280,12 @@ class UringLoop {
     if (!more) e.recv_armed = e.recv_cancelling = false;
     if (!e.retiring) {
       if (cqe.res == 0) {
-        if (e.held.size() == e.held_off) {
-          call_peer_closed(*e.conn, service_);
-        } else {
-          e.eof_held = true;  // after the held input
-        }
+        e.held.receive_eof(*e.conn, service_);
       } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
         e.conn->mark_broken();
       }
       // A multishot recv that ended (out of provided buffers, cancelled, or ended by the kernel)
-      // is armed again by flow_control() below once input may flow.
+      // is armed again by flow_control() in after() once input may flow.
     }
     after(id);
   }
@@ -368,7 +330,7 @@ class UringLoop {
     Entry& e = it->second;
     StreamConn& c = *e.conn;
     if (!e.retiring) {
-      deliver_held(e);
+      e.held.deliver(c, service_, in_flight(e));
       bool alive = c.settle_without_write();
       if (alive && !e.send_inflight) {
         if (!e.out.empty() || c.take_output(e.out)) submit_send(e);
@@ -392,43 +354,21 @@ class UringLoop {
     }
   }
 
-  // Output queued or in flight has reached the connection's high-water mark: input pauses
-  // (StreamConn::wants_read), so TCP flow control slows a client that does not read.
-  static bool backlogged(const Entry& e) {
-    size_t mark = e.conn->high_water();
-    size_t backlog = e.conn->pending_output() + (e.out.size() - e.out_off);
-    return mark > 0 && backlog >= mark;
-  }
+  // Bytes of the send in flight, which count towards the output backlog.
+  static size_t in_flight(const Entry& e) { return e.out.size() - e.out_off; }
 
-  // Hands held input to the service, in order, while the output backlog allows.
-  void deliver_held(Entry& e) {
-    StreamConn& c = *e.conn;
-    while (e.held_off < e.held.size() && c.input_open() && !backlogged(e)) {
-      size_t n = std::min<size_t>(64 * 1024, e.held.size() - e.held_off);
-      call_data(c, service_, std::string_view(e.held).substr(e.held_off, n));
-      e.held_off += n;
-    }
-    if (e.held_off == e.held.size() || !c.input_open()) {
-      e.held.clear();
-      e.held_off = 0;
-      if (e.eof_held && c.input_open()) {
-        e.eof_held = false;
-        call_peer_closed(c, service_);
-      }
-    }
-  }
-
-  // Paused: cancel the multishot recv. Flowing again (nothing held): arm it again.
+  // Paused: cancel the multishot recv. Flowing again: arm it again (HeldInput::recv_step).
   void flow_control(uint64_t id, Entry& e) {
-    StreamConn& c = *e.conn;
-    bool paused = backlogged(e) || e.held_off < e.held.size();
-    if (paused && e.recv_armed && !e.recv_cancelling) {
-      io_uring_sqe* s = sqe();
-      io_uring_prep_cancel64(s, tag(kRecv, id), 0);
-      io_uring_sqe_set_data64(s, tag(kCancel, id));
-      e.recv_cancelling = true;
-    } else if (!paused && !e.recv_armed && !e.eof_held && c.input_open()) {
-      arm_recv(e);
+    switch (e.held.recv_step(*e.conn, in_flight(e), e.recv_armed, e.recv_cancelling)) {
+      case HeldInput::Recv::keep: break;
+      case HeldInput::Recv::arm: arm_recv(e); break;
+      case HeldInput::Recv::cancel: {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, tag(kRecv, id), 0);
+        io_uring_sqe_set_data64(s, tag(kCancel, id));
+        e.recv_cancelling = true;
+        break;
+      }
     }
   }
 
@@ -495,12 +435,7 @@ class UringLoop {
         if (it == conns_.end()) continue;
         if (op_of(data) == kRecv && !(cqe->flags & IORING_CQE_F_MORE)) it->second.recv_armed = false;
         if (op_of(data) == kSend) it->second.send_inflight = false;
-        if (cqe->flags & IORING_CQE_F_BUFFER) {
-          unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-          io_uring_buf_ring_add(br_, bufs_.data() + size_t{bid} * kBufSize, kBufSize, static_cast<unsigned short>(bid),
-                                io_uring_buf_ring_mask(kBufCount), 0);
-          io_uring_buf_ring_advance(br_, 1);
-        }
+        if (cqe->flags & IORING_CQE_F_BUFFER) bufs_.give_back(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
       }
       io_uring_cq_advance(&ring_, seen);
     }
@@ -508,10 +443,9 @@ class UringLoop {
     conns_.clear();
   }
 
-  io_uring ring_{};
-  io_uring_buf_ring* br_ = nullptr;
-  size_t br_bytes_ = 0;
-  std::vector<char> bufs_;
+  Ring owner_;
+  io_uring& ring_ = owner_.ring;
+  BufferRing bufs_{ring_, kBufCount, kBufSize, kBufGroup};
   int listen_fd_;
   Acceptor acceptor_;
   StreamService& service_;
