@@ -21,11 +21,6 @@ namespace {
 
 using Lines = std::vector<std::string>;
 
-std::vector<std::string> concur_args(std::vector<std::string> args) {
-  args.insert(args.begin(), concur_binary());
-  return args;
-}
-
 Process chat_client(int port, std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"chat-client", "--port", std::to_string(port)};
   args.insert(args.end(), extra.begin(), extra.end());

@@ -54,23 +54,6 @@ std::unique_ptr<TestClient> member(Instance& in, const std::string& id) {
   return c;
 }
 
-class UdpPeer {
- public:
-  explicit UdpPeer(int port) : fd_(udp_connect(Endpoint::parse("127.0.0.1", static_cast<uint16_t>(port)))) {}
-  void send(std::string_view bytes) { ::send(fd_.get(), bytes.data(), bytes.size(), 0); }
-  std::optional<std::string> recv(Ms timeout = Ms(3000)) {
-    pollfd p{fd_.get(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    char buf[65536];
-    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (n < 0) return std::nullopt;
-    return std::string(buf, static_cast<size_t>(n));
-  }
-
- private:
-  FileDesc fd_;
-};
-
 // Joins `id` on `in`, retrying while another server still holds it; true once accepted.
 bool join_eventually(const Instance& in, const std::string& id, Ms within, std::unique_ptr<TestClient>& out) {
   auto deadline = Clock::now() + within;

@@ -21,33 +21,9 @@
 namespace concur::test {
 namespace {
 
-std::vector<std::string> concur_args(std::vector<std::string> args) {
-  args.insert(args.begin(), concur_binary());
-  return args;
-}
-
 int local_port(int fd) { return local_endpoint(fd).port(); }
 
 std::string seed_addr(int port) { return "('127.0.0.1', " + std::to_string(port) + ")"; }
-
-// A UDP "member" played by the test.
-class UdpPeer {
- public:
-  explicit UdpPeer(int port) : fd_(udp_connect(Endpoint::parse("127.0.0.1", static_cast<uint16_t>(port)))) {}
-  void send(std::string_view bytes) { ASSERT_EQ(::send(fd_.get(), bytes.data(), bytes.size(), 0), ssize_t(bytes.size())); }
-  std::optional<std::string> recv(Ms timeout = Ms(3000)) {
-    pollfd p{fd_.get(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    char buf[65536];
-    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (n < 0) return std::nullopt;
-    return std::string(buf, static_cast<size_t>(n));
-  }
-  int port() const { return local_port(fd_.get()); }
-
- private:
-  FileDesc fd_;
-};
 
 TEST(ChatServerE2E, ListeningLineAndSeedLogFormats) {
   Server s({"chat-server", "--port", "0", "--bind", "127.0.0.1"});

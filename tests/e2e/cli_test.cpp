@@ -25,8 +25,7 @@ struct RunResult {
 
 // Runs the binary to completion with `input` on stdin.
 RunResult run(std::vector<std::string> args, const std::string& input = "", Ms timeout = 10000ms) {
-  args.insert(args.begin(), concur_binary());
-  Process p(args);
+  Process p(concur_args(std::move(args)));
   if (!input.empty()) p.write_stdin(input);
   p.close_stdin();
   RunResult r;

@@ -20,11 +20,6 @@ namespace {
 
 using Lines = std::vector<std::string>;
 
-std::vector<std::string> concur_args(std::vector<std::string> args) {
-  args.insert(args.begin(), concur_binary());
-  return args;
-}
-
 // A pair-chat server on a free loopback port.
 struct PairServer : Server {
   PairServer() : Server({"pair-chat", "server", "--port", "0", "--bind", "127.0.0.1"}) {}

@@ -110,4 +110,23 @@ bool TestClient::silent_for(Ms quiet) {
   return !wait_readable(quiet);
 }
 
+UdpPeer::UdpPeer(int port)
+    : fd_(concur::udp_connect(concur::Endpoint::parse("127.0.0.1", static_cast<uint16_t>(port)))) {}
+
+void UdpPeer::send(std::string_view bytes) {
+  if (::send(fd_.get(), bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size()))
+    throw std::runtime_error("udp send failed");
+}
+
+std::optional<std::string> UdpPeer::recv(Ms timeout) {
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+  char buf[65536];
+  ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+int UdpPeer::port() const { return concur::local_endpoint(fd_.get()).port(); }
+
 }  // namespace concur::test

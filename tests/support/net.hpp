@@ -46,4 +46,19 @@ class TestClient {
   std::string pending_;
 };
 
+// A UDP "member" played by a test: connected to 127.0.0.1:port, every wait bounded.
+class UdpPeer {
+ public:
+  explicit UdpPeer(int port);
+  // Sends one datagram; throws when the kernel refuses it.
+  void send(std::string_view bytes);
+  // The next datagram, or nullopt on timeout.
+  std::optional<std::string> recv(Ms timeout = Ms(3000));
+  int port() const;  // the local port: how the server names this member
+  int fd() const { return fd_.get(); }
+
+ private:
+  concur::FileDesc fd_;
+};
+
 }  // namespace concur::test

@@ -22,6 +22,11 @@ namespace concur::test {
 
 std::string concur_binary() { return CONCUR_BINARY; }
 
+std::vector<std::string> concur_args(std::vector<std::string> args) {
+  args.insert(args.begin(), concur_binary());
+  return args;
+}
+
 namespace {
 // A child that exits before reading its stdin must not kill the test with SIGPIPE when the test
 // writes to that stdin: the write fails with EPIPE instead (children get SIGPIPE back at exec).
@@ -140,10 +145,6 @@ std::optional<int> Process::wait(Ms timeout) {
 bool Process::running() { return !wait(0ms).has_value(); }
 
 namespace {
-std::vector<std::string> with_binary(std::vector<std::string> args) {
-  args.insert(args.begin(), concur_binary());
-  return args;
-}
 
 // Reads the "listening on" line and returns the port.
 int read_listening_port(Process& proc, Ms timeout, std::string& line_out) {
@@ -157,12 +158,12 @@ int read_listening_port(Process& proc, Ms timeout, std::string& line_out) {
 }
 }  // namespace
 
-Server::Server(std::vector<std::string> args, Ms timeout) : proc(with_binary(std::move(args))) {
+Server::Server(std::vector<std::string> args, Ms timeout) : proc(concur_args(std::move(args))) {
   port = read_listening_port(proc, timeout, listening_line);
 }
 
 Server::Server(std::vector<std::string> args, const std::function<void()>& child_setup, Ms timeout)
-    : proc(with_binary(std::move(args)), {}, child_setup) {
+    : proc(concur_args(std::move(args)), {}, child_setup) {
   port = read_listening_port(proc, timeout, listening_line);
 }
 

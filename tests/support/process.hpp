@@ -63,6 +63,8 @@ class Process {
 
 // The path of the concur binary under test.
 std::string concur_binary();
+// `args` with the concur binary in front: the argv of a Process running concur.
+std::vector<std::string> concur_args(std::vector<std::string> args);
 
 // A concur server started with `args` (e.g. {"echo-server", "--port", "0"}); waits for its
 // "listening on" line and parses the port.
