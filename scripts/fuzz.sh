@@ -12,7 +12,7 @@ if ! cmake --preset fuzz >/dev/null || ! build_log=$(cmake --build --preset fuzz
   exit 1
 fi
 status=0
-for t in line_framer chat_protocol reading endpoint http_request; do
+for t in line_framer chat_protocol reading endpoint http_request envelope; do
   bin=build/fuzz/fuzz/fuzz_$t
   work=build/fuzz/corpus-$t
   mkdir -p "$work" "fuzz/regressions/$t"

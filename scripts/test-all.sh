@@ -2,7 +2,7 @@
 # Builds and runs the whole suite three times: Release, ASan+UBSan, TSan (CMakePresets.json),
 # then runs every libFuzzer target for a bounded time. Ends with one line "N passed, M failed"
 # that adds up every ctest run and every fuzz target.
-# Environment: CONCUR_PRESETS (default "release asan tsan"), CONCUR_FUZZ_SECONDS (default 20; 0 skips).
+# Environment: CONCUR_PRESETS (default "release asan tsan"), CONCUR_FUZZ_SECONDS (default 16 per target, six targets; 0 skips).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -46,7 +46,7 @@ for preset in $presets; do
     fi
   fi
 done
-fuzz_secs=${CONCUR_FUZZ_SECONDS:-20}
+fuzz_secs=${CONCUR_FUZZ_SECONDS:-16}
 if [ "$fuzz_secs" != 0 ]; then
   echo "=== fuzz: ${fuzz_secs}s per target ==="
   fuzz_log=$(mktemp)
