@@ -39,11 +39,17 @@ for run in $(seq "$RUNS"); do
   for conns in 100 1000 10000; do
     for name in ${AT[$conns]}; do
       start_server "$name" ${SERVERS[$name]} || continue
+      # process forks a child per client: its CPU is the children's.
+      children=(); [ "$name" = process ] && children=(--server-children)
       json=$(load echo --port "$SERVER_PORT" --connections "$conns" --size 64 --duration "$DURATION" --warmup 1s \
-             --sources 4 --server-pid "$SERVER_PID" "${RATE_ARGS[@]}" --json || true)
+             --sources 4 --server-pid "$SERVER_PID" "${children[@]}" "${RATE_ARGS[@]}" --json || true)
       stop_server
       echo "{\"server\": \"$name\", \"run\": $run, \"result\": ${json:-null}}" >>"$OUT"
-      echo "run $run  $conns conns  $name: $(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d.get(\"server_cpu_ms_per_million\", float(\"nan\")) / 1000:.1f} us CPU/rt  {d[\"per_second\"]:.0f} rt/s p99 {d[\"p99_us\"]:.0f} us errors {d[\"errors\"]}")' 2>/dev/null || echo failed)"
+      echo "run $run  $conns conns  $name: $(echo "$json" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+cpu = d.get("server_cpu_ms_per_million", float("nan")) / 1000
+print("%.1f us server CPU/rt  %.0f rt/s  p99 %.0f us  errors %d" % (cpu, d["per_second"], d["p99_us"], d["errors"]))' \
+        2>/dev/null || echo failed)"
     done
   done
 done
