@@ -90,11 +90,7 @@ int echo_client_terminal(int fd, const std::string& host, int port) {
     send_line(fd, *line, host, port);
     std::string echo;
     while (echo.size() < line->size()) {  // wait for the echo, but not past a Ctrl-C
-      pollfd p[2] = {{fd, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
-      int rc = ::poll(p, 2, -1);
-      if (rc < 0 && errno == EINTR) continue;
-      if (rc < 0) throw_errno("poll");
-      if (p[1].revents) return 0;
+      if (!wait_ready_or_stop(fd, POLLIN, stop.fd())) return 0;
       char buf[65536];
       ssize_t r = sys::recv(fd, buf, std::min(sizeof buf, line->size() - echo.size()), 0);
       if (r < 0 && errno == EINTR) continue;

@@ -84,11 +84,7 @@ int run_server(const PairChatOptions& o) {
   FileDesc conn;
   Endpoint peer;
   for (;;) {
-    pollfd p[2] = {{listener.get(), POLLIN, 0}, {stop.fd(), POLLIN, 0}};
-    int rc = ::poll(p, 2, -1);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) throw_errno("poll");
-    if (p[1].revents || stop.requested()) return 0;
+    if (!wait_ready_or_stop(listener.get(), POLLIN, stop.fd())) return 0;
     auto r = acceptor.accept(conn, peer);
     if (r == Acceptor::Result::accepted) break;
     if (r == Acceptor::Result::refused_emfile) errf("concur: out of descriptors; a connection was refused");

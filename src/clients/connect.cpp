@@ -11,14 +11,7 @@ namespace concur {
 
 FileDesc tcp_connect_until(const Endpoint& to, const StopSource& stop) {
   FileDesc fd = tcp_connect_start(to);
-  for (;;) {
-    pollfd p[2] = {{fd.get(), POLLOUT, 0}, {stop.fd(), POLLIN, 0}};
-    int rc = ::poll(p, 2, -1);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) throw_errno("poll");
-    if (p[1].revents || stop.requested()) return FileDesc();
-    if (p[0].revents) break;
-  }
+  if (!wait_ready_or_stop(fd.get(), POLLOUT, stop.fd())) return FileDesc();
   if (int err = socket_error(fd.get())) throw SysError("cannot connect to " + to.to_string(), err);
   return fd;
 }

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "core/stop.hpp"
+
 namespace concur {
 
 bool InputReader::read_some() {
@@ -67,10 +69,7 @@ std::optional<InputReader::Line> InputReader::read_line(int stop_fd) {
     if (auto l = next_line()) return l;
     if (eof_) return std::nullopt;
     if (stop_fd >= 0) {  // a read() blocked on a terminal would ignore SIGINT (SA_RESTART)
-      pollfd p[2] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-      int rc = ::poll(p, 2, -1);
-      if (rc < 0 && errno == EINTR) continue;
-      if (rc > 0 && p[1].revents) return std::nullopt;
+      if (!wait_ready_or_stop(fd_, POLLIN, stop_fd)) return std::nullopt;
     }
     if (!read_some()) return next_line();
   }

@@ -1,5 +1,6 @@
 #include "core/stop.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -26,6 +27,17 @@ extern "C" void on_stop_signal(int) {
   errno = saved;
 }
 }  // namespace
+
+bool wait_ready_or_stop(int fd, short events, int stop_fd) {
+  for (;;) {
+    pollfd p[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
+    int rc = ::poll(p, 2, -1);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) throw_errno("poll");
+    if (p[1].revents) return false;
+    if (p[0].revents) return true;
+  }
+}
 
 void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
 

@@ -37,6 +37,12 @@ class StopSignalGuard {
  private:
   StopSource* previous_;
 };
+// Blocks until `fd` has one of `events` (POLLIN, POLLOUT; or an error/hang-up) — true — or until
+// the stop eventfd `stop_fd` fires — false. For blocking code (clients, one-shot accepts) that
+// must still end on ^C: a read() or accept() blocked in the kernel would not (SA_RESTART).
+// Throws SysError when poll() fails.
+bool wait_ready_or_stop(int fd, short events, int stop_fd);
+
 // Ignore SIGPIPE process-wide: a peer that resets mid-write is traffic, not a fatal error.
 void ignore_sigpipe();
 
