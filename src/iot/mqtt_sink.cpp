@@ -1,9 +1,6 @@
 #include "iot/mqtt_sink.hpp"
 
 #include <mosquitto.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -23,11 +20,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
-
-int ms_until(SteadyClock::time_point t, SteadyClock::time_point now) {
-  auto left = std::chrono::ceil<Millis>(t - now).count();
-  return left <= 0 ? 0 : left > 1000 ? 1000 : static_cast<int>(left);
-}
 
 }  // namespace
 
@@ -62,15 +54,19 @@ struct MqttSink::Client {
   enum class State { idle, connecting, connected };
 
   explicit Client(MqttSink& s)
-      : sink(s), backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, [] {
+      : sink(s), loop(s.loop_), backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, [] {
           thread_local std::mt19937_64 rng(std::random_device{}());
           return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
         }) {}
 
   MqttSink& sink;
+  EventLoop& loop;
   mosquitto* mosq = nullptr;
   State state = State::idle;
-  SteadyClock::time_point retry_at{}, connect_deadline{};
+  EventLoop::TimerId retry_timer = TimerQueue::kNoTimer, deadline_timer = TimerQueue::kNoTimer;
+  EventLoop::TimerId drain_timer = TimerQueue::kNoTimer;
+  int watched = -1;  // the broker socket the loop watches, and with which interest
+  bool watched_out = false;
   Backoff backoff;
   bool ever_connected = false;
   bool down = false;     // an outage was logged; "connected again" ends it
@@ -85,8 +81,14 @@ struct MqttSink::Client {
 
   void failed(const std::string& reason) {
     state = State::idle;
+    cancel(deadline_timer);
     Millis delay = backoff.next();
-    retry_at = SteadyClock::now() + delay;
+    cancel(retry_timer);
+    retry_timer = loop.run_after(delay, [this] {
+      retry_timer = TimerQueue::kNoTimer;
+      if (state == State::idle) start_connect();
+      after_event();
+    });
     if (!down) {
       errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
            label(), reason, thousands(sink.opts_.max_queue), seconds(delay), seconds(sink.opts_.backoff_cap));
@@ -100,7 +102,63 @@ struct MqttSink::Client {
     int rc = mosquitto_connect_async(mosq, sink.opts_.host.c_str(), sink.opts_.port, sink.opts_.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) return failed("cannot connect (" + describe(rc) + ")");
     state = State::connecting;
-    connect_deadline = SteadyClock::now() + sink.opts_.connect_timeout;
+    cancel(deadline_timer);
+    deadline_timer = loop.run_after(sink.opts_.connect_timeout, [this] {
+      deadline_timer = TimerQueue::kNoTimer;
+      if (state == State::connecting) failed("connect timed out");
+      after_event();
+    });
+  }
+
+  void cancel(EventLoop::TimerId& id) {
+    if (id != TimerQueue::kNoTimer) loop.cancel_timer(id);
+    id = TimerQueue::kNoTimer;
+  }
+
+  // After anything happened on the loop (readiness, a timer, a wake-up from the collector): end
+  // when closing and done, publish what is queued, and watch the broker socket as it is now
+  // (libmosquitto opens a new one on every reconnect; poll() needs no more than its number).
+  void after_event() {
+    bool closing;
+    SteadyClock::time_point drain_until;
+    size_t waiting;
+    {
+      std::lock_guard lock(sink.mu_);
+      closing = sink.closing_;
+      drain_until = sink.drain_until_;
+      waiting = sink.queued_lines_;
+    }
+    if (closing) {
+      bool all_sent = waiting == 0 && unpublished_in_current() == 0 && inflight == 0;
+      if (all_sent || state != State::connected || SteadyClock::now() >= drain_until) return loop.quit();
+      if (drain_timer == TimerQueue::kNoTimer) drain_timer = loop.run_at(drain_until, [this] { after_event(); });
+    }
+    pump();
+    int sock = mosquitto_socket(mosq);
+    bool out = sock >= 0 && mosquitto_want_write(mosq);
+    if (sock != watched) {
+      if (watched >= 0) loop.unwatch(watched);
+      watched = -1;
+      if (sock >= 0 && loop.watch(sock, true, out, &Client::ready_thunk, this)) watched = sock;
+      watched_out = out;
+    } else if (sock >= 0 && out != watched_out) {
+      loop.modify(sock, true, out);
+      watched_out = out;
+    }
+  }
+
+  static void ready_thunk(void* self, const Ready& r) { static_cast<Client*>(self)->ready(r); }
+  void ready(const Ready& r) {
+    if (r.in || r.err) mosquitto_loop_read(mosq, 1);
+    if (mosquitto_socket(mosq) >= 0 && mosquitto_want_write(mosq)) mosquitto_loop_write(mosq, 1);
+    after_event();
+  }
+
+  // Keepalive PINGREQ and its timeout, once a second.
+  void tick() {
+    if (mosquitto_socket(mosq) >= 0) mosquitto_loop_misc(mosq);
+    after_event();
+    loop.run_after(std::chrono::seconds(1), [this] { tick(); });
   }
 
   static std::string describe(int rc) {
@@ -116,6 +174,7 @@ struct MqttSink::Client {
       return;
     }
     state = State::connected;
+    cancel(deadline_timer);
     backoff.reset();
     uint64_t dropped;
     {
@@ -211,8 +270,6 @@ MqttSink::MqttSink(MqttOptions opts)
     : opts_(std::move(opts)), name_(fmt::format("mqtt://{}:{}", opts_.host, opts_.port)) {
   static const int init = mosquitto_lib_init();  // once per process; thread-safe static
   if (init != MOSQ_ERR_SUCCESS) throw std::runtime_error("cannot initialise libmosquitto: " + std::string(mosquitto_strerror(init)));
-  wake_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake_fd_) throw std::runtime_error(std::string("cannot create an eventfd for MQTT: ") + std::strerror(errno));
   thread_ = std::thread([this] { run(); });
 }
 
@@ -221,9 +278,11 @@ MqttSink::~MqttSink() {
 }
 
 void MqttSink::wake() {
-  if (wake_pending_.exchange(true)) return;  // one write until the thread has drained it
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+  if (wake_pending_.exchange(true)) return;  // one task until the loop has run it
+  loop_.queue_in_loop([this] {
+    wake_pending_ = false;  // before looking at the queue: a later batch posts again
+    if (client_) client_->after_event();
+  });
 }
 
 int MqttSink::write_batch(const Batch& batch) {
@@ -275,8 +334,9 @@ void MqttSink::close(Millis drain) {
     closing_ = true;
     drain_until_ = SteadyClock::now() + drain;
   }
-  wake_pending_ = false;
-  wake();
+  loop_.queue_in_loop([this] {  // not coalesced with a pending wake(): this one must run
+    if (client_) client_->after_event();
+  });
   if (thread_.joinable()) thread_.join();
 }
 
@@ -301,46 +361,12 @@ void MqttSink::run() {
   mosquitto_disconnect_callback_set(c.mosq, [](mosquitto*, void* p, int rc) { static_cast<Client*>(p)->on_disconnect(rc); });
   mosquitto_publish_callback_set(c.mosq, [](mosquitto*, void* p, int) { static_cast<Client*>(p)->on_publish(); });
 
-  for (;;) {
-    auto now = SteadyClock::now();
-    bool closing;
-    SteadyClock::time_point drain_until;
-    size_t waiting;
-    {
-      std::lock_guard lock(mu_);
-      closing = closing_;
-      drain_until = drain_until_;
-      waiting = queued_lines_;
-    }
-    if (closing) {
-      bool all_sent = waiting == 0 && c.unpublished_in_current() == 0 && c.inflight == 0;
-      if (all_sent || c.state != Client::State::connected || now >= drain_until) break;
-    }
-    if (c.state == Client::State::idle && now >= c.retry_at) c.start_connect();
-    if (c.state == Client::State::connecting && now >= c.connect_deadline) c.failed("connect timed out");
-    c.pump();
-
-    pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {-1, 0, 0}};
-    int sock = mosquitto_socket(c.mosq);
-    if (sock >= 0) fds[1] = {sock, static_cast<short>(POLLIN | (mosquitto_want_write(c.mosq) ? POLLOUT : 0)), 0};
-    int timeout = 1000;
-    if (c.state == Client::State::idle) timeout = std::min(timeout, ms_until(c.retry_at, now));
-    if (c.state == Client::State::connecting) timeout = std::min(timeout, ms_until(c.connect_deadline, now));
-    if (closing) timeout = std::min(timeout, ms_until(drain_until, now));
-    int n = ::poll(fds, sock >= 0 ? 2 : 1, timeout);
-    if (n < 0 && errno != EINTR) {
-      errf("concur: {}: poll failed: {}", name_, std::strerror(errno));
-      break;
-    }
-    if (fds[0].revents) {
-      wake_pending_ = false;  // before draining: a wake-up after this point writes again
-      uint64_t v;
-      [[maybe_unused]] ssize_t r = ::read(wake_fd_.get(), &v, sizeof v);
-    }
-    if (sock >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) mosquitto_loop_read(c.mosq, 1);
-    if (mosquitto_socket(c.mosq) >= 0 && mosquitto_want_write(c.mosq)) mosquitto_loop_write(c.mosq, 1);
-    if (mosquitto_socket(c.mosq) >= 0) mosquitto_loop_misc(c.mosq);  // keepalive PINGREQ, its timeout
-  }
+  client_ = &c;
+  c.start_connect();
+  c.tick();  // also the first after_event(): watches the socket being connected
+  loop_.run();  // until after_event() sees close() done (or its drain time over)
+  client_ = nullptr;
+  if (c.watched >= 0) loop_.unwatch(c.watched);  // libmosquitto closes it below
   c.closing = true;
   if (mosquitto_socket(c.mosq) >= 0) {
     mosquitto_disconnect(c.mosq);

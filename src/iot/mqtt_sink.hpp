@@ -7,12 +7,14 @@
 // and connects with blocking calls, and its documented external-loop mode needs the caller to
 // track a socket that changes on every reconnect, want_write, and keepalive timing. Keeping all of
 // that on one dedicated thread means a broker that is slow, down, or behind a slow DNS can never
-// delay data.txt or the database, and the collector's loop (which moves to src/loop) has no MQTT
-// plumbing in it. We drive libmosquitto ourselves on that thread (poll on its socket and an
-// eventfd; mosquitto_loop_read/write/misc) rather than mosquitto_loop_start(), so that reconnects
-// use the collector's backoff (0.5 s doubling to 5 s, jitter) instead of libmosquitto's whole
-// seconds, and so that the collector can wake it the moment a batch is queued. Every libmosquitto
-// call happens on that thread; the collector thread only touches the queue, under a mutex.
+// delay data.txt or the database, and the collector's loop has no MQTT plumbing in it. That thread
+// runs an EventLoop (src/loop, poll backend: the broker's socket number changes on every
+// reconnect, which poll() tracks for free) and drives libmosquitto from it —
+// mosquitto_loop_read/write on readiness, mosquitto_loop_misc on a 1 s timer — rather than
+// mosquitto_loop_start(), so that reconnects use the collector's backoff (0.5 s doubling to 5 s,
+// jitter) as loop timers instead of libmosquitto's whole seconds, and so that the collector wakes
+// it through the loop's mailbox the moment a batch is queued. Every libmosquitto call happens on
+// that thread; the collector thread only touches the queue, under a mutex.
 //
 // Memory stays bounded when the broker is down or slow: readings wait in a queue of at most
 // `max_queue` readings — past that the OLDEST are dropped (fresh readings are worth more to a
@@ -29,8 +31,8 @@
 #include <thread>
 
 #include "core/duration.hpp"
-#include "core/fd.hpp"
 #include "iot/reading_sink.hpp"
+#include "loop/event_loop.hpp"
 
 namespace concur::iot {
 
@@ -84,11 +86,12 @@ class MqttSink final : public ReadingSink {
  private:
   struct Client;  // the libmosquitto side, owned by the thread
   void run();
-  void wake();
+  void wake();  // any thread: the loop publishes what was queued, or notices close()
 
   MqttOptions opts_;
   std::string name_;  // "mqtt://host:port"
-  FileDesc wake_fd_;  // eventfd: a batch was queued, or close() was called
+  EventLoop loop_{EventLoop::Backend::poll};  // runs on thread_; other threads only post to it
+  Client* client_ = nullptr;                   // loop thread only: set while run() runs the loop
   mutable std::mutex mu_;
   std::deque<Batch> queue_;  // guarded by mu_
   size_t queued_lines_ = 0;  // guarded by mu_
@@ -96,7 +99,7 @@ class MqttSink final : public ReadingSink {
   bool closing_ = false;     // guarded by mu_
   std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
   bool drop_logged_ = false;  // guarded by mu_: "queue full" said once per outage
-  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> wake_pending_{false};  // one posted wake-up at a time
   std::thread thread_;
 };
 
