@@ -99,12 +99,7 @@ int DbSink::write_batch(const Batch& batch) {
 }
 
 int DbSink::write_lines(std::string_view whole_lines) {
-  Batch b;
-  b.text.assign(whole_lines);
-  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  for (char c : whole_lines)
-    if (c == '\n') b.times.push_back(now);
-  return write_batch(b);
+  return write_batch(Batch::stamped_now(whole_lines));
 }
 
 std::string DbSink::describe(int err) const { return last_error_.empty() ? ReadingSink::describe(err) : last_error_; }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -38,6 +39,15 @@ off_t end_of_last_line(const std::string& path, off_t size) {
 }
 
 }  // namespace
+
+Batch Batch::stamped_now(std::string_view whole_lines) {
+  Batch b;
+  b.text.assign(whole_lines);
+  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (char c : whole_lines)
+    if (c == '\n') b.times.push_back(now);
+  return b;
+}
 
 void Batch::add(std::string_view stamp, std::string_view reading, double unix_time) {
   text.append(stamp).append(": ").append(reading).push_back('\n');

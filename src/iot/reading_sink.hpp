@@ -25,6 +25,9 @@ struct Batch {
   std::string text;
   std::vector<double> times;  // one per line
 
+  // Whole lines received now (a sink's write_lines, used by tests and the dashboard's replay).
+  static Batch stamped_now(std::string_view whole_lines);
+
   size_t lines() const { return times.size(); }
   bool empty() const { return times.empty(); }
   void add(std::string_view stamp, std::string_view reading, double unix_time);

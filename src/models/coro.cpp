@@ -11,6 +11,7 @@
 #include "core/socket.hpp"
 #include "loop/event_loop.hpp"
 #include "conn/accept_gate.hpp"
+#include "conn/gate_ticker.hpp"
 #include "conn/conn_driver.hpp"
 #include "models/model.hpp"
 
@@ -157,20 +158,9 @@ class CoroLoop {
           gate_.leave();
         }
       }
-      schedule_tick();
+      ticker_.arm();
     }
     forget(listen_fd_);
-  }
-
-  // While refusals are being counted (AcceptGate::needs_tick), sum them up every second.
-  void schedule_tick() {
-    if (tick_armed_ || !gate_.needs_tick()) return;
-    tick_armed_ = true;
-    loop_.run_after(std::chrono::seconds(1), [this] {
-      tick_armed_ = false;
-      gate_.tick();
-      schedule_tick();
-    });
   }
 
   // One client, as `async def handle(reader, writer)`.
@@ -201,7 +191,7 @@ class CoroLoop {
       }
     } catch (const std::bad_alloc&) {
       drop_for_memory(*c);
-      schedule_tick();
+      ticker_.arm();
     }
     forget(fd);
     try {
@@ -221,7 +211,7 @@ class CoroLoop {
   bool stopping_ = false;
   std::unordered_map<int, std::pair<bool, bool>> registered_;  // fd -> interest given to the loop
   std::unordered_map<int, Parked> parked_;                     // fd -> the coroutine waiting on it
-  bool tick_armed_ = false;
+  GateTicker ticker_{gate_, loop_};
   std::vector<std::coroutine_handle<>> ready_now_;
 };
 

@@ -43,7 +43,7 @@ void ReactorLoop::accept_ready() {
       continue;
     }
     gate_.report(r);
-    schedule_tick();
+    ticker_.arm();
     if (r == Acceptor::Result::error) {
       // Unknown accept failure: stop watching the listener briefly instead of spinning on it.
       loop_.unwatch(listen_fd_);
@@ -51,7 +51,7 @@ void ReactorLoop::accept_ready() {
     }
     return;
   }
-  schedule_tick();
+  ticker_.arm();
 }
 
 void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
@@ -71,7 +71,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
       conn->retire();
       gate_.refuse(fd, peer, gate_.refusals(), why);  // fd moved into conn: counts and logs only
       gate_.leave();
-      schedule_tick();
+      ticker_.arm();
       return;
     }
     // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
@@ -86,7 +86,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
     }
     gate_.refuse(fd, peer, memory_refusals(), "out of memory");
     gate_.leave();
-    schedule_tick();
+    ticker_.arm();
     return;
   }
   guarded(conn->id(), [&] {
@@ -130,17 +130,7 @@ void ReactorLoop::drop(uint64_t id) {
   }
   gate_.leave();
   conns_.erase(it);
-  schedule_tick();
-}
-
-void ReactorLoop::schedule_tick() {
-  if (tick_armed_ || !gate_.needs_tick()) return;
-  tick_armed_ = true;
-  loop_.run_after(std::chrono::seconds(1), [this] {
-    tick_armed_ = false;
-    gate_.tick();
-    schedule_tick();
-  });
+  ticker_.arm();
 }
 
 void ReactorLoop::after(Entry& e) {

@@ -13,6 +13,7 @@
 #include "core/socket.hpp"
 #include "loop/event_loop.hpp"
 #include "conn/accept_gate.hpp"
+#include "conn/gate_ticker.hpp"
 #include "models/model.hpp"
 #include "conn/stream_conn.hpp"
 
@@ -52,8 +53,6 @@ class ReactorLoop {
     }
   }
   void drop(uint64_t id);
-  // While refusals are being counted (AcceptGate::needs_tick), sum them up every second.
-  void schedule_tick();
   // After callbacks: retire a finished connection or refresh its interest and timer.
   void after(Entry& e);
   void close_all();
@@ -66,7 +65,7 @@ class ReactorLoop {
   AcceptGate& gate_;
   const StopSource& stop_;
   std::unordered_map<uint64_t, Entry> conns_;  // by connection id (never reused)
-  bool tick_armed_ = false;
+  GateTicker ticker_{gate_, loop_};
 };
 
 // Runs `workers` loops (one per thread, the first on the calling thread) until stop.
