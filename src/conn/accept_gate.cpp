@@ -23,8 +23,8 @@ bool AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   return false;
 }
 
-BurstLog& memory_refusals() {
-  static BurstLog& log = *new BurstLog("clients dropped for lack of memory");  // outlives every thread
+LogLimiter& memory_refusals() {
+  static LogLimiter& log = *new LogLimiter(LogLimiter::per_burst("clients dropped for lack of memory"));  // outlives every thread
   return log;
 }
 
@@ -33,7 +33,7 @@ void AcceptGate::tell_full(int fd) const {
   [[maybe_unused]] ssize_t n = ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-void AcceptGate::refuse(FileDesc& client, const Endpoint& peer, BurstLog& log, std::string_view why) {
+void AcceptGate::refuse(FileDesc& client, const Endpoint& peer, LogLimiter& log, std::string_view why) {
   if (client) {
     tell_full(client.get());
     ::shutdown(client.get(), SHUT_WR);

@@ -5,9 +5,9 @@
 #include <cstddef>
 #include <string_view>
 
-#include "core/burst_log.hpp"
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
+#include "core/log_limiter.hpp"
 #include "core/socket.hpp"
 #include "conn/server_config.hpp"
 
@@ -15,7 +15,7 @@ namespace concur {
 
 // Clients dropped because an allocation failed on their behalf (std::bad_alloc in their own
 // callbacks, their thread, their buffers): one process-wide count, one log line per burst.
-BurstLog& memory_refusals();
+LogLimiter& memory_refusals();
 
 class AcceptGate {
  public:
@@ -32,7 +32,7 @@ class AcceptGate {
   // Turns away a client that cannot be served after all (no thread, no memory, a descriptor the
   // poller cannot watch): tells it `server full` if a line can still be sent, closes it, and
   // counts it in `log` (one line per burst). `why` is the reason, for the first line.
-  void refuse(FileDesc& client, const Endpoint& peer, BurstLog& log, std::string_view why);
+  void refuse(FileDesc& client, const Endpoint& peer, LogLimiter& log, std::string_view why);
   // The same for a connection a model already serves: only the line; the model closes it.
   void tell_full(int fd) const;
   // Sums up bursts of refusals that are over; models call it at least every second while
@@ -40,13 +40,13 @@ class AcceptGate {
   void tick();
   bool needs_tick() const;
   // This server's refusals for model-specific reasons (no thread, descriptor beyond FD_SETSIZE).
-  BurstLog& refusals() { return refusals_; }
+  LogLimiter& refusals() { return refusals_; }
 
  private:
   const ServerConfig& cfg_;
   std::atomic<size_t> live_{0};
   std::atomic<long long> last_report_ms_{0};
-  BurstLog refusals_{"clients refused for the same reason"};
+  LogLimiter refusals_ = LogLimiter::per_burst("clients refused for the same reason");
 };
 
 }  // namespace concur

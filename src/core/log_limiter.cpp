@@ -6,22 +6,23 @@
 
 namespace concur {
 
-namespace {
-
-double seconds_between(LogLimiter::Clock::time_point a, LogLimiter::Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
+LogLimiter::~LogLimiter() {
+  if (!what_.empty()) flush(true);
 }
 
-}  // namespace
+bool LogLimiter::window_over(Clock::time_point now) const {
+  return now >= end_ || (quiet_.count() > 0 && now - last_ >= quiet_);
+}
 
 LogLimiter::Verdict LogLimiter::admit(Clock::time_point now) {
   Verdict v{false};
-  if (now >= end_) {
+  if (window_over(now)) {
     v.suppressed = take_suppressed(now, true, &v.window_s);
     start_ = now;
-    end_ = now + interval_;
+    end_ = now + window_;
     logged_ = 0;
   }
+  last_ = now;
   if (logged_ < burst_) {
     ++logged_;
     v.log = true;
@@ -32,11 +33,51 @@ LogLimiter::Verdict LogLimiter::admit(Clock::time_point now) {
 }
 
 uint64_t LogLimiter::take_suppressed(Clock::time_point now, bool force, double* window_s) {
-  if (suppressed_ == 0 || (!force && now < end_)) return 0;
-  if (window_s) *window_s = seconds_between(start_, now < end_ ? now : end_);
+  if (suppressed_ == 0 || (!force && !window_over(now))) return 0;
+  if (window_s) *window_s = std::chrono::duration<double>((now < end_ ? now : end_) - start_).count();
+  taken_had_logged_ = logged_ > 0;
   uint64_t n = suppressed_;
   suppressed_ = 0;
   return n;
+}
+
+void LogLimiter::hit(const std::function<std::string()>& first_line) {
+  auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  ++total_;
+  Verdict v = admit(now);
+  if (v.suppressed) summarize(v.suppressed, v.window_s);
+  if (!v.log) return;
+  try {
+    err_line(first_line());
+  } catch (...) {  // could not even format it: it is summed up with the rest
+    --logged_;
+    ++suppressed_;
+  }
+}
+
+void LogLimiter::flush(bool force) {
+  auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  double window_s = 0;
+  if (uint64_t n = take_suppressed(now, force, &window_s)) summarize(n, window_s);
+}
+
+void LogLimiter::summarize(uint64_t n, double window_s) {
+  try {
+    errf("concur: {}{} {} in the last {:.1f} s", n, taken_had_logged_ ? " more" : "", what_, window_s);
+  } catch (...) {
+  }
+}
+
+bool LogLimiter::active() const {
+  std::lock_guard lock(mu_);
+  return suppressed_ > 0;
+}
+
+uint64_t LogLimiter::total() const {
+  std::lock_guard lock(mu_);
+  return total_;
 }
 
 std::string log_excerpt(std::string_view bytes, size_t max_bytes) {

@@ -50,8 +50,12 @@ struct Collector::Impl {
     Clock::time_point last_reading{};  // for the gap reported when readings resume
     bool ever_registered = false;
     std::string name;  // the device name of this connection's first reading (issue 13 item 5)
-    // Reports a device can trigger at will are rate-limited (issue 13 item 3).
-    LogLimiter malformed_log, misnamed_log;
+    // Reports a device can trigger at will are rate-limited (issue 13 item 3); the limiters are
+    // made at the device's first report (most devices never need them).
+    struct Reports {
+      LogLimiter malformed, misnamed;
+    };
+    std::unique_ptr<Reports> reports;
     bool noisy = false;  // in Impl::noisy: a limiter holds suppressed reports
   };
 
@@ -205,7 +209,7 @@ struct Collector::Impl {
             std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view line) { on_line(i, line); },
             [&](size_t) {
               ++stats.malformed;
-              if (admit(i, t.malformed_log, "malformed lines"))
+              if (admit(i, &Target::Reports::malformed, "malformed lines"))
                 errf("concur: {}: reading longer than {} bytes not stored", t.label, kMaxReading);
             });
         if (static_cast<size_t>(n) < sizeof buf) return;
@@ -219,9 +223,10 @@ struct Collector::Impl {
   }
 
   // Whether to log one report in full; first says what an ended window suppressed.
-  bool admit(int i, LogLimiter& limiter, std::string_view what) {
+  bool admit(int i, LogLimiter Target::Reports::*which, std::string_view what) {
     Target& t = targets[static_cast<size_t>(i)];
-    LogLimiter::Verdict v = limiter.admit(now);
+    if (!t.reports) t.reports = std::make_unique<Target::Reports>();
+    LogLimiter::Verdict v = (*t.reports.*which).admit(now);
     if (v.suppressed) summarise(t, what, v.suppressed, v.window_s);
     if (!v.log && !t.noisy) {
       t.noisy = true;
@@ -243,10 +248,11 @@ struct Collector::Impl {
     for (int i : noisy) {
       Target& t = targets[static_cast<size_t>(i)];
       double window_s = 0;
-      if (uint64_t n = t.malformed_log.take_suppressed(now, force, &window_s)) summarise(t, "malformed lines", n, window_s);
-      if (uint64_t n = t.misnamed_log.take_suppressed(now, force, &window_s))
+      Target::Reports& r = *t.reports;  // a noisy device has them
+      if (uint64_t n = r.malformed.take_suppressed(now, force, &window_s)) summarise(t, "malformed lines", n, window_s);
+      if (uint64_t n = r.misnamed.take_suppressed(now, force, &window_s))
         summarise(t, "readings under another device's name", n, window_s);
-      t.noisy = t.malformed_log.has_suppressed() || t.misnamed_log.has_suppressed();
+      t.noisy = r.malformed.has_suppressed() || r.misnamed.has_suppressed();
       if (t.noisy) noisy[keep++] = i;
     }
     noisy.resize(keep);
@@ -258,7 +264,7 @@ struct Collector::Impl {
     auto reading = parse_reading(line, &why);
     if (!reading) {
       ++stats.malformed;
-      if (admit(i, t.malformed_log, "malformed lines"))
+      if (admit(i, &Target::Reports::malformed, "malformed lines"))
         errf("concur: {}: malformed reading not stored ({}): {}", t.label, why, log_excerpt(line));
       return;
     }
@@ -268,7 +274,7 @@ struct Collector::Impl {
       t.name.assign(reading->name);
     } else if (reading->name != t.name) {
       ++stats.misnamed;
-      if (admit(i, t.misnamed_log, "readings under another device's name"))
+      if (admit(i, &Target::Reports::misnamed, "readings under another device's name"))
         errf("concur: {}: reading under another device's name not stored (this connection is {}): {}", t.label,
              t.name, log_excerpt(line));
       return;

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/burst_log.hpp"
+#include "core/log_limiter.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "conn/accept_gate.hpp"
@@ -81,7 +81,7 @@ class PreforkModel final : public Model {
       if (::getppid() != parent) ::_exit(0);
       ::signal(SIGTERM, SIG_DFL);
       ::signal(SIGINT, SIG_IGN);
-      BurstLog full_log("clients refused: server full");
+      LogLimiter full_log = LogLimiter::per_burst("clients refused: server full");
       // The child's own gate admits every client; --max-clients is counted across the children.
       ServerConfig own = cfg;
       own.max_clients = 0;
