@@ -12,6 +12,10 @@
 #        COLLECTORS="concur python" APPEND=1 (add a scenario to OUT)
 #        COLLECTORS="concur concur-db concur-mqtt" ROUNDS=3 MQTT_PORT=18883  (rows: medians over ROUNDS,
 #        the collectors interleaved round by round)
+#        COLLECTORS="concur concur-base floor python" BASE_BIN=/path/to/older/concur: `concur-base` is
+#        another build's collector (before/after in one run); `floor` is bench/iot/recv_floor.cpp
+#        (built next to BIN, in bench/): epoll + one recv per reading + one stamped write per 10 ms
+#        pass, nothing else — what a readiness-based collector cannot avoid.
 # Devices are split over several `concur device --fleet` processes (PER_PROCESS each: a device
 # costs two descriptors, listener + registrant, and a process may hold 20,000).
 set -euo pipefail
@@ -28,6 +32,8 @@ COLLECTORS=${COLLECTORS:-"concur python"}
 APPEND=${APPEND:-}   # non-empty: append this scenario to OUT instead of replacing it
 ROUNDS=${ROUNDS:-1}
 MQTT_PORT=${MQTT_PORT:-18883}
+BASE_BIN=${BASE_BIN:-}
+FLOOR_BIN=${FLOOR_BIN:-$(dirname "$BIN")/bench/recv_floor}
 WORK=$(mktemp -d /tmp/iot-fleet-XXXXXX)
 TICK=$(getconf CLK_TCK)
 declare -a FLEET_PIDS=()
@@ -150,6 +156,8 @@ for (( round = 1; round <= ROUNDS; round++ )); do
       concur) run_one concur "$BIN" collect ;;
       concur-db) run_one concur-db "$BIN" collect --db "$WORK/readings.db" ;;
       concur-mqtt) run_one concur-mqtt "$BIN" collect --mqtt "127.0.0.1:$MQTT_PORT" ;;
+      concur-base) run_one concur-base "$BASE_BIN" collect ;;
+      floor) run_one floor "$FLOOR_BIN" ;;
       python) run_one python python3 bench/iot/py_collector.py ;;
     esac
   done
@@ -189,6 +197,21 @@ sort -k1,1 -k7,7n "$WORK/results.txt" | awk -v r="$ROUNDS" '
       echo
       echo "$c / concur (file only): CPU per reading $(echo "scale=2; $s10k / $f10k" | bc)x."
     done
+  fi
+  if grep -q '^floor ' "$WORK/medians.txt"; then
+    read -r _ _ _ _ _ _ fl10k _ < <(grep '^floor ' "$WORK/medians.txt")
+    echo
+    for c in concur concur-base python; do
+      grep -q "^$c " "$WORK/medians.txt" || continue
+      read -r _ _ _ _ _ _ x10k _ < <(grep "^$c " "$WORK/medians.txt")
+      echo "$c / floor: CPU per line $(echo "scale=2; $x10k / $fl10k" | bc)x."
+    done
+  fi
+  if grep -q '^concur ' "$WORK/medians.txt" && grep -q '^concur-base ' "$WORK/medians.txt"; then
+    read -r _ _ _ _ _ _ a10k ahwm _ < <(grep '^concur ' "$WORK/medians.txt")
+    read -r _ _ _ _ _ _ b10k bhwm _ < <(grep '^concur-base ' "$WORK/medians.txt")
+    echo
+    echo "concur / concur-base ($BASE_BIN): CPU per line $(echo "scale=2; $a10k / $b10k" | bc)x, peak RSS $(echo "scale=2; $ahwm / $bhwm" | bc)x."
   fi
   if grep -q '^concur ' "$WORK/medians.txt" && grep -q '^python ' "$WORK/medians.txt"; then
     read -r _ _ _ _ _ _ c10k chwm _ _ < <(grep '^concur ' "$WORK/medians.txt")

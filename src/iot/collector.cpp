@@ -25,6 +25,7 @@ namespace {
 
 constexpr std::string_view kRegister = "Register";
 using Clock = EventLoop::Clock;
+constexpr Millis kBatchGap{10};
 
 double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
@@ -412,6 +413,10 @@ struct Collector::Impl {
 
   int run() {
     loop = std::make_unique<EventLoop>(EventLoop::Backend::epoll);
+    // Readings trickle in from thousands of devices: without batching each one costs a wait, a
+    // wake-up and a write of its own (~3 syscalls and a context switch per reading). Gathering
+    // what arrives within 10 ms costs them once per pass; a reading waits at most 10 ms.
+    loop->set_batching(kBatchGap);
     now = Clock::now();
     if (opts.duration.count() > 0) loop->run_at(now + opts.duration, [this] { loop->quit(); });
     for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "core/error.hpp"
 
@@ -75,8 +76,14 @@ void EventLoop::quit() {
 }
 
 void EventLoop::iterate() {
+  if (batch_gap_.count() > 0 && !ready_.empty()) {  // the previous wait found work: gather more
+    Clock::time_point until = last_wait_ + batch_gap_;
+    if (auto due = timers_.next_due(); due && *due < until) until = *due;
+    if (!quit_.load(std::memory_order_relaxed) && Clock::now() < until) std::this_thread::sleep_until(until);
+  }
   int timeout = timers_.timeout_ms(Clock::now());
   poller_->wait(timeout, ready_);
+  if (batch_gap_.count() > 0) last_wait_ = Clock::now();
   dispatching_ = true;
   mailbox_->set_dispatching(true);
   for (const Ready& r : ready_) {

@@ -317,5 +317,33 @@ TEST(EventLoop, SelectRefusesADescriptorBeyondFdSetSize) {
   epoll_loop.unwatch(high.get());
 }
 
+// Batching (the collector's): input trickling in is handled in a few iterations, not one each.
+TEST(EventLoop, BatchingGathersReadinessThatArrivesWithinTheGap) {
+  EventLoop loop(EventLoop::Backend::epoll);
+  loop.set_batching(100ms);
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  FileDesc a(fds[0]), b(fds[1]);
+  constexpr int kBytes = 20;
+  int calls = 0, got = 0;
+  ASSERT_TRUE(loop.watch(a.get(), true, false, [&](const Ready&) {
+    ++calls;
+    char buf[64];
+    for (ssize_t n; (n = ::read(a.get(), buf, sizeof buf)) > 0;) got += static_cast<int>(n);
+    if (got == kBytes) loop.quit();
+  }));
+  std::thread writer([&] {
+    for (int i = 0; i < kBytes; ++i) {
+      ASSERT_EQ(::write(b.get(), "x", 1), 1);
+      std::this_thread::sleep_for(2ms);  // a trickle, ~40 ms in all
+    }
+  });
+  loop.run();
+  writer.join();
+  EXPECT_EQ(got, kBytes);
+  EXPECT_LT(calls, 10) << "without batching every byte is its own iteration";
+  loop.unwatch(a.get());
+}
+
 }  // namespace
 }  // namespace concur
