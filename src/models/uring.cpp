@@ -11,8 +11,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <vector>
 #include <unordered_map>
 
 #include "core/log.hpp"
@@ -36,6 +39,23 @@ constexpr unsigned kBufCount = 2048;  // power of two (buffer ring)
 constexpr unsigned kBufSize = 4096;
 constexpr unsigned short kBufGroup = 1;
 
+// The provided-buffer ring's shape. CONCUR_URING_BUFFERS=COUNTxSIZE (COUNT a power of two; with
+// a trailing "whole": never incremental) makes it tiny so that a test can run it dry (ENOBUFS)
+// with a few clients; not a user option.
+struct BufferShape {
+  unsigned count = kBufCount;
+  unsigned size = kBufSize;
+  bool whole = false;
+};
+BufferShape buffer_shape() {
+  const char* env = std::getenv("CONCUR_URING_BUFFERS");
+  unsigned count = 0, size = 0;
+  if (env && std::sscanf(env, "%ux%u", &count, &size) == 2 && count > 0 && count <= 32768 &&
+      (count & (count - 1)) == 0 && size >= 16 && size <= (1u << 20))
+    return {count, size, std::strstr(env, "whole") != nullptr};
+  return {};
+}
+
 enum Op : uint64_t { kAccept = 1, kRecv, kSend, kWake, kStop, kListen, kCancel };
 
 uint64_t tag(Op op, uint64_t id) { return (id << 8) | op; }
@@ -47,14 +67,24 @@ uint64_t id_of(uint64_t data) { return data >> 8; }
 struct Ring {
   io_uring ring{};
   Ring() {
-    io_uring_params params{};
-    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-    int rc = io_uring_queue_init_params(kEntries, &ring, &params);
-    if (rc < 0) {
-      params.flags = 0;  // older kernels: plain set-up
+    // Newest first. SINGLE_ISSUER + DEFER_TASKRUN (6.1): completions are produced only inside our
+    // own io_uring_enter, in one go, instead of interrupting the loop thread as packets arrive;
+    // this loop is the ring's only user and always waits with GETEVENTS, which is what they need.
+    // COOP_TASKRUN (5.19): no interrupt to run completion work. SUBMIT_ALL: one bad SQE does not
+    // stop the rest of the batch.
+    const unsigned tries[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN, 0};
+    int rc = -EINVAL;
+    for (unsigned flags : tries) {
+      io_uring_params params{};
+      params.flags = flags;
       rc = io_uring_queue_init_params(kEntries, &ring, &params);
+      if (rc != -EINVAL) break;  // older kernels refuse flags they do not know with EINVAL
     }
     if (rc < 0) throw SysError("io_uring is not available here (the kernel refused io_uring_setup)", -rc);
+    // io_uring_enter by a registered index instead of a descriptor: no fget/fput per call.
+    io_uring_register_ring_fd(&ring);  // best effort (5.18+)
   }
   ~Ring() { io_uring_queue_exit(&ring); }
   Ring(const Ring&) = delete;
@@ -94,6 +124,10 @@ class UringLoop {
       mailbox_->set_dispatching(true);
       for (unsigned i = 0; i < n; ++i) handle_guarded(*batch[i]);
       io_uring_cq_advance(&ring_, n);
+      // Every buffer is back in the ring once the completion queue is drained: time to re-arm the
+      // recvs that ran out of buffers (earlier, most would run out again at once). Under a flood
+      // that never lets the queue drain, every 8th pass anyway, so that none waits for long.
+      if (!starved_.empty() && (io_uring_cq_ready(&ring_) == 0 || ++starved_passes_ >= 8)) rearm_starved();
       timers_.run_due(StreamConn::Clock::now());
       mailbox_->set_dispatching(false);
       mailbox_->run_pending();
@@ -108,6 +142,7 @@ class UringLoop {
     int fd;
     bool recv_armed = false;
     bool recv_cancelling = false;  // input paused: the multishot recv is being cancelled
+    bool starved = false;          // the recv ended with ENOBUFS: waits in starved_ for buffers
     HeldInput held;
     bool send_inflight = false;
     bool retiring = false;
@@ -259,33 +294,36 @@ class UringLoop {
   void on_recv(uint64_t id, const io_uring_cqe& cqe) {
     bool more = cqe.flags & IORING_CQE_F_MORE;
     if (cqe.flags & IORING_CQE_F_BUFFER) {
-      unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
       auto it = conns_.find(id);
       // Data the kernel already took is never dropped: straight to the service, or held (in
       // order) while the connection's output is backlogged.
       if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->input_open()) {
         Entry& e = it->second;
         try {
-          e.held.receive(*e.conn, service_, std::string_view(bufs_.data(bid), static_cast<size_t>(cqe.res)),
-                         in_flight(e));
+          e.held.receive(*e.conn, service_, bufs_.received(cqe), in_flight(e));
         } catch (const std::bad_alloc&) {
           drop_for_memory(*e.conn);  // the provided buffer must still go back to the ring below
         }
       }
-      bufs_.give_back(bid);
+      bufs_.release(cqe);
     }
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Entry& e = it->second;
     if (!more) e.recv_armed = e.recv_cancelling = false;
+    if (cqe.res == -ENOBUFS && !more && !e.retiring && !e.starved) {
+      count_uring_buffer_shortage();
+      e.starved = true;
+      starved_.push_back(id);
+    }
     if (!e.retiring) {
       if (cqe.res == 0) {
         e.held.receive_eof(*e.conn, service_);
       } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
         e.conn->mark_broken();
       }
-      // A multishot recv that ended (out of provided buffers, cancelled, or ended by the kernel)
-      // is armed again by flow_control() in after() once input may flow.
+      // A multishot recv that was cancelled or ended by the kernel is armed again by
+      // flow_control() in after() once input may flow; one out of buffers by rearm_starved().
     }
     after(id);
   }
@@ -361,13 +399,34 @@ class UringLoop {
   void flow_control(uint64_t id, Entry& e) {
     switch (e.held.recv_step(*e.conn, in_flight(e), e.recv_armed, e.recv_cancelling)) {
       case HeldInput::Recv::keep: break;
-      case HeldInput::Recv::arm: arm_recv(e); break;
+      case HeldInput::Recv::arm:
+        if (!e.starved) arm_recv(e);  // a starved one waits for rearm_starved()
+        break;
       case HeldInput::Recv::cancel: {
         io_uring_sqe* s = sqe();
         io_uring_prep_cancel64(s, tag(kRecv, id), 0);
         io_uring_sqe_set_data64(s, tag(kCancel, id));
         e.recv_cancelling = true;
         break;
+      }
+    }
+  }
+
+  // Re-arms every recv that ran out of buffers; those that find the ring dry again come back.
+  // All of them, not a ring's worth: one whose socket has nothing to read takes no buffer, and
+  // one left waiting here with data in its socket would get no completion to wake us.
+  void rearm_starved() {
+    starved_passes_ = 0;
+    std::vector<uint64_t> ids;
+    ids.swap(starved_);
+    for (uint64_t id : ids) {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      it->second.starved = false;
+      try {
+        after(id);  // arms the recv if input may flow (flow_control)
+      } catch (const std::bad_alloc&) {
+        drop(id);
       }
     }
   }
@@ -435,7 +494,7 @@ class UringLoop {
         if (it == conns_.end()) continue;
         if (op_of(data) == kRecv && !(cqe->flags & IORING_CQE_F_MORE)) it->second.recv_armed = false;
         if (op_of(data) == kSend) it->second.send_inflight = false;
-        if (cqe->flags & IORING_CQE_F_BUFFER) bufs_.give_back(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+        bufs_.release(*cqe);
       }
       io_uring_cq_advance(&ring_, seen);
     }
@@ -445,7 +504,10 @@ class UringLoop {
 
   Ring owner_;
   io_uring& ring_ = owner_.ring;
-  BufferRing bufs_{ring_, kBufCount, kBufSize, kBufGroup};
+  BufferShape shape_ = buffer_shape();
+  BufferRing bufs_{ring_, shape_.count, shape_.size, kBufGroup, shape_.whole};
+  std::vector<uint64_t> starved_;  // connections whose recv ended with ENOBUFS, oldest first
+  unsigned starved_passes_ = 0;
   int listen_fd_;
   Acceptor acceptor_;
   StreamService& service_;

@@ -1,5 +1,17 @@
 #include "models/uring/buffer_ring.hpp"
 
+#include <atomic>
+
+namespace concur {
+
+namespace {
+std::atomic<uint64_t> shortages{0};
+}
+
+uint64_t uring_buffer_shortages() { return shortages.load(std::memory_order_relaxed); }
+
+}  // namespace concur
+
 #ifdef CONCUR_HAVE_URING
 #include <sys/mman.h>
 
@@ -7,11 +19,31 @@
 
 #include "core/error.hpp"
 
+// liburing 2.3 (Debian 12) predates incremental consumption; the values are the kernel's ABI.
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+
 namespace concur {
 
-BufferRing::BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned short group)
+namespace {
+// The registration's flags field is `pad` in liburing 2.3's copy of the kernel header.
+template <class Reg>
+void set_flags(Reg& reg, uint16_t flags) {
+  if constexpr (requires { reg.flags; }) reg.flags = flags;
+  else reg.pad = flags;
+}
+}  // namespace
+
+void count_uring_buffer_shortage() { shortages.fetch_add(1, std::memory_order_relaxed); }
+
+BufferRing::BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned short group, bool whole)
     : ring_(ring), count_(count), size_(size), group_(group) {
   bytes_.resize(size_t{count} * size);
+  used_.assign(count, 0);
   br_bytes_ = sizeof(io_uring_buf) * count;
   // The ring the kernel reads buffer addresses from: page-aligned memory we share with it.
   void* mem = ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -22,7 +54,16 @@ BufferRing::BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned s
   reg.ring_addr = reinterpret_cast<uint64_t>(br_);
   reg.ring_entries = count;
   reg.bgid = group;
-  int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  int rc = -EINVAL;
+  if (!whole) {
+    set_flags(reg, IOU_PBUF_RING_INC);
+    rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+    incremental_ = rc == 0;
+  }
+  if (rc == -EINVAL) {  // a kernel before 6.12: whole buffers
+    set_flags(reg, 0);
+    rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  }
   if (rc < 0) {
     ::munmap(br_, br_bytes_);
     throw SysError("io_uring provided buffers are not available on this kernel", -rc);
@@ -36,6 +77,27 @@ BufferRing::BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned s
 BufferRing::~BufferRing() {
   io_uring_unregister_buf_ring(&ring_, group_);
   ::munmap(br_, br_bytes_);
+}
+
+std::string_view BufferRing::received(const io_uring_cqe& cqe) const {
+  unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+  if (cqe.res <= 0 || bid >= count_) return {};
+  const char* start = bytes_.data() + size_t{bid} * size_ + used_[bid];
+  return {start, static_cast<size_t>(cqe.res)};
+}
+
+void BufferRing::release(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_BUFFER)) return;
+  unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+  if (bid >= count_) return;
+  // Incremental: the kernel keeps filling this buffer from where it stopped (F_BUF_MORE) and
+  // gives it up when it is full; only then does it go back into the ring.
+  if (incremental_ && (cqe.flags & IORING_CQE_F_BUF_MORE)) {
+    if (cqe.res > 0) used_[bid] += static_cast<uint32_t>(cqe.res);
+    return;
+  }
+  used_[bid] = 0;
+  give_back(bid);
 }
 
 void BufferRing::give_back(unsigned bid) {

@@ -1,41 +1,68 @@
 #pragma once
 // The provided-buffer ring of the uring model (IORING_REGISTER_PBUF_RING): one shared pool of
-// fixed-size read buffers the kernel picks from for every multishot recv, so an idle connection
-// owns no read buffer. A completion names the buffer it filled; the model hands the bytes on and
-// gives the buffer back at once.
+// read buffers the kernel picks from for every multishot recv, so an idle connection owns no read
+// buffer. A completion names the buffer it filled; the model hands the bytes on and releases it.
+//
+// Where the kernel can (6.12+, IOU_PBUF_RING_INC) buffers are consumed incrementally: a 64-byte
+// message takes 64 bytes of a buffer, not all of it, and the next recv continues in the same
+// buffer. Without that, 10,000 connections with one small message each need 10,000 whole buffers
+// at once; with it the same ring holds them. When the ring still runs dry the kernel ends that
+// connection's multishot recv with ENOBUFS, and the model re-arms it once buffers are back.
+#include <cstdint>
+
 #ifdef CONCUR_HAVE_URING
 #include <liburing.h>
 
 #include <cstddef>
+#include <string_view>
 #include <vector>
+#endif
 
 namespace concur {
+
+// How many times a multishot recv ended because the provided buffers had run out (ENOBUFS), in
+// this process, for tests and logs.
+uint64_t uring_buffer_shortages();
+
+#ifdef CONCUR_HAVE_URING
+
+void count_uring_buffer_shortage();
 
 class BufferRing {
  public:
   // Registers `count` buffers (a power of two) of `size` bytes each as buffer group `group` of
-  // `ring`. Throws SysError naming what failed (old kernels have no provided-buffer rings).
-  BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned short group);
+  // `ring`, incremental where the kernel can unless `whole` (tests). Throws SysError naming what
+  // failed (old kernels have no provided-buffer rings).
+  BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned short group, bool whole = false);
   ~BufferRing();
   BufferRing(const BufferRing&) = delete;
   BufferRing& operator=(const BufferRing&) = delete;
 
   unsigned short group() const { return group_; }
-  unsigned buffer_size() const { return size_; }
-  // The buffer the kernel named in a completion (cqe.flags >> IORING_CQE_BUFFER_SHIFT).
-  char* data(unsigned bid) { return bytes_.data() + size_t{bid} * size_; }
-  // Back to the kernel: the buffer may be filled again by the next recv.
-  void give_back(unsigned bid);
+  unsigned count() const { return count_; }
+  bool incremental() const { return incremental_; }
+
+  // The bytes a recv completion with IORING_CQE_F_BUFFER delivered (res > 0), valid until release().
+  std::string_view received(const io_uring_cqe& cqe) const;
+  // The model is done with a completion's bytes: the buffer goes back to the kernel once the
+  // kernel itself is done with it (incremental buffers serve several completions).
+  void release(const io_uring_cqe& cqe);
 
  private:
+  char* data(unsigned bid) { return bytes_.data() + size_t{bid} * size_; }
+  void give_back(unsigned bid);
+
   io_uring& ring_;
   io_uring_buf_ring* br_ = nullptr;
   size_t br_bytes_ = 0;
   unsigned count_;
   unsigned size_;
   unsigned short group_;
+  bool incremental_ = false;
   std::vector<char> bytes_;
+  std::vector<uint32_t> used_;  // incremental: bytes of each buffer already handed out
 };
 
-}  // namespace concur
 #endif
+
+}  // namespace concur
