@@ -7,6 +7,7 @@
 # of the bench process / round-trips or deliveries counted; includes connecting and warm-up), with
 # after/before ratios.
 # Usage: bench/compare_generators.sh BEFORE_CONCUR AFTER_CONCUR [RUNS=5] [DURATION=2s]
+# ONLY=REGEX runs only the scenarios whose name matches (e.g. ONLY=chat).
 source "$(dirname "$0")/lib.sh"
 BEFORE=${1:?usage: compare_generators.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION]}
 AFTER=${2:?usage: compare_generators.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION]}
@@ -19,6 +20,7 @@ OUT=$(mktemp)
 scenario() {
   local name=$1 kind=$2 conns=$3 build bin json cpu
   shift 3
+  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return; fi
   local order="before after"
   [ $((run % 2)) -eq 0 ] && order="after before"
   for build in $order; do
@@ -69,7 +71,8 @@ seen = []
 for (s, _b) in rate:
     if s not in seen:
         seen.append(s)
-f = lambda v: f"{statistics.median(v):,.1f} ({min(v):,.1f}–{max(v):,.1f})" if v else "n/a"
+num = lambda x: f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+f = lambda v: f"{num(statistics.median(v))} ({num(min(v))}–{num(max(v))})" if v else "n/a"
 ratio = lambda a, b: f"{statistics.median(a) / statistics.median(b):.3f}" if a and b else "n/a"
 for s in seen:
     rb, ra = rate.get((s, "before"), []), rate.get((s, "after"), [])

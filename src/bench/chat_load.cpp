@@ -182,19 +182,8 @@ BenchReport run_chat_load(const LoadOptions& o) {
   r.size = o.size;
   r.pipeline = o.pipeline;
 
-  // Declared before watch(), which calls them, and defined below.
-  std::function<void(int, bool)> on_readable;
-  std::function<void(Member&)> flush;
-  auto watch = [&](int fd, int i, bool tx) {
-    std::string why;
-    bool ok = loop.watch(fd, true, false, [&, i, tx](const Ready& ev) {
-      if (ev.in || ev.err) on_readable(i, tx);
-      if (ev.out) flush(m[static_cast<size_t>(i)]);
-    }, &why);
-    if (!ok) throw SysError("cannot watch: " + why, EINVAL);
-  };
   auto sending_fd = [&](Member& x) { return redis ? x.tx.get() : x.rx.get(); };
-  flush = [&](Member& x) {
+  auto flush = [&](Member& x) {
     int fd = sending_fd(x);
     if (x.out.flush_to(fd) < 0) throw SysError("the server closed a member's connection", ECONNRESET);
     bool want = !x.out.empty();
@@ -236,7 +225,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
       flush(s);
     }
   };
-  on_readable = [&](int i, bool is_tx) {
+  auto on_readable = [&](int i, bool is_tx) {
     Member& x = m[static_cast<size_t>(i)];
     int fd = is_tx ? x.tx.get() : x.rx.get();
     char buf[256 * 1024];
@@ -291,6 +280,15 @@ BenchReport run_chat_load(const LoadOptions& o) {
         in.erase(0, start);
       }
     }
+  };
+
+  auto watch = [&](int fd, int i, bool tx) {
+    std::string why;
+    bool ok = loop.watch(fd, true, false, [&, i, tx](const Ready& ev) {
+      if (ev.in || ev.err) on_readable(i, tx);
+      if (ev.out) flush(m[static_cast<size_t>(i)]);
+    }, &why);
+    if (!ok) throw SysError("cannot watch: " + why, EINVAL);
   };
 
   // Join everyone; the observer (member 0) first, so that it sees every later join. Members

@@ -87,6 +87,25 @@ class EchoShard {
       throw SysError("cannot watch a connection: " + why, EINVAL);
   }
 
+  // Loop thread: one message on every connection, then the loop runs until each has come back or
+  // `deadline` passes; returns how many did (or failed). A server that accepts late (pool and prefork workers
+  // start after the listening line; process forks per client) is then serving every connection
+  // before the clock starts, so the warm-up and the measured window see the same server.
+  size_t prime(Clock::time_point deadline) {
+    priming_ = true;
+    for (auto& c : conns_) {
+      send_one(c, Clock::now());
+      flush(c);
+    }
+    if (primed_ < conns_.size()) {
+      auto timer = loop_.run_at(deadline, [this] { loop_.quit(); });
+      loop_.run();
+      loop_.cancel_timer(timer);
+    }
+    priming_ = false;
+    return primed_;
+  }
+
   // Loop thread, before run(): the first messages, the offer ticks and the end of the run.
   // Closed loop: every connection keeps `pipeline` messages in flight. Fixed offered load
   // (--rate): one message at a time per connection, started at this shard's share of the rate on
@@ -94,7 +113,8 @@ class EchoShard {
   // later (counted as missed), so the server sees a steady rate, never a catch-up burst.
   void arm() {
     if (rate_ > 0) {
-      for (auto& c : conns_) idle_.push_back(&c);
+      for (auto& c : conns_)
+        if (c.sent.empty()) idle_.push_back(&c);  // one still unprimed joins when it answers
       tick();
     } else {
       for (auto& c : conns_) {
@@ -141,6 +161,7 @@ class EchoShard {
     c.dead = true;
     ++r_.errors;
     loop_.unwatch(c.fd.get());
+    if (priming_ && ++primed_ == conns_.size()) loop_.quit();  // nothing more to wait for from it
   }
 
   void flush(EchoConn& c) {
@@ -175,9 +196,14 @@ class EchoShard {
         return fail(c);  // a wrong byte: the echo is not verified
       off += take;
       c.rx_off += take;
-      if (t >= plan_.measure_from) r_.verified_bytes += take;
+      if (!priming_ && t >= plan_.measure_from) r_.verified_bytes += take;
       if (c.rx_off < size) continue;
       c.rx_off = 0;
+      if (priming_) {
+        c.sent.pop_front();
+        if (++primed_ == conns_.size()) loop_.quit();
+        continue;
+      }
       if (c.sent.front() >= plan_.measure_from && t < plan_.end) {
         r_.latency.record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t - c.sent.front()).count()));
         ++r_.ops;
@@ -194,6 +220,8 @@ class EchoShard {
   std::vector<EchoConn> conns_;
   std::deque<EchoConn*> idle_;
   uint64_t offered_ = 0, missed_ = 0;
+  bool priming_ = false;
+  size_t primed_ = 0;
   BenchReport r_;
   std::vector<char> rx_ = std::vector<char>(256 * 1024);  // per shard, not thread_local (every thread would pay)
 };
@@ -256,6 +284,12 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
     if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
   }
 
+  // Every connection answers once before the clock starts (bounded: a server that never serves
+  // some of them, e.g. a pool with fewer workers, is then measured as it is).
+  auto prime_deadline = Clock::now() + 5s + std::chrono::milliseconds(o.connections);
+  size_t primed = 0;
+  progress_line(o.progress, "waiting for every connection to echo once");
+  for (auto& s : shards) primed += s->prime(prime_deadline);
   plan.start = Clock::now();
   plan.measure_from = plan.start + o.warmup;
   plan.end = plan.measure_from + o.duration;
@@ -330,6 +364,8 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
     r.extra.emplace_back("offers_missed", static_cast<double>(missed));
   }
   if (threads > 1) r.extra.emplace_back("generator_threads", threads);
+  if (primed < static_cast<size_t>(o.connections))
+    r.extra.emplace_back("connections_silent_at_start", static_cast<double>(static_cast<size_t>(o.connections) - primed));
   return r;
 }
 
