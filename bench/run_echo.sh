@@ -7,6 +7,8 @@
 # Usage: bench/run_echo.sh [RUNS=5] [DURATION=3s] [RATE=10000]
 # Writes bench/results/echo.md, echo.jsonl and echo.svg. LOAD_CPU=1-4 gives the generator four
 # CPUs (and four threads: `concur bench echo --threads` defaults to half its CPUs, at most 4).
+# CONNS="1000 10000" and ONLY="uring libuv" narrow the runs (e.g. while tuning one model); a
+# narrowed run writes ${TMPDIR:-/tmp}/concur-echo-partial.{jsonl,md,svg}, not the committed report.
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 DURATION=${2:-3s}
@@ -15,7 +17,9 @@ RATE_ARGS=()
 [ "$RATE" != 0 ] && RATE_ARGS=(--rate "$RATE")
 ensure_built
 ulimit -n 20000
-OUT=$RESULTS/echo.jsonl
+REPORT=$RESULTS/echo
+[ -n "${CONNS:-}${ONLY:-}" ] && REPORT=${TMPDIR:-/tmp}/concur-echo-partial
+OUT=$REPORT.jsonl
 : >"$OUT"
 declare -A SERVERS=(
   [epoll]="$CONCUR echo-server --quiet --port 0 --bind 127.0.0.1 --max-queue 16777216 --model epoll"
@@ -36,8 +40,9 @@ declare -A AT=(
   [10000]="epoll uring coro libuv asio"
 )
 for run in $(seq "$RUNS"); do
-  for conns in 100 1000 10000; do
+  for conns in ${CONNS:-100 1000 10000}; do
     for name in ${AT[$conns]}; do
+      if [ -n "${ONLY:-}" ] && ! [[ " $ONLY " == *" $name "* ]]; then continue; fi
       start_server "$name" ${SERVERS[$name]} || continue
       # process forks a child per client: its CPU is the children's.
       children=(); [ "$name" = process ] && children=(--server-children)
@@ -53,4 +58,5 @@ print("%.1f us server CPU/rt  %.0f rt/s  p99 %.0f us  errors %d" % (cpu, d["per_
     done
   done
 done
-python3 "$(dirname "$0")/summarize.py" echo "$OUT" "$RESULTS/echo.md" "$RESULTS/echo.svg" "bench/run_echo.sh $RUNS $DURATION $RATE"
+python3 "$(dirname "$0")/summarize.py" echo "$OUT" "$REPORT.md" "$REPORT.svg" \
+  "${CONNS:+CONNS=\"$CONNS\" }${ONLY:+ONLY=\"$ONLY\" }bench/run_echo.sh $RUNS $DURATION $RATE"
