@@ -27,6 +27,7 @@
 #include "conn/stream_conn.hpp"
 #include "models/uring/buffer_ring.hpp"
 #include "models/uring/held_input.hpp"
+#include "models/uring/ring.hpp"
 #endif
 
 namespace concur {
@@ -62,35 +63,6 @@ uint64_t tag(Op op, uint64_t id) { return (id << 8) | op; }
 Op op_of(uint64_t data) { return static_cast<Op>(data & 0xff); }
 uint64_t id_of(uint64_t data) { return data >> 8; }
 
-// The io_uring instance; a member declared before everything registered with it, so that it is
-// torn down last.
-struct Ring {
-  io_uring ring{};
-  Ring() {
-    // Newest first. SINGLE_ISSUER + DEFER_TASKRUN (6.1): completions are produced only inside our
-    // own io_uring_enter, in one go, instead of interrupting the loop thread as packets arrive;
-    // this loop is the ring's only user and always waits with GETEVENTS, which is what they need.
-    // COOP_TASKRUN (5.19): no interrupt to run completion work. SUBMIT_ALL: one bad SQE does not
-    // stop the rest of the batch.
-    const unsigned tries[] = {
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN, 0};
-    int rc = -EINVAL;
-    for (unsigned flags : tries) {
-      io_uring_params params{};
-      params.flags = flags;
-      rc = io_uring_queue_init_params(kEntries, &ring, &params);
-      if (rc != -EINVAL) break;  // older kernels refuse flags they do not know with EINVAL
-    }
-    if (rc < 0) throw SysError("io_uring is not available here (the kernel refused io_uring_setup)", -rc);
-    // io_uring_enter by a registered index instead of a descriptor: no fget/fput per call.
-    io_uring_register_ring_fd(&ring);  // best effort (5.18+)
-  }
-  ~Ring() { io_uring_queue_exit(&ring); }
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
-};
-
 class UringLoop {
  public:
   UringLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
@@ -103,16 +75,9 @@ class UringLoop {
     arm_poll(mailbox_->fd(), kWake);
     arm_poll(stop_.fd(), kStop);
     while (!stop_.requested()) {
-      io_uring_cqe* cqe = nullptr;
-      int rc;
       auto t = next_timeout();
       if (gate_.needs_tick() && (!t || *t > std::chrono::milliseconds(1000))) t = std::chrono::milliseconds(1000);
-      if (t) {
-        __kernel_timespec ts{t->count() / 1000, (t->count() % 1000) * 1000000};
-        rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-      } else {
-        rc = io_uring_submit_and_wait(&ring_, 1);
-      }
+      int rc = owner_.submit_and_wait(t);
       if (rc < 0 && rc != -ETIME && rc != -EINTR) throw SysError("io_uring_submit_and_wait", -rc);
       // One batch of what is ready now, then back to submit: io_uring_for_each_cqe would also
       // take completions that arrive while we handle these, and a peer flooding a multishot
@@ -502,8 +467,8 @@ class UringLoop {
     conns_.clear();
   }
 
-  Ring owner_;
-  io_uring& ring_ = owner_.ring;
+  Ring owner_{kEntries};
+  io_uring& ring_ = owner_.get();
   BufferShape shape_ = buffer_shape();
   BufferRing bufs_{ring_, shape_.count, shape_.size, kBufGroup, shape_.whole};
   std::vector<uint64_t> starved_;  // connections whose recv ended with ENOBUFS, oldest first
