@@ -15,6 +15,7 @@ uint64_t uring_buffer_shortages() { return shortages.load(std::memory_order_rela
 #ifdef CONCUR_HAVE_URING
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/error.hpp"
@@ -41,13 +42,20 @@ void set_flags(Reg& reg, uint16_t flags) {
 void count_uring_buffer_shortage() { shortages.fetch_add(1, std::memory_order_relaxed); }
 
 BufferRing::BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned short group, bool whole)
-    : ring_(ring), count_(count), size_(size), group_(group) {
-  bytes_.resize(size_t{count} * size);
+    : ring_(ring), count_(count), provided_(count), size_(size), group_(group) {
+  bytes_len_ = size_t{count} * size;
+  void* bytes = ::mmap(nullptr, bytes_len_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (bytes == MAP_FAILED) throw SysError("mmap for the io_uring provided buffers", errno);
+  bytes_ = static_cast<char*>(bytes);
   used_.assign(count, 0);
   br_bytes_ = sizeof(io_uring_buf) * count;
   // The ring the kernel reads buffer addresses from: page-aligned memory we share with it.
   void* mem = ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (mem == MAP_FAILED) throw SysError("mmap for the io_uring provided-buffer ring", errno);
+  if (mem == MAP_FAILED) {
+    int err = errno;
+    ::munmap(bytes_, bytes_len_);
+    throw SysError("mmap for the io_uring provided-buffer ring", err);
+  }
   br_ = static_cast<io_uring_buf_ring*>(mem);
   io_uring_buf_ring_init(br_);
   io_uring_buf_reg reg{};
@@ -66,23 +74,28 @@ BufferRing::BufferRing(io_uring& ring, unsigned count, unsigned size, unsigned s
   }
   if (rc < 0) {
     ::munmap(br_, br_bytes_);
+    ::munmap(bytes_, bytes_len_);
     throw SysError("io_uring provided buffers are not available on this kernel", -rc);
   }
-  for (unsigned i = 0; i < count; ++i)
+  // Incremental: a buffer takes many messages before it goes round, so a quarter of them holds
+  // as much and touches a quarter of the memory (2 MiB by default).
+  if (incremental_) provided_ = std::max(1u, count / 4);
+  for (unsigned i = 0; i < provided_; ++i)
     io_uring_buf_ring_add(br_, data(i), size_, static_cast<unsigned short>(i), io_uring_buf_ring_mask(count_),
                           static_cast<int>(i));
-  io_uring_buf_ring_advance(br_, static_cast<int>(count));
+  io_uring_buf_ring_advance(br_, static_cast<int>(provided_));
 }
 
 BufferRing::~BufferRing() {
   io_uring_unregister_buf_ring(&ring_, group_);
   ::munmap(br_, br_bytes_);
+  ::munmap(bytes_, bytes_len_);
 }
 
 std::string_view BufferRing::received(const io_uring_cqe& cqe) const {
   unsigned bid = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
   if (cqe.res <= 0 || bid >= count_) return {};
-  const char* start = bytes_.data() + size_t{bid} * size_ + used_[bid];
+  const char* start = bytes_ + size_t{bid} * size_ + used_[bid];
   return {start, static_cast<size_t>(cqe.res)};
 }
 

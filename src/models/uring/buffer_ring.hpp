@@ -40,6 +40,9 @@ class BufferRing {
 
   unsigned short group() const { return group_; }
   unsigned count() const { return count_; }
+  // Buffers actually handed to the kernel: a quarter of count() when incremental (each serves
+  // many small messages), all of them otherwise.
+  unsigned provided() const { return provided_; }
   bool incremental() const { return incremental_; }
 
   // The bytes a recv completion with IORING_CQE_F_BUFFER delivered (res > 0), valid until release().
@@ -49,17 +52,21 @@ class BufferRing {
   void release(const io_uring_cqe& cqe);
 
  private:
-  char* data(unsigned bid) { return bytes_.data() + size_t{bid} * size_; }
+  char* data(unsigned bid) { return bytes_ + size_t{bid} * size_; }
   void give_back(unsigned bid);
 
   io_uring& ring_;
   io_uring_buf_ring* br_ = nullptr;
   size_t br_bytes_ = 0;
   unsigned count_;
+  unsigned provided_;
   unsigned size_;
   unsigned short group_;
   bool incremental_ = false;
-  std::vector<char> bytes_;
+  // mmap'd, not a vector: pages the kernel never fills are never touched, so they cost no RSS
+  // (18,000 idle connections touch none).
+  char* bytes_ = nullptr;
+  size_t bytes_len_ = 0;
   std::vector<uint32_t> used_;  // incremental: bytes of each buffer already handed out
 };
 
