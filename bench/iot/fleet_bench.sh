@@ -174,7 +174,7 @@ sort -k1,1 -k7,7n "$WORK/results.txt" | awk -v r="$ROUNDS" '
   echo "## $DEVICES devices, one reading every $INTERVAL s each"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -r)."
-  echo "Command: \`DEVICES=$DEVICES PER_PROCESS=$PER_PROCESS INTERVAL=$INTERVAL DURATION=$DURATION COLLECTORS=\"$COLLECTORS\" ROUNDS=$ROUNDS bench/iot/fleet_bench.sh $BIN\`"
+  echo "Command: \`DEVICES=$DEVICES PER_PROCESS=$PER_PROCESS INTERVAL=$INTERVAL DURATION=$DURATION COLLECTORS=\"$COLLECTORS\" ROUNDS=$ROUNDS${BASE_BIN:+ BASE_BIN=$BASE_BIN} bench/iot/fleet_bench.sh $BIN\`"
   echo
   echo "$DEVICES simulated env devices (\`concur device --fleet $PER_PROCESS\` processes, one reading every ${INTERVAL} s each)"
   echo "for ${DURATION} s; the devices are stopped first (each reports on stderr how many readings it sent),"
