@@ -4,7 +4,7 @@
 # so a change to the server is measured with a fixed instrument. Medians and after/before ratios.
 # Usage: bench/compare_builds.sh BEFORE_CONCUR AFTER_CONCUR [RUNS=3] [DURATION=2s] [HOLD_CONNS=2000]
 # Scenarios: echo (100 clients: epoll uring coro select poll; 1000: epoll), chat fan-out (epoll,
-# 100 members), idle RSS per held connection (epoll uring coro).
+# 100 members), idle RSS per held connection (epoll uring coro). ONLY=REGEX narrows to matching names.
 source "$(dirname "$0")/lib.sh"
 BEFORE=${1:?usage: compare_builds.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION] [HOLD_CONNS]}
 AFTER=${2:?usage: compare_builds.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION] [HOLD_CONNS]}
@@ -18,6 +18,7 @@ gen() { taskset -c "$LOAD_CPU" "$BEFORE" bench "$@"; }
 # scenario NAME KIND(echo|chat|hold) MODEL CONNS
 scenario() {
   local name=$1 kind=$2 model=$3 conns=$4 build bin json
+  [[ $name =~ ${ONLY:-.} ]] || return 0  # ONLY=REGEX runs the scenarios whose name matches
   local order="before after"
   [ $((run % 2)) -eq 0 ] && order="after before"
   for build in $order; do
