@@ -115,8 +115,12 @@ bool EventLoop::add_watch(int fd, bool listener, IoFn fn, void* ctx, std::string
     if (why) *why = "descriptor " + std::to_string(fd) + " is already watched";
     return false;
   }
-  if (!(listener ? poller_->add_listener(fd, why) : poller_->add(fd, true, false, why))) return false;
+  // Everything that can run out of memory comes before the poller learns the descriptor: a
+  // bad_alloc after poller_->add() would leave it in the poller but unknown here, so unwatch()
+  // could not remove it, and select() fails with EBADF once its owner closes it.
   if (static_cast<size_t>(fd) >= watches_.size()) watches_.resize(static_cast<size_t>(fd) + 1 + watches_.size() / 2);
+  if (dispatching_ && fresh_.size() == fresh_.capacity()) fresh_.reserve(2 * fresh_.size() + 8);
+  if (!(listener ? poller_->add_listener(fd, why) : poller_->add(fd, true, false, why))) return false;
   watches_[static_cast<size_t>(fd)] = Watch{fn, ctx};
   if (dispatching_) fresh_.push_back(fd);
   return true;

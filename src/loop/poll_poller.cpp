@@ -16,8 +16,14 @@ short mask(bool in, bool out) { return static_cast<short>((in ? POLLIN : 0) | (o
 class PollPoller final : public Poller {
  public:
   bool add(int fd, bool in, bool out, std::string*) override {
-    slot_[fd] = fds_.size();
+    // Strong guarantee: a bad_alloc leaves neither the array nor the index changed.
     fds_.push_back({fd, mask(in, out), 0});
+    try {
+      slot_[fd] = fds_.size() - 1;
+    } catch (...) {
+      fds_.pop_back();
+      throw;
+    }
     return true;
   }
   void update(int fd, bool in, bool out) override { fds_[slot_.at(fd)].events = mask(in, out); }
