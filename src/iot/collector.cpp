@@ -23,7 +23,6 @@ namespace concur::iot {
 
 namespace {
 
-constexpr std::string_view kRegister = "Register";
 using Clock = EventLoop::Clock;
 constexpr Millis kBatchGap{10};
 

@@ -2,10 +2,6 @@
 
 namespace concur::iot {
 
-namespace {
-constexpr std::string_view kRegister = "Register";
-}
-
 RegisterMatcher::State RegisterMatcher::feed(std::string_view bytes) {
   if (state_ != State::waiting) return state_;
   // Leading blank lines or spaces before the word are tolerated (a client that sends "\n" first).

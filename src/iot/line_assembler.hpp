@@ -64,6 +64,9 @@ class LineAssembler {
   bool skipping_ = false;
 };
 
+// What a collector sends first to a device it connects to (SPEC §3).
+inline constexpr std::string_view kRegister = "Register";
+
 // The device side of "Register" (newline optional, SPEC §3): fed what a new client sends,
 // byte by byte or all at once.
 class RegisterMatcher {

@@ -13,7 +13,7 @@
 namespace concur {
 namespace {
 
-uint32_t mask(bool in, bool out) { return (in ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u); }
+uint32_t epoll_mask(bool in, bool out) { return (in ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u); }
 
 class EpollPoller final : public Poller {
  public:
@@ -21,9 +21,9 @@ class EpollPoller final : public Poller {
     if (!ep_) throw_errno("epoll_create1");
     events_.resize(256);
   }
-  bool add(int fd, bool in, bool out, std::string* why) override { return ctl(EPOLL_CTL_ADD, fd, mask(in, out), why); }
+  bool add(int fd, bool in, bool out, std::string* why) override { return ctl(EPOLL_CTL_ADD, fd, epoll_mask(in, out), why); }
   bool add_listener(int fd, std::string* why) override { return ctl(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLEXCLUSIVE, why); }
-  void update(int fd, bool in, bool out) override { ctl(EPOLL_CTL_MOD, fd, mask(in, out), nullptr); }
+  void update(int fd, bool in, bool out) override { ctl(EPOLL_CTL_MOD, fd, epoll_mask(in, out), nullptr); }
   void remove(int fd) override { ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr); }
   void wait(int timeout_ms, std::vector<Ready>& ready) override {
     ready.clear();

@@ -11,13 +11,13 @@
 namespace concur {
 namespace {
 
-short mask(bool in, bool out) { return static_cast<short>((in ? POLLIN : 0) | (out ? POLLOUT : 0)); }
+short poll_mask(bool in, bool out) { return static_cast<short>((in ? POLLIN : 0) | (out ? POLLOUT : 0)); }
 
 class PollPoller final : public Poller {
  public:
   bool add(int fd, bool in, bool out, std::string*) override {
     // Strong guarantee: a bad_alloc leaves neither the array nor the index changed.
-    fds_.push_back({fd, mask(in, out), 0});
+    fds_.push_back({fd, poll_mask(in, out), 0});
     try {
       slot_[fd] = fds_.size() - 1;
     } catch (...) {
@@ -26,7 +26,7 @@ class PollPoller final : public Poller {
     }
     return true;
   }
-  void update(int fd, bool in, bool out) override { fds_[slot_.at(fd)].events = mask(in, out); }
+  void update(int fd, bool in, bool out) override { fds_[slot_.at(fd)].events = poll_mask(in, out); }
   void remove(int fd) override {
     auto it = slot_.find(fd);
     if (it == slot_.end()) return;

@@ -17,8 +17,8 @@
 namespace concur {
 namespace {
 
-constexpr int kDefaultWorkers = 32;
-constexpr int kMaxWorkers = 4096;
+constexpr int kPoolDefaultWorkers = 32;
+constexpr int kPoolMaxWorkers = 4096;
 // Each worker runs one client; its stack only costs the pages it touches.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr size_t kStack = 4 << 20;  // sanitizers need room for their own frames
@@ -29,7 +29,7 @@ constexpr size_t kStack = 1 << 20;
 class PoolModel final : public Model {
  public:
   void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
-    int n = cfg.workers > 0 ? cfg.workers : kDefaultWorkers;
+    int n = cfg.workers > 0 ? cfg.workers : kPoolDefaultWorkers;
     AcceptGate gate(cfg);
     SharedListener listener(listen_fd);
     Shared shared{listen_fd, &service, &cfg, &gate, stop.fd()};
@@ -86,10 +86,10 @@ ModelInfo pool_model() {
           .concurrent = true,
           .make = [] { return std::make_unique<PoolModel>(); },
           .workers_are = "threads",
-          .default_workers = kDefaultWorkers,
-          .max_workers = kMaxWorkers,
+          .default_workers = kPoolDefaultWorkers,
+          .max_workers = kPoolMaxWorkers,
           .one_client_per_worker = true,
-          .max_connections = kMaxWorkers};
+          .max_connections = kPoolMaxWorkers};
 }
 
 }  // namespace concur

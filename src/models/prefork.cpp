@@ -28,8 +28,8 @@
 namespace concur {
 namespace {
 
-constexpr int kDefaultWorkers = 32;
-constexpr int kMaxWorkers = 1024;
+constexpr int kPreforkDefaultWorkers = 32;
+constexpr int kPreforkMaxWorkers = 1024;
 
 // What the children share with the parent, in MAP_SHARED memory and as plain atomics only (no
 // mutex or heap object is ever shared between processes): the number of admitted clients across
@@ -65,7 +65,7 @@ std::string describe_exit(int status) {
 class PreforkModel final : public Model {
  public:
   void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
-    int n = cfg.workers > 0 ? cfg.workers : kDefaultWorkers;
+    int n = cfg.workers > 0 ? cfg.workers : kPreforkDefaultWorkers;
     SharedState shared(n);
     SharedListener listener(listen_fd);
     pid_t parent = ::getpid();
@@ -161,10 +161,10 @@ ModelInfo prefork_model() {
           .shares_memory = false,
           .forks = true,
           .workers_are = "child processes",
-          .default_workers = kDefaultWorkers,
-          .max_workers = kMaxWorkers,
+          .default_workers = kPreforkDefaultWorkers,
+          .max_workers = kPreforkMaxWorkers,
           .one_client_per_worker = true,
-          .max_connections = kMaxWorkers};
+          .max_connections = kPreforkMaxWorkers};
 }
 
 }  // namespace concur
