@@ -1,13 +1,12 @@
 // device: the IoT device simulator of homework 10 (SPEC §3), or a fleet of them.
 #include <fmt/format.h>
 
-#include <sys/resource.h>
-
 #include <stdexcept>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
+#include "core/fd_limit.hpp"
 #include "core/log.hpp"
 #include "core/stop.hpp"
 #include "iot/device_server.hpp"
@@ -27,18 +26,6 @@ struct DeviceArgs {
   bool stats = false;
   size_t max_pending = 64 * 1024;
 };
-
-// As many descriptors as the hard limit allows: a fleet needs two per device (its listener and
-// one registrant). Returns the limit in force.
-long raise_fd_limit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
-  return rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_cur);
-}
 
 int run_device(const DeviceArgs& a) {
   auto kind = iot::parse_kind(a.kind);
@@ -66,7 +53,9 @@ int run_device(const DeviceArgs& a) {
   o.quiet = a.quiet;
   o.max_pending = a.max_pending;
 
-  long limit = raise_fd_limit();
+  // A fleet needs two descriptors per device (its listener and one registrant); the soft limit
+  // was already raised to the hard one for every command (commands.cpp).
+  long limit = open_files_limit();
   if (limit > 0 && a.fleet > 0) {
     constexpr long kSpare = 16;  // stdio, epoll, eventfd, the reserve descriptor
     if (a.fleet + kSpare > limit)

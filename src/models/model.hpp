@@ -46,9 +46,6 @@ struct ModelInfo {
   size_t max_connections = 0;
 };
 
-// The --workers a model runs with: cfg.workers, or the model's default when that is 0.
-int workers_for(const ModelInfo& info, const ServerConfig& cfg);
-
 // All models, in presentation order.
 const std::vector<ModelInfo>& model_registry();
 const ModelInfo* find_model(std::string_view name);

@@ -1,4 +1,3 @@
-#include <algorithm>
 
 #include "models/model.hpp"
 
@@ -31,10 +30,6 @@ std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>
   for (const auto& m : model_registry())
     if (has(m)) out.push_back(m.name);
   return out;
-}
-
-int workers_for(const ModelInfo& info, const ServerConfig& cfg) {
-  return cfg.workers > 0 ? cfg.workers : std::max(info.default_workers, 1);
 }
 
 const ModelInfo* find_model(std::string_view name) {
