@@ -37,6 +37,8 @@ int workers_for(const ModelInfo& info, const ServerConfig& cfg) {
   return cfg.workers > 0 ? cfg.workers : std::max(info.default_workers, 1);
 }
 
+std::string model_unavailable(const ModelInfo& info) { return info.unavailable ? info.unavailable() : std::string(); }
+
 const ModelInfo* find_model(std::string_view name) {
   for (const auto& m : model_registry())
     if (m.name == name) return &m;
