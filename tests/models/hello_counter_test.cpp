@@ -33,8 +33,7 @@ TEST_P(HelloMatrix, SendsExactlyHelloAndClientIpThenCloses) {
   for (int i = 0; i < 3; ++i) {
     TestClient c(server.port());
     auto all = c.recv_until_eof(5s);
-    ASSERT_TRUE(all.has_value()) << "connection " << i << " was not closed by the server; " << server.describe();
-    EXPECT_EQ(*all, "Hello 127.0.0.1") << "connection " << i;
+    ASSERT_EQ(all, std::optional<std::string>("Hello 127.0.0.1")) << "connection " << i << "; " << server.describe();
   }
 }
 
@@ -45,8 +44,7 @@ TEST_P(HelloMatrix, ConcurrentClientsEachGetTheirGreeting) {
   for (int i = 0; i < 8; ++i) clients.push_back(std::make_unique<TestClient>(server.port()));
   for (size_t i = 0; i < clients.size(); ++i) {
     auto all = clients[i]->recv_until_eof(5s);
-    ASSERT_TRUE(all.has_value()) << "client " << i << " was not closed by the server; " << server.describe();
-    EXPECT_EQ(*all, "Hello 127.0.0.1") << "client " << i;
+    ASSERT_EQ(all, std::optional<std::string>("Hello 127.0.0.1")) << "client " << i << "; " << server.describe();
   }
 }
 

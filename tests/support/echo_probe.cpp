@@ -16,7 +16,7 @@ bool echoes(int port, const std::string& msg, Ms timeout) {
 
 ::testing::AssertionResult serves_echo(Server& server) {
   if (echoes(server.port, "probe")) return ::testing::AssertionSuccess();
-  std::optional<int> status = server.proc.wait(Ms(0));
+  std::optional<int> status = server.proc.wait(Ms(300));  // one that is dying has its status in a moment
   return ::testing::AssertionFailure() << "the server does not echo a probe ("
                                        << (status ? "it exited with status " + std::to_string(*status) : "still running")
                                        << "); stderr: " << server.proc.read_all_stderr(Ms(300));

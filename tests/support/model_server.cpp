@@ -36,7 +36,7 @@ std::string ModelServer::describe() const {
     std::string err = in_process_->error();
     return err.empty() ? "the model runs in-process and reported no error" : "the model threw: " + err;
   }
-  std::optional<int> status = binary_->proc.wait(Ms(0));
+  std::optional<int> status = binary_->proc.wait(Ms(300));  // one that is dying has its status in a moment
   return (status ? "the server exited with status " + std::to_string(*status) : std::string("the server is running")) +
          "; stderr: " + binary_->proc.read_all_stderr(Ms(200));
 }
