@@ -25,20 +25,16 @@
 namespace concur::test {
 namespace {
 
-int local_port(int fd) { return local_endpoint(fd).port(); }
-
-std::string seed_addr(int port) { return "('127.0.0.1', " + std::to_string(port) + ")"; }
-
 TEST(ChatServerE2E, ListeningLineAndSeedLogFormats) {
   Server s({"chat-server", "--port", "0", "--bind", "127.0.0.1"});
   EXPECT_TRUE(std::regex_match(s.listening_line, std::regex(R"(listening on 127\.0\.0\.1:\d+ \(tcp, model=thread\))")))
       << s.listening_line;
   TestClient a(s.port);
-  const std::string pa = seed_addr(local_port(a.fd()));
+  const std::string pa = seed_address(local_port(a.fd()));
   a.send_all("[alice]\n");
   ASSERT_TRUE(s.proc.wait_for_line(pa + ":[alice]"));
   TestClient b(s.port);
-  const std::string pb = seed_addr(local_port(b.fd()));
+  const std::string pb = seed_address(local_port(b.fd()));
   b.send_all("[bob]\n");
   EXPECT_EQ(a.recv_line(), "[bob]");
   b.send_all("점심 뭐 드실까요?\n");
@@ -70,7 +66,7 @@ TEST(ChatServerE2E, ListeningLineAndSeedLogFormats) {
 TEST(ChatServerE2E, LogShowsBidiAndInvisibleCharactersEscaped) {
   Server s({"chat-server", "--port", "0", "--bind", "127.0.0.1"});
   TestClient a(s.port);
-  const std::string pa = seed_addr(local_port(a.fd()));
+  const std::string pa = seed_address(local_port(a.fd()));
   a.send_all("[alice]\n");
   ASSERT_TRUE(s.proc.wait_for_line(pa + ":[alice]"));
   a.send_all("x\u202Ey\u2066z\u200D\u2028\uFEFF\n");
@@ -289,12 +285,12 @@ TEST(ChatServerE2E, UdpIdleMembersExpire) {
   EXPECT_EQ(a.recv(), "[b]");
   // Both fall silent and expire (one tick runs about every second).
   EXPECT_EQ(wait_for_lines(s.proc,
-                           {seed_addr(a.port()) + " exited (idle for 0.5 s)",
-                            seed_addr(b.port()) + " exited (idle for 0.5 s)"},
+                           {seed_address(a.port()) + " exited (idle for 0.5 s)",
+                            seed_address(b.port()) + " exited (idle for 0.5 s)"},
                            4000ms),
             std::vector<std::string>{});
   a.send("[a]");
-  ASSERT_TRUE(s.proc.wait_for_line("new client " + seed_addr(a.port())));
+  ASSERT_TRUE(s.proc.wait_for_line("new client " + seed_address(a.port())));
   b.send("[b]back");  // b rejoins with a message (a seed client just keeps sending)
   EXPECT_EQ(a.recv(), "[b]back");
 }
@@ -327,7 +323,7 @@ TEST(ChatServerE2E, ReaderThatStopsReadingIsDisconnectedAndLogged) {
   std::optional<std::string> line;
   for (int round = 0; round < 40 && !line; ++round) {  // at most 8 MB
     sender.send_all(batch);
-    line = s.proc.wait_for_line(seed_addr(local_port(slow.get())) + " exited", 50ms);
+    line = s.proc.wait_for_line(seed_address(local_port(slow.get())) + " exited", 50ms);
   }
   ASSERT_TRUE(line) << "the reader that stopped reading was never disconnected";
   EXPECT_NE(line->find("(disconnected: not reading, more than 65536 bytes pending)"), std::string::npos) << *line;

@@ -31,6 +31,10 @@ int free_port_range(int n) {
 
 std::string loopback(int port) { return "127.0.0.1:" + std::to_string(port); }
 
+std::string seed_address(int port) { return "('127.0.0.1', " + std::to_string(port) + ")"; }
+
+int local_port(int fd) { return local_endpoint(fd).port(); }
+
 std::string why_no_ipv6_loopback() {
   try {
     FileDesc probe = tcp_listen(Endpoint::parse("::1", 0));
