@@ -44,11 +44,20 @@ struct ModelInfo {
   bool one_client_per_worker = false;
   // Clients it serves at once by design when that is fewer than descriptors allow (0: none).
   size_t max_connections = 0;
+  // Serves only descriptor numbers below this (select: FD_SETSIZE); a client whose descriptor is
+  // at or above it is refused. 0: any descriptor.
+  int max_descriptor = 0;
+  // Why this machine cannot run the model, or "" when it can (uring: the build or the kernel has
+  // no io_uring). Unset: it runs everywhere. Ask through model_unavailable().
+  std::function<std::string()> unavailable = {};
 };
 
 // All models, in presentation order.
 const std::vector<ModelInfo>& model_registry();
 const ModelInfo* find_model(std::string_view name);
+// Why `info` cannot run on this machine, or "" when it can. The one reason a test may skip a
+// model: a model that is available here and still fails is a failure.
+std::string model_unavailable(const ModelInfo& info);
 // Names of the models with a capability, in presentation order (what a command accepts).
 std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>& has);
 // A room shared by all clients needs them served at once, in one address space.

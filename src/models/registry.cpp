@@ -32,6 +32,8 @@ std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>
   return out;
 }
 
+std::string model_unavailable(const ModelInfo& info) { return info.unavailable ? info.unavailable() : std::string(); }
+
 const ModelInfo* find_model(std::string_view name) {
   for (const auto& m : model_registry())
     if (m.name == name) return &m;

@@ -23,7 +23,8 @@ ModelInfo select_model() {
           .summary = "one thread, select(); refuses descriptors >= FD_SETSIZE",
           .concurrent = true,
           .make = [] { return std::make_unique<SelectModel>(); },
-          .max_connections = FD_SETSIZE - 16};
+          .max_connections = FD_SETSIZE - 16,
+          .max_descriptor = FD_SETSIZE};
 }
 
 }  // namespace concur

@@ -492,7 +492,21 @@ class UringModel final : public Model {
   }
 };
 
+// What UringLoop sets up before it serves anyone, set up and torn down again: the ring and its
+// provided buffers. Their error says why the kernel cannot run the model ("" when it can).
+std::string probe_uring() {
+  try {
+    Ring ring(kEntries);
+    BufferRing bufs(ring.get(), kBufCount, kBufSize, kBufGroup);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
 #else
+
+std::string probe_uring() { return "concur was built without liburing (install liburing-dev and rebuild concur)"; }
 
 class UringModel final : public Model {
  public:
@@ -506,8 +520,14 @@ class UringModel final : public Model {
 }  // namespace
 
 ModelInfo uring_model() {
-  return ModelInfo{"uring", "io_uring completions: multishot accept/recv, provided buffers", true,
-          [] { return std::make_unique<UringModel>(); }};
+  return ModelInfo{.name = "uring",
+          .summary = "io_uring completions: multishot accept/recv, provided buffers",
+          .concurrent = true,
+          .make = [] { return std::make_unique<UringModel>(); },
+          .unavailable = [] {
+            static const std::string why = probe_uring();  // the kernel does not change while we run
+            return why;
+          }};
 }
 
 }  // namespace concur

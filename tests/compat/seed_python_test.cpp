@@ -1,22 +1,23 @@
 // Wire compatibility with the lecture's own Python programs (seed/lecture-concurrent-sockets-1.txt):
 // echo_client.py and tcp_threaded_shared_number_client.py run unchanged but for where the port
-// comes from, with python3, against concur servers. Skipped where python3 is missing.
+// comes from, with python3, against concur servers. python3 missing is a failure (scripts/setup.sh
+// installs it).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <regex>
+#include <sstream>
 
+#include "support/installed.hpp"
+#include "support/model_available.hpp"
 #include "support/model_server.hpp"
 #include "support/process.hpp"
+#include "support/seed_peer.hpp"
 
 namespace concur::test {
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 // echo_client.py. The seed shows this client only through its sessions ("Port No: 2500",
 // "Message to send: Hi~", "Received message: Hi~"); this is it written the way the seed writes
@@ -75,26 +76,13 @@ s.close()
 
 class SeedPython : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    Process probe({"python3", "-c", "pass"});
-    probe.close_stdin();
-    have_python_ = probe.wait(10s) == 0;
-  }
   void SetUp() override {
-    if (!have_python_) GTEST_SKIP() << "python3 is not installed";
-    dir_ = fs::temp_directory_path() / ("concur-seed-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    write("echo_client.py", kEchoClient);
-    write("tcp_threaded_shared_number_client.py", kSharedNumberClient);
-    write("hello_client.py", kHelloClient);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-  void write(const std::string& name, const char* text) {
-    std::ofstream(dir_ / name) << text;
+    auto py = python3();
+    ASSERT_TRUE(py) << not_installed("python3");
+    python_ = *py;
+    dir_.write("echo_client.py", kEchoClient);
+    dir_.write("tcp_threaded_shared_number_client.py", kSharedNumberClient);
+    dir_.write("hello_client.py", kHelloClient);
   }
   // Runs a script with python3 (UTF-8 I/O whatever the locale), feeding `input` on stdin.
   struct Result {
@@ -102,7 +90,7 @@ class SeedPython : public ::testing::Test {
     std::string out, err;
   };
   Result python(const std::string& script, std::vector<std::string> args, const std::string& input = "") {
-    std::vector<std::string> argv = {"env", "PYTHONIOENCODING=utf-8", "python3", (dir_ / script).string()};
+    std::vector<std::string> argv = {"/usr/bin/env", "PYTHONIOENCODING=utf-8", python_, dir_.file(script)};
     argv.insert(argv.end(), args.begin(), args.end());
     Process p(argv);
     if (!input.empty()) p.write_stdin(input);
@@ -114,8 +102,8 @@ class SeedPython : public ::testing::Test {
     return r;
   }
 
-  static inline bool have_python_ = false;
-  fs::path dir_;
+  std::string python_;
+  TempDir dir_;
 };
 
 // The seed client's prompts go to stdout without newlines; what remains are its echo lines.
@@ -133,10 +121,11 @@ std::vector<std::string> received_lines(std::string out) {
 class SeedPythonEcho : public SeedPython, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(SeedPythonEcho, EchoClientGetsEveryLineBack) {
+  SKIP_IF_MODEL_UNAVAILABLE(GetParam());
   Server server({"echo-server", "--port", "0", "--model", GetParam(), "--quiet"});
   auto r = python("echo_client.py", {}, std::to_string(server.port) + "\nHi~\nBye!\n숙제가 너무 많아\nI am Daehee.\n");
-  if (r.code != 0 && !server.proc.running()) GTEST_SKIP() << GetParam() << ": " << server.proc.read_all_stderr(200ms);
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.code, 0) << r.err << "\nserver " << (server.proc.running() ? "still running" : "exited")
+                       << "; its stderr: " << server.proc.read_all_stderr(200ms);
   EXPECT_EQ(received_lines(r.out),
             (std::vector<std::string>{"Received message: Hi~", "Received message: Bye!",
                                       "Received message: 숙제가 너무 많아", "Received message: I am Daehee."}))
@@ -166,7 +155,7 @@ TEST_F(SeedPython, SharedNumberClientPrintsExactTotalsUnderMutex) {
     std::vector<std::unique_ptr<Process>> ps;
     for (int i = 0; i < 2; ++i) {
       ps.push_back(std::make_unique<Process>(std::vector<std::string>{
-          "python3", (dir_ / "tcp_threaded_shared_number_client.py").string(), port}));
+          python_, dir_.file("tcp_threaded_shared_number_client.py"), port}));
       ps.back()->close_stdin();
     }
     for (auto& p : ps) {

@@ -14,27 +14,27 @@
 
 #include "core/endpoint.hpp"
 #include "core/socket.hpp"
+#include "models/model.hpp"
+#include "support/installed.hpp"
+#include "support/model_available.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
 #include "support/seed_peer.hpp"
+#include "support/usage_error.hpp"
 
 namespace concur::test {
 namespace {
-
-int local_port(int fd) { return local_endpoint(fd).port(); }
-
-std::string seed_addr(int port) { return "('127.0.0.1', " + std::to_string(port) + ")"; }
 
 TEST(ChatServerE2E, ListeningLineAndSeedLogFormats) {
   Server s({"chat-server", "--port", "0", "--bind", "127.0.0.1"});
   EXPECT_TRUE(std::regex_match(s.listening_line, std::regex(R"(listening on 127\.0\.0\.1:\d+ \(tcp, model=thread\))")))
       << s.listening_line;
   TestClient a(s.port);
-  const std::string pa = seed_addr(local_port(a.fd()));
+  const std::string pa = seed_address(local_port(a.fd()));
   a.send_all("[alice]\n");
   ASSERT_TRUE(s.proc.wait_for_line(pa + ":[alice]"));
   TestClient b(s.port);
-  const std::string pb = seed_addr(local_port(b.fd()));
+  const std::string pb = seed_address(local_port(b.fd()));
   b.send_all("[bob]\n");
   EXPECT_EQ(a.recv_line(), "[bob]");
   b.send_all("점심 뭐 드실까요?\n");
@@ -66,7 +66,7 @@ TEST(ChatServerE2E, ListeningLineAndSeedLogFormats) {
 TEST(ChatServerE2E, LogShowsBidiAndInvisibleCharactersEscaped) {
   Server s({"chat-server", "--port", "0", "--bind", "127.0.0.1"});
   TestClient a(s.port);
-  const std::string pa = seed_addr(local_port(a.fd()));
+  const std::string pa = seed_address(local_port(a.fd()));
   a.send_all("[alice]\n");
   ASSERT_TRUE(s.proc.wait_for_line(pa + ":[alice]"));
   a.send_all("x\u202Ey\u2066z\u200D\u2028\uFEFF\n");
@@ -104,7 +104,7 @@ while True:
 
 TEST(ChatServerE2E, SeedUdpClientsChatUnchanged) {
   auto py = python3();
-  if (!py) GTEST_SKIP() << "python3 not found";
+  ASSERT_TRUE(py) << not_installed("python3");
   TempDir dir;
   std::string script = dir.write("udp_multi_chat_client.py", kSeedUdpClient);
   Server s({"chat-server", "--transport", "udp", "--port", "0", "--bind", "127.0.0.1"});
@@ -174,7 +174,7 @@ sock.close()
 
 TEST(ChatServerE2E, HomeworkTcpPythonClientsChatUnchanged) {
   auto py = python3();
-  if (!py) GTEST_SKIP() << "python3 not found";
+  ASSERT_TRUE(py) << not_installed("python3");
   TempDir dir;
   std::string script = dir.write("hw9_client.py", kHomeworkTcpClient);
   Server s({"chat-server", "--model", "select", "--port", "0", "--bind", "127.0.0.1"});
@@ -285,12 +285,12 @@ TEST(ChatServerE2E, UdpIdleMembersExpire) {
   EXPECT_EQ(a.recv(), "[b]");
   // Both fall silent and expire (one tick runs about every second).
   EXPECT_EQ(wait_for_lines(s.proc,
-                           {seed_addr(a.port()) + " exited (idle for 0.5 s)",
-                            seed_addr(b.port()) + " exited (idle for 0.5 s)"},
+                           {seed_address(a.port()) + " exited (idle for 0.5 s)",
+                            seed_address(b.port()) + " exited (idle for 0.5 s)"},
                            4000ms),
             std::vector<std::string>{});
   a.send("[a]");
-  ASSERT_TRUE(s.proc.wait_for_line("new client " + seed_addr(a.port())));
+  ASSERT_TRUE(s.proc.wait_for_line("new client " + seed_address(a.port())));
   b.send("[b]back");  // b rejoins with a message (a seed client just keeps sending)
   EXPECT_EQ(a.recv(), "[b]back");
 }
@@ -323,7 +323,7 @@ TEST(ChatServerE2E, ReaderThatStopsReadingIsDisconnectedAndLogged) {
   std::optional<std::string> line;
   for (int round = 0; round < 40 && !line; ++round) {  // at most 8 MB
     sender.send_all(batch);
-    line = s.proc.wait_for_line(seed_addr(local_port(slow.get())) + " exited", 50ms);
+    line = s.proc.wait_for_line(seed_address(local_port(slow.get())) + " exited", 50ms);
   }
   ASSERT_TRUE(line) << "the reader that stopped reading was never disconnected";
   EXPECT_NE(line->find("(disconnected: not reading, more than 65536 bytes pending)"), std::string::npos) << *line;
@@ -339,28 +339,32 @@ TEST(ChatServerE2E, UsageErrorsExitTwoWithOneLine) {
   };
   for (const auto& args : bad) {
     Process p(concur_args(args));
-    EXPECT_EQ(p.wait(), 2) << args[1] << " " << args[2];
-    std::string err = p.read_all_stderr(1000ms);
-    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
-    EXPECT_NE(err.find(args[args.size() - 2]), std::string::npos) << err;  // names the option
+    EXPECT_TRUE(is_usage_error(p, args[args.size() - 2])) << args[1] << " " << args[2];  // names the option
   }
 }
 
-TEST(ChatServerE2E, SigtermStopsCleanlyWithMembersConnected) {
-  for (std::string model : {"thread", "epoll"}) {
-    Server s({"chat-server", "--model", model, "--port", "0", "--bind", "127.0.0.1"});
-    TestClient a(s.port);
-    a.send_all("[a]\n");
-    ASSERT_TRUE(s.proc.wait_for_line(":[a]"));
-    TestClient b(s.port);
-    b.send_all("[b]\n");
-    EXPECT_EQ(a.recv_line(), "[b]");
-    s.proc.signal(SIGTERM);
-    EXPECT_EQ(s.proc.wait(), 0) << model;
-    EXPECT_TRUE(a.recv_until_eof());
-    EXPECT_TRUE(b.recv_until_eof());
-  }
+// Under every model chat-server takes (the registry's can_share_a_room).
+class ChatServerModels : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { SKIP_IF_MODEL_UNAVAILABLE(GetParam()); }
+};
+
+TEST_P(ChatServerModels, SigtermStopsCleanlyWithMembersConnected) {
+  Server s({"chat-server", "--model", GetParam(), "--port", "0", "--bind", "127.0.0.1"});
+  TestClient a(s.port);
+  a.send_all("[a]\n");
+  ASSERT_TRUE(s.proc.wait_for_line(":[a]")) << describe(s.proc, "chat-server");
+  TestClient b(s.port);
+  b.send_all("[b]\n");
+  EXPECT_EQ(a.recv_line(), "[b]");
+  s.proc.signal(SIGTERM);
+  EXPECT_EQ(s.proc.wait(), 0) << s.proc.read_all_stderr(Ms(200));
+  EXPECT_TRUE(a.recv_until_eof());
+  EXPECT_TRUE(b.recv_until_eof());
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryModel, ChatServerModels, ::testing::ValuesIn(model_names(can_share_a_room)),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace concur::test

@@ -13,7 +13,10 @@
 
 #include "core/endpoint.hpp"
 #include "core/socket.hpp"
+#include "models/model.hpp"
+#include "support/model_available.hpp"
 #include "support/net.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/ws_client.hpp"
 
@@ -37,34 +40,38 @@ struct WebChat {
   int web = 0;
 };
 
-std::string seed_addr(int fd) { return "('127.0.0.1', " + std::to_string(local_endpoint(fd).port()) + ")"; }
+// Under every model chat-server takes (the registry's can_share_a_room).
+class ChatWebModels : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { SKIP_IF_MODEL_UNAVAILABLE(GetParam()); }
+};
 
-TEST(ChatWebE2E, BrowserAndTcpMembersShareOneRoom) {
-  for (const char* model : {"thread", "epoll"}) {
-    SCOPED_TRACE(model);
-    WebChat w({"--model", model});
-    ASSERT_NE(w.web, 0);
-    WsClient ws(w.web);
-    ASSERT_TRUE(ws.ok()) << ws.answer();
-    ASSERT_TRUE(w.s.proc.wait_for_line("new client " + seed_addr(ws.fd())));
-    ws.send_text("[web]");
-    ASSERT_TRUE(ws.sync());
-    TestClient tcp(w.s.port);
-    tcp.send_all("[tcp]\n");
-    EXPECT_EQ(ws.recv_text(), "[tcp]");
-    ws.send_text("[web]hello tcp");
-    EXPECT_EQ(tcp.recv_line(), "[web]hello tcp");
-    ASSERT_TRUE(w.s.proc.wait_for_line(seed_addr(ws.fd()) + ":[web]hello tcp"));
-    ws.send_text("no prefix");
-    EXPECT_EQ(tcp.recv_line(), "[web]no prefix");
-    tcp.send_all("[tcp]hello web\n");
-    EXPECT_EQ(ws.recv_text(), "[tcp]hello web");  // and nothing of its own came back before it
-    ws.send_text("[web]quit");
-    EXPECT_EQ(ws.recv_text(), std::nullopt);
-    EXPECT_EQ(ws.close_code(), 1000);
-    ASSERT_TRUE(w.s.proc.wait_for_line(seed_addr(ws.fd()) + " exited"));
-  }
+TEST_P(ChatWebModels, BrowserAndTcpMembersShareOneRoom) {
+  WebChat w({"--model", GetParam()});
+  ASSERT_NE(w.web, 0);
+  WsClient ws(w.web);
+  ASSERT_TRUE(ws.ok()) << ws.answer();
+  ASSERT_TRUE(w.s.proc.wait_for_line("new client " + seed_address(local_port(ws.fd()))));
+  ws.send_text("[web]");
+  ASSERT_TRUE(ws.sync());
+  TestClient tcp(w.s.port);
+  tcp.send_all("[tcp]\n");
+  EXPECT_EQ(ws.recv_text(), "[tcp]");
+  ws.send_text("[web]hello tcp");
+  EXPECT_EQ(tcp.recv_line(), "[web]hello tcp");
+  ASSERT_TRUE(w.s.proc.wait_for_line(seed_address(local_port(ws.fd())) + ":[web]hello tcp"));
+  ws.send_text("no prefix");
+  EXPECT_EQ(tcp.recv_line(), "[web]no prefix");
+  tcp.send_all("[tcp]hello web\n");
+  EXPECT_EQ(ws.recv_text(), "[tcp]hello web");  // and nothing of its own came back before it
+  ws.send_text("[web]quit");
+  EXPECT_EQ(ws.recv_text(), std::nullopt);
+  EXPECT_EQ(ws.close_code(), 1000);
+  ASSERT_TRUE(w.s.proc.wait_for_line(seed_address(local_port(ws.fd())) + " exited"));
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryModel, ChatWebModels, ::testing::ValuesIn(model_names(can_share_a_room)),
+                         [](const auto& info) { return info.param; });
 
 TEST(ChatWebE2E, TwoBrowsersAndRulesOfEveryMember) {
   WebChat w({"--rate", "1", "--burst", "3"});
@@ -156,7 +163,7 @@ TEST(ChatWebE2E, AMemberThatStopsReadingIsDroppedOthersGoOn) {
         if (l.find("not reading") != std::string::npos) dropped = true;
     if (i % 50 == 49 && !dropped) dropped = w.s.proc.wait_for_line("not reading", Ms(1)).has_value();
   }
-  if (!dropped) dropped = w.s.proc.wait_for_line(seed_addr(stalled.fd()) + " exited (disconnected: not reading", Ms(5000)).has_value();
+  if (!dropped) dropped = w.s.proc.wait_for_line(seed_address(local_port(stalled.fd())) + " exited (disconnected: not reading", Ms(5000)).has_value();
   EXPECT_TRUE(dropped);
   tcp.send_all("[flood]after\n");
   std::optional<std::string> m;

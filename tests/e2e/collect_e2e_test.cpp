@@ -17,9 +17,12 @@
 
 #include "core/endpoint.hpp"
 #include "core/socket.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
-
-#include <sqlite3.h>
+#include "support/sqlite_db.hpp"
+#include "support/temp_dir.hpp"
+#include "support/text_file.hpp"
+#include "support/usage_error.hpp"
 
 namespace concur::test {
 namespace {
@@ -27,31 +30,6 @@ namespace {
 const char* kStamp = R"((Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \d{4})";
 const std::regex kDataLine(std::string("^") + kStamp +
                            R"(: (Device1(-\d+)?: Temp=(\d+), Humid=(\d+), lilum=(\d+)|Device2(-\d+)?: Heartbeat=(\d+), Steps=(\d+), Cal=(\d+))$)");
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/concur-collect-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
-    path = tmpl;
-  }
-  ~TempDir() { [[maybe_unused]] int rc = std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-  std::string path;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 // Every line of the file is a whole, well-formed record with values in range; returns the count per device.
 std::map<std::string, int> check_data_file(const std::string& text) {
@@ -75,14 +53,6 @@ std::map<std::string, int> check_data_file(const std::string& text) {
   }
   return per_device;
 }
-
-std::vector<std::string> collect_args(std::vector<std::string> extra) {
-  std::vector<std::string> argv{concur_binary(), "collect"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
-}
-
-std::string dev(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 // A device played by the test: a loopback listener; each accepted connection is blocking.
 struct FakeDevice {
@@ -124,7 +94,7 @@ TEST(CollectBasic, TwoRealDevicesFivePerDeviceExactFormat) {
   TempDir dir;
   Server d1({"device", "--port", "0", "--interval", "0.05", "--quiet"});
   Server d2({"device", "--kind", "health", "--port", "0", "--interval", "0.05", "--quiet"});
-  Process c(collect_args({"--device", dev(d1.port), "--device", dev(d2.port), "--per-device", "5", "--out",
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--device", loopback(d2.port), "--per-device", "5", "--out",
                           dir.file("data.txt")}));
   ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
   std::string text = slurp(dir.file("data.txt"));
@@ -138,7 +108,7 @@ TEST(CollectBasic, TwoRealDevicesFivePerDeviceExactFormat) {
 TEST(CollectBasic, DefaultOutIsDataTxtInTheWorkingDirectory) {
   TempDir dir;
   Server d1({"device", "--port", "0", "--interval", "0.02", "--quiet"});
-  Process c({concur_binary(), "collect", "--device", dev(d1.port), "--count", "3", "--quiet"}, dir.path);
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--count", "3", "--quiet"}), dir.path());
   ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
   auto counts = check_data_file(slurp(dir.file("data.txt")));
   EXPECT_EQ(counts["Device1"], 3);
@@ -148,7 +118,7 @@ TEST(CollectBasic, DefaultOutIsDataTxtInTheWorkingDirectory) {
 TEST(CollectBasic, ReadingSentOneByteAtATimeIsRecordedWhole) {
   TempDir dir;
   FakeDevice fake;
-  Process c(collect_args({"--device", dev(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
   FileDesc conn = fake.accept();
   ASSERT_TRUE(conn);
   EXPECT_EQ(recv_for(conn.get(), 8), "Register");
@@ -169,7 +139,7 @@ TEST(CollectBasic, ReadingSentOneByteAtATimeIsRecordedWhole) {
 TEST(CollectBasic, ThreeReadingsInOneWriteAreThreeLines) {
   TempDir dir;
   FakeDevice fake;
-  Process c(collect_args({"--device", dev(fake.port), "--count", "3", "--out", dir.file("data.txt"), "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(fake.port), "--count", "3", "--out", dir.file("data.txt"), "--quiet"}));
   FileDesc conn = fake.accept();
   ASSERT_TRUE(conn);
   EXPECT_EQ(recv_for(conn.get(), 8), "Register");
@@ -188,7 +158,7 @@ TEST(CollectBasic, ThreeReadingsInOneWriteAreThreeLines) {
 TEST(CollectBasic, MalformedAndOverLongReadingsGoToStderrNotTheFile) {
   TempDir dir;
   FakeDevice fake;
-  Process c(collect_args({"--device", dev(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
   FileDesc conn = fake.accept();
   ASSERT_TRUE(conn);
   recv_for(conn.get(), 8);
@@ -214,7 +184,7 @@ TEST(CollectBasic, MalformedAndOverLongReadingsGoToStderrNotTheFile) {
 TEST(CollectBasic, MalformedFloodIsRateLimitedWithASummaryAndShortLines) {
   TempDir dir;
   FakeDevice fake;
-  Process c(collect_args({"--device", dev(fake.port), "--count", "1", "--out", dir.file("data.txt"), "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(fake.port), "--count", "1", "--out", dir.file("data.txt"), "--quiet"}));
   FileDesc conn = fake.accept();
   ASSERT_TRUE(conn);
   recv_for(conn.get(), 8);
@@ -240,7 +210,7 @@ TEST(CollectBasic, MalformedFloodIsRateLimitedWithASummaryAndShortLines) {
     shown += l.find("malformed reading not stored") != std::string::npos;
   }
   EXPECT_EQ(shown, 5u) << "the first 5 of a window are shown";
-  EXPECT_NE(err.find(dev(fake.port) + ": 2,995 malformed lines suppressed in the last "), std::string::npos) << err;
+  EXPECT_NE(err.find(loopback(fake.port) + ": 2,995 malformed lines suppressed in the last "), std::string::npos) << err;
   EXPECT_NE(err.find("3000 malformed not stored"), std::string::npos) << err;
 }
 
@@ -249,7 +219,7 @@ TEST(CollectBasic, MalformedFloodIsRateLimitedWithASummaryAndShortLines) {
 TEST(CollectBasic, ReadingUnderAnotherDevicesNameIsNotStored) {
   TempDir dir;
   FakeDevice fake;
-  Process c(collect_args({"--device", dev(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(fake.port), "--count", "2", "--out", dir.file("data.txt"), "--quiet"}));
   FileDesc conn = fake.accept();
   ASSERT_TRUE(conn);
   recv_for(conn.get(), 8);
@@ -261,7 +231,7 @@ TEST(CollectBasic, ReadingUnderAnotherDevicesNameIsNotStored) {
   EXPECT_NE(lines[0].find("Device1: Temp=1"), std::string::npos);
   EXPECT_NE(lines[1].find("Device1: Temp=3"), std::string::npos);
   std::string err = c.read_all_stderr(1000ms);
-  EXPECT_NE(err.find(dev(fake.port) + ": reading under another device's name not stored (this connection is Device1): "
+  EXPECT_NE(err.find(loopback(fake.port) + ": reading under another device's name not stored (this connection is Device1): "
                                       "Device2: Heartbeat=99"),
             std::string::npos)
       << err;
@@ -274,9 +244,9 @@ TEST(CollectBasic, DeviceListFileWithComments) {
   Server d2({"device", "--kind", "health", "--port", "0", "--interval", "0.03", "--quiet"});
   {
     std::ofstream list(dir.file("devices.txt"));
-    list << "# the two devices of homework 10\n" << dev(d1.port) << "   # env\n\n  " << dev(d2.port) << "\n";
+    list << "# the two devices of homework 10\n" << loopback(d1.port) << "   # env\n\n  " << loopback(d2.port) << "\n";
   }
-  Process c(collect_args({"--device-list", dir.file("devices.txt"), "--per-device", "3", "--out",
+  Process c(concur_args({"collect", "--device-list", dir.file("devices.txt"), "--per-device", "3", "--out",
                           dir.file("data.txt"), "--quiet"}));
   ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
   auto counts = check_data_file(slurp(dir.file("data.txt")));
@@ -290,11 +260,11 @@ TEST(CollectBasic, DurationStopsEvenWithNoDeviceUp) {
   int port = unused.port;
   unused.listener.reset();
   auto t0 = std::chrono::steady_clock::now();
-  Process c(collect_args({"--device", dev(port), "--duration", "300ms", "--out", dir.file("data.txt")}));
+  Process c(concur_args({"collect", "--device", loopback(port), "--duration", "300ms", "--out", dir.file("data.txt")}));
   ASSERT_EQ(c.wait(3000ms), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   std::string err = c.read_all_stderr(500ms);
-  EXPECT_NE(err.find(dev(port) + ": Connection refused; retrying in"), std::string::npos) << err;
+  EXPECT_NE(err.find(loopback(port) + ": Connection refused; retrying in"), std::string::npos) << err;
 }
 
 TEST(CollectOptions, BadOptionsExitTwoWithOneLineNamingTheOption) {
@@ -315,20 +285,18 @@ TEST(CollectOptions, BadOptionsExitTwoWithOneLineNamingTheOption) {
                                          {{"--shard", "1/0"}, "--shard"},
                                          {{"--shard", "half"}, "--shard"},
                                          {{"--device-list", dir.file("missing.txt")}, "--device-list"}}) {
-    auto argv = collect_args(k.args);
+    auto argv = concur_args({"collect"});
+    argv.insert(argv.end(), k.args.begin(), k.args.end());
     argv.insert(argv.end(), {"--out", dir.file("data.txt")});
     Process p(argv);
-    EXPECT_EQ(p.wait(3000ms), 2) << k.names;
-    std::string err = p.read_all_stderr(1000ms);
-    EXPECT_NE(err.find(k.names), std::string::npos) << err;
-    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_TRUE(is_usage_error(p, k.names));
   }
 }
 
 TEST(CollectOptions, UnopenableOutIsExitOneWithAClearMessage) {
   TempDir dir;
   std::string out = dir.file("no-such-dir/data.txt");
-  Process p(collect_args({"--device", "127.0.0.1:1", "--out", out}));
+  Process p(concur_args({"collect", "--device", "127.0.0.1:1", "--out", out}));
   EXPECT_EQ(p.wait(3000ms), 1);
   std::string err = p.read_all_stderr(1000ms);
   EXPECT_EQ(err, "concur: cannot open " + out + ": No such file or directory\n");
@@ -337,36 +305,9 @@ TEST(CollectOptions, UnopenableOutIsExitOneWithAClearMessage) {
 
 // ---- faults (RELIABILITY §2, cases 28-30) ----
 
-// A first port P such that P … P+n-1 are all free on loopback right now.
-int free_port_range(int n) {
-  std::mt19937 rng(std::random_device{}());
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int base = std::uniform_int_distribution<int>(20000, 60000 - n)(rng);
-    std::vector<FileDesc> held;
-    try {
-      for (int i = 0; i < n; ++i) held.push_back(tcp_listen(Endpoint::parse("0.0.0.0", static_cast<uint16_t>(base + i))));
-      return base;
-    } catch (const std::exception&) {
-    }
-  }
-  throw std::runtime_error("no free port range");
-}
-
 int closed_port() {
   FakeDevice gone;
   return gone.port;  // the listener closes with `gone`: connects are refused
-}
-
-size_t line_count(const std::string& path) { return split_lines(slurp(path)).size(); }
-
-// Waits until the file holds at least n lines.
-bool wait_for_lines(const std::string& path, size_t n, Ms timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (line_count(path) >= n) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
 }
 
 TEST(CollectFaults, DeviceKilledAndRestartedIsRegisteredAgain) {
@@ -374,28 +315,28 @@ TEST(CollectFaults, DeviceKilledAndRestartedIsRegisteredAgain) {
   std::string out = dir.file("data.txt");
   auto d1 = std::make_unique<Server>(std::vector<std::string>{"device", "--port", "0", "--interval", "0.03", "--quiet"});
   int port = d1->port;
-  Process c(collect_args({"--device", dev(port), "--out", out, "--quiet"}));
-  ASSERT_TRUE(wait_for_lines(out, 3, 3000ms));
+  Process c(concur_args({"collect", "--device", loopback(port), "--out", out, "--quiet"}));
+  ASSERT_TRUE(wait_for_file_lines(out, 3, 3000ms));
   d1->proc.signal(SIGKILL);
   ASSERT_TRUE(d1->proc.wait(2000ms));
   d1.reset();
   std::this_thread::sleep_for(200ms);
   size_t before = line_count(out);
   d1 = std::make_unique<Server>(std::vector<std::string>{"device", "--port", std::to_string(port), "--interval", "0.03", "--quiet"});
-  EXPECT_TRUE(wait_for_lines(out, before + 3, 4000ms)) << "collection did not resume";
+  EXPECT_TRUE(wait_for_file_lines(out, before + 3, 4000ms)) << "collection did not resume";
   c.signal(SIGTERM);
   ASSERT_EQ(c.wait(3000ms), 0);
   check_data_file(slurp(out));
   std::string err = c.read_all_stderr(500ms);
-  EXPECT_NE(err.find(dev(port) + ": closed the connection; retrying in"), std::string::npos) << err;
-  EXPECT_NE(err.find("registered with " + dev(port) + " again"), std::string::npos) << err;
-  EXPECT_NE(err.find(dev(port) + ": collecting again (no reading for "), std::string::npos) << "gap not logged: " << err;
+  EXPECT_NE(err.find(loopback(port) + ": closed the connection; retrying in"), std::string::npos) << err;
+  EXPECT_NE(err.find("registered with " + loopback(port) + " again"), std::string::npos) << err;
+  EXPECT_NE(err.find(loopback(port) + ": collecting again (no reading for "), std::string::npos) << "gap not logged: " << err;
 }
 
 TEST(CollectFaults, DeviceNotUpAtStartIsCollectedOnceItComesUp) {
   TempDir dir;
   int port = closed_port();
-  Process c(collect_args({"--device", dev(port), "--count", "3", "--out", dir.file("data.txt"), "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(port), "--count", "3", "--out", dir.file("data.txt"), "--quiet"}));
   std::this_thread::sleep_for(700ms);
   Server d1({"device", "--port", std::to_string(port), "--interval", "0.02", "--quiet"});
   ASSERT_EQ(c.wait(6000ms), 0) << c.read_all_stderr(100ms);
@@ -405,7 +346,7 @@ TEST(CollectFaults, DeviceNotUpAtStartIsCollectedOnceItComesUp) {
 TEST(CollectFaults, OtherDevicesKeepFlowingWhileOneIsDown) {
   TempDir dir;
   Server d2({"device", "--kind", "health", "--port", "0", "--interval", "0.02", "--quiet"});
-  Process c(collect_args({"--device", dev(closed_port()), "--device", dev(d2.port), "--count", "10", "--out",
+  Process c(concur_args({"collect", "--device", loopback(closed_port()), "--device", loopback(d2.port), "--count", "10", "--out",
                           dir.file("data.txt"), "--quiet"}));
   ASSERT_EQ(c.wait(4000ms), 0) << c.read_all_stderr(100ms);
   EXPECT_EQ(check_data_file(slurp(dir.file("data.txt")))["Device2"], 10);
@@ -414,7 +355,7 @@ TEST(CollectFaults, OtherDevicesKeepFlowingWhileOneIsDown) {
 TEST(CollectFaults, SilentDeviceIsReportedOfflineAndReplaced) {
   TempDir dir;
   FakeDevice fake;
-  Process c(collect_args({"--device", dev(fake.port), "--offline-after", "300ms", "--count", "2", "--out",
+  Process c(concur_args({"collect", "--device", loopback(fake.port), "--offline-after", "300ms", "--count", "2", "--out",
                           dir.file("data.txt"), "--quiet"}));
   FileDesc first = fake.accept();
   ASSERT_TRUE(first);
@@ -430,14 +371,14 @@ TEST(CollectFaults, SilentDeviceIsReportedOfflineAndReplaced) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[1].find("Temp=2"), std::string::npos);
   std::string err = c.read_all_stderr(500ms);
-  EXPECT_NE(err.find(dev(fake.port) + ": offline (no reading for"), std::string::npos) << err;
+  EXPECT_NE(err.find(loopback(fake.port) + ": offline (no reading for"), std::string::npos) << err;
 }
 
 TEST(CollectFaults, SigtermExitsZeroWithEverythingFlushed) {
   TempDir dir;
   Server d1({"device", "--port", "0", "--interval", "5ms", "--quiet"});
   Server d2({"device", "--kind", "health", "--port", "0", "--interval", "5ms", "--quiet"});
-  Process c(collect_args({"--device", dev(d1.port), "--device", dev(d2.port), "--out", dir.file("data.txt")}));
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--device", loopback(d2.port), "--out", dir.file("data.txt")}));
   ASSERT_TRUE(c.wait_for_line("Device2:", 3000ms));
   std::this_thread::sleep_for(300ms);
   c.signal(SIGTERM);
@@ -472,11 +413,11 @@ TEST(CollectShard, ThreeCollectorsSplitAFleetWithNoDeviceTwiceAndNoneLeftOut) {
   ASSERT_TRUE(fleet);
   {
     std::ofstream list(dir.file("devices.txt"));
-    for (int i = 0; i < n; ++i) list << dev(base + i) << "\n";
+    for (int i = 0; i < n; ++i) list << loopback(base + i) << "\n";
   }
   std::vector<std::unique_ptr<Process>> collectors;
   for (int s = 1; s <= 3; ++s)
-    collectors.push_back(std::make_unique<Process>(collect_args({"--device-list", dir.file("devices.txt"), "--shard",
+    collectors.push_back(std::make_unique<Process>(concur_args({"collect", "--device-list", dir.file("devices.txt"), "--shard",
                                                                  fmt::format("{}/3", s), "--per-device", "3", "--out",
                                                                  dir.file(fmt::format("data{}.txt", s)), "--quiet"})));
   std::map<std::string, int> owner;
@@ -507,11 +448,11 @@ TEST(CollectFaults, KillNineDuringHeavyWritingLeavesOnlyWholeLinesAndRestartAppe
   ASSERT_TRUE(fleet);
   {
     std::ofstream list(dir.file("devices.txt"));
-    for (int i = 0; i < n; ++i) list << dev(base + i) << "\n";
+    for (int i = 0; i < n; ++i) list << loopback(base + i) << "\n";
   }
   {
-    Process c(collect_args({"--device-list", dir.file("devices.txt"), "--out", out, "--quiet"}));
-    ASSERT_TRUE(wait_for_lines(out, 2000, 4000ms));
+    Process c(concur_args({"collect", "--device-list", dir.file("devices.txt"), "--out", out, "--quiet"}));
+    ASSERT_TRUE(wait_for_file_lines(out, 2000, 4000ms));
     std::this_thread::sleep_for(100ms);
     c.signal(SIGKILL);
     ASSERT_EQ(c.wait(2000ms), 128 + SIGKILL);
@@ -520,7 +461,7 @@ TEST(CollectFaults, KillNineDuringHeavyWritingLeavesOnlyWholeLinesAndRestartAppe
   auto counts = check_data_file(text);
   EXPECT_EQ(counts.size(), static_cast<size_t>(n));
   size_t lines_before = split_lines(text).size();
-  Process again(collect_args({"--device-list", dir.file("devices.txt"), "--out", out, "--quiet", "--count", "100"}));
+  Process again(concur_args({"collect", "--device-list", dir.file("devices.txt"), "--out", out, "--quiet", "--count", "100"}));
   ASSERT_EQ(again.wait(4000ms), 0);
   std::string after = slurp(out);
   check_data_file(after);
@@ -538,7 +479,7 @@ TEST(CollectFaults, TornTailIsCutOffBeforeAppending) {
     f << whole << torn;
   }
   Server d1({"device", "--port", "0", "--interval", "0.02", "--quiet"});
-  Process c(collect_args({"--device", dev(d1.port), "--count", "2", "--out", out, "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--count", "2", "--out", out, "--quiet"}));
   ASSERT_EQ(c.wait(4000ms), 0);
   std::string text = slurp(out);
   ASSERT_EQ(text.substr(0, whole.size()), whole);
@@ -551,7 +492,7 @@ TEST(CollectFaults, TornTailIsCutOffBeforeAppending) {
 TEST(CollectFaults, FullDiskIsAClearErrorNotACrash) {
   if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
   Server d1({"device", "--port", "0", "--interval", "0.02", "--quiet"});
-  Process c(collect_args({"--device", dev(d1.port), "--out", "/dev/full", "--quiet"}));
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--out", "/dev/full", "--quiet"}));
   std::this_thread::sleep_for(500ms);
   ASSERT_TRUE(c.running()) << c.read_all_stderr(100ms);
   c.signal(SIGTERM);
@@ -567,7 +508,7 @@ TEST(CollectFaults, FileSizeLimitLeavesOnlyWholeLines) {
   TempDir dir;
   std::string out = dir.file("data.txt");
   Server d1({"device", "--port", "0", "--interval", "3ms", "--quiet"});
-  Process c(collect_args({"--device", dev(d1.port), "--out", out, "--quiet"}), "", [] {
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--out", out, "--quiet"}), "", [] {
     rlimit rl{1500, 1500};
     ::setrlimit(RLIMIT_FSIZE, &rl);
   });
@@ -584,32 +525,10 @@ TEST(CollectFaults, FileSizeLimitLeavesOnlyWholeLines) {
 
 // ---- --db (SPEC §4) ----
 
-// Runs one query with the SQLite API and returns the rows as "a|b" strings.
-std::vector<std::string> query(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::vector<std::string> out;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    char* err = nullptr;
-    sqlite3_exec(
-        db, sql.c_str(),
-        [](void* p, int n, char** v, char**) {
-          std::string row;
-          for (int i = 0; i < n; ++i) row += (i ? "|" : "") + std::string(v[i] ? v[i] : "NULL");
-          static_cast<std::vector<std::string>*>(p)->push_back(row);
-          return 0;
-        },
-        &out, &err);
-    if (err) out.push_back(std::string("error: ") + err);
-    sqlite3_free(err);
-  }
-  sqlite3_close(db);
-  return out;
-}
-
+// Rows of the readings table (0 while it cannot be read).
 size_t count_rows(const std::string& db, const std::string& where = "1") {
-  auto r = query(db, "SELECT count(*) FROM readings WHERE " + where);
-  return r.size() == 1 ? std::stoul(r[0]) : 0;
+  auto r = sqlite_rows(db, "SELECT count(*) FROM readings WHERE " + where);
+  return r.size() == 1 && r[0].find_first_not_of("0123456789") == std::string::npos && !r[0].empty() ? std::stoul(r[0]) : 0;
 }
 
 TEST(CollectDb, EveryReadingOfDataTxtIsInTheDatabaseOneRowPerField) {
@@ -619,23 +538,23 @@ TEST(CollectDb, EveryReadingOfDataTxtIsInTheDatabaseOneRowPerField) {
   Server d2({"device", "--kind", "health", "--port", "0", "--interval", "0.02", "--quiet"});
   double t0 = static_cast<double>(std::time(nullptr));
   for (int run = 1; run <= 2; ++run) {  // the second run appends
-    Process c(collect_args({"--device", dev(d1.port), "--device", dev(d2.port), "--per-device", "5", "--out",
+    Process c(concur_args({"collect", "--device", loopback(d1.port), "--device", loopback(d2.port), "--per-device", "5", "--out",
                             dir.file("data.txt"), "--db", db, "--quiet"}));
     ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
   }
   double t1 = static_cast<double>(std::time(nullptr)) + 1;
   auto counts = check_data_file(slurp(dir.file("data.txt")));
-  EXPECT_EQ(query(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  EXPECT_EQ(sqlite_rows(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
   for (const auto& [device, n] : counts) {
     EXPECT_EQ(count_rows(db, "device = '" + device + "'"), static_cast<size_t>(3 * n)) << device;
     // Every reading is whole: three metrics per (device, time).
-    EXPECT_EQ(query(db, "SELECT count(*) FROM (SELECT time FROM readings WHERE device = '" + device +
+    EXPECT_EQ(sqlite_rows(db, "SELECT count(*) FROM (SELECT time FROM readings WHERE device = '" + device +
                             "' GROUP BY time HAVING count(*) % 3 != 0)"),
               std::vector<std::string>{"0"});
   }
-  EXPECT_EQ(query(db, "SELECT DISTINCT metric FROM readings WHERE device = 'Device2' ORDER BY metric"),
+  EXPECT_EQ(sqlite_rows(db, "SELECT DISTINCT metric FROM readings WHERE device = 'Device2' ORDER BY metric"),
             (std::vector<std::string>{"Cal", "Heartbeat", "Steps"}));
-  auto range = query(db, "SELECT min(time) >= " + std::to_string(t0) + " AND max(time) <= " + std::to_string(t1) +
+  auto range = sqlite_rows(db, "SELECT min(time) >= " + std::to_string(t0) + " AND max(time) <= " + std::to_string(t1) +
                              " FROM readings");
   EXPECT_EQ(range, std::vector<std::string>{"1"}) << "time is not the Unix time of receipt";
 }
@@ -649,12 +568,12 @@ TEST(CollectDb, KillNineNeverCorruptsTheDatabaseAndARestartAppends) {
   ASSERT_TRUE(fleet);
   {
     std::ofstream list(dir.file("devices.txt"));
-    for (int i = 0; i < n; ++i) list << dev(base + i) << "\n";
+    for (int i = 0; i < n; ++i) list << loopback(base + i) << "\n";
   }
   size_t committed = 0;
   {
-    Process c(collect_args({"--device-list", dir.file("devices.txt"), "--out", dir.file("data.txt"), "--db", db, "--quiet"}));
-    ASSERT_TRUE(wait_for_lines(dir.file("data.txt"), 3000, 5000ms));
+    Process c(concur_args({"collect", "--device-list", dir.file("devices.txt"), "--out", dir.file("data.txt"), "--db", db, "--quiet"}));
+    ASSERT_TRUE(wait_for_file_lines(dir.file("data.txt"), 3000, 5000ms));
     // Wait for a commit after the first one (group commits, one a second), then kill mid-run.
     size_t first = count_rows(db);
     auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -664,18 +583,18 @@ TEST(CollectDb, KillNineNeverCorruptsTheDatabaseAndARestartAppends) {
     c.signal(SIGKILL);
     ASSERT_EQ(c.wait(2000ms), 128 + SIGKILL);
   }
-  EXPECT_EQ(query(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  EXPECT_EQ(sqlite_rows(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
   size_t rows = count_rows(db);
   EXPECT_GE(rows, committed) << "a committed reading was lost";
   EXPECT_EQ(rows % 3, 0u) << "a reading stored in part";
-  EXPECT_EQ(query(db, "SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY device, time HAVING count(*) % 3 != 0)"),
+  EXPECT_EQ(sqlite_rows(db, "SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY device, time HAVING count(*) % 3 != 0)"),
             std::vector<std::string>{"0"});
   EXPECT_LE(rows, line_count(dir.file("data.txt")) * 3);
-  Process again(collect_args({"--device-list", dir.file("devices.txt"), "--out", dir.file("data.txt"), "--db", db,
+  Process again(concur_args({"collect", "--device-list", dir.file("devices.txt"), "--out", dir.file("data.txt"), "--db", db,
                               "--quiet", "--count", "100"}));
   ASSERT_EQ(again.wait(5000ms), 0) << again.read_all_stderr(100ms);
   EXPECT_EQ(count_rows(db), rows + 300);
-  EXPECT_EQ(query(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  EXPECT_EQ(sqlite_rows(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
 // A database another writer keeps locked fails its passes; data.txt goes on meanwhile, and once
@@ -685,16 +604,15 @@ TEST(CollectDb, ALockedDatabaseNeverStopsDataTxtAndCatchesUp) {
   std::string db = dir.file("readings.db");
   std::string out = dir.file("data.txt");
   Server d1({"device", "--port", "0", "--interval", "0.01", "--quiet"});
-  Process c(collect_args({"--device", dev(d1.port), "--out", out, "--db", db, "--quiet"}));
-  ASSERT_TRUE(wait_for_lines(out, 3, 3000ms));
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--out", out, "--db", db, "--quiet"}));
+  ASSERT_TRUE(wait_for_file_lines(out, 3, 3000ms));
+  auto other = std::make_unique<SqliteDb>(db);
+  other->exec("BEGIN EXCLUSIVE");
   size_t before = line_count(out);
   EXPECT_TRUE(c.wait_for_stderr("cannot write " + db + ": database is locked", 4000ms)) << c.read_all_stderr(100ms);
-  EXPECT_TRUE(wait_for_lines(out, before + 30, 3000ms)) << "data.txt stalled while the database was locked";
-  sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
-  sqlite3_close(other);
+  EXPECT_TRUE(wait_for_file_lines(out, before + 30, 3000ms)) << "data.txt stalled while the database was locked";
+  other->exec("COMMIT");
+  other.reset();
   // The next retry (once a second) writes the backlog.
   EXPECT_TRUE(c.wait_for_stderr("writing to " + db + " works again", 4000ms)) << c.read_all_stderr(100ms);
   c.signal(SIGTERM);
@@ -708,7 +626,7 @@ TEST(CollectDb, ADatabaseThatCannotBeOpenedIsExitOneWithTheReason) {
     std::ofstream f(dir.file("not.db"));
     f << "plain text, certainly not an SQLite database header at all, long enough";
   }
-  Process p(collect_args({"--device", "127.0.0.1:1", "--out", dir.file("data.txt"), "--db", dir.file("not.db")}));
+  Process p(concur_args({"collect", "--device", "127.0.0.1:1", "--out", dir.file("data.txt"), "--db", dir.file("not.db")}));
   EXPECT_EQ(p.wait(3000ms), 1);
   EXPECT_EQ(p.read_all_stderr(1000ms), "concur: cannot open database " + dir.file("not.db") + ": file is not a database\n");
 }

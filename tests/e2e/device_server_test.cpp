@@ -8,13 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <random>
 #include <regex>
 
 #include "core/endpoint.hpp"
 #include "core/socket.hpp"
 #include "support/net.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
+#include "support/usage_error.hpp"
 
 namespace concur::test {
 namespace {
@@ -29,21 +30,6 @@ void expect_env(const std::string& line) {
   EXPECT_LE(std::stoi(m[2]), 100);
   EXPECT_GE(std::stoi(m[3]), 70);
   EXPECT_LE(std::stoi(m[3]), 150);
-}
-
-// A first port P such that P … P+n-1 are all free on loopback right now.
-int free_port_range(int n) {
-  std::mt19937 rng(std::random_device{}());
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int base = std::uniform_int_distribution<int>(20000, 60000 - n)(rng);
-    std::vector<FileDesc> held;
-    try {
-      for (int i = 0; i < n; ++i) held.push_back(tcp_listen(Endpoint::parse("0.0.0.0", static_cast<uint16_t>(base + i))));
-      return base;
-    } catch (const std::exception&) {
-    }
-  }
-  throw std::runtime_error("no free port range");
 }
 
 std::string stderr_of(Process& p) { return p.read_all_stderr(2000ms); }
@@ -148,10 +134,7 @@ TEST(DeviceFleet, ThreeDevicesOnConsecutivePortsNamedWithIndex) {
 
 TEST(DeviceFleet, NeedsAFixedPort) {
   Process p({concur_binary(), "device", "--fleet", "3"});
-  EXPECT_EQ(p.wait(3000ms), 2);
-  std::string err = stderr_of(p);
-  EXPECT_NE(err.find("--fleet"), std::string::npos) << err;
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_TRUE(is_usage_error(p, "--fleet"));
 }
 
 TEST(DeviceOptions, BadOptionsExitTwoWithOneLineNamingTheOption) {
@@ -169,10 +152,7 @@ TEST(DeviceOptions, BadOptionsExitTwoWithOneLineNamingTheOption) {
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     if (c.names != "--port") argv.insert(argv.end(), {"--port", "0"});
     Process p(argv);
-    EXPECT_EQ(p.wait(3000ms), 2) << c.names;
-    std::string err = stderr_of(p);
-    EXPECT_NE(err.find(c.names), std::string::npos) << err;
-    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_TRUE(is_usage_error(p, c.names));
   }
 }
 

@@ -3,25 +3,21 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
-#include <fstream>
 #include <regex>
 #include <thread>
 
 #include "core/endpoint.hpp"
 #include "core/socket.hpp"
+#include "models/model.hpp"
+#include "support/model_available.hpp"
 #include "support/net.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/text_file.hpp"
 
 namespace concur::test {
 namespace {
-
-long rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 // Streams up to `limit` bytes of newline-free garbage until the peer stops taking them; returns
 // how many bytes went out.
@@ -37,7 +33,11 @@ size_t stream_garbage(int fd, size_t limit, Ms budget) {
   return sent;
 }
 
-class HardeningChat : public ::testing::TestWithParam<std::string> {};
+// Every model chat-server takes (the registry's can_share_a_room).
+class HardeningChat : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { SKIP_IF_MODEL_UNAVAILABLE(GetParam()); }
+};
 
 TEST_P(HardeningChat, TenGarbageStreamsKeepRssBoundedAndOthersChatting) {
   Server server({"chat-server", "--port", "0", "--bind", "127.0.0.1", "--quiet", "--model", GetParam()});
@@ -54,7 +54,7 @@ TEST_P(HardeningChat, TenGarbageStreamsKeepRssBoundedAndOthersChatting) {
   ASSERT_TRUE(linked) << "alice and bob never reached each other";
   while (bob.recv_line(Ms(100))) {
   }
-  long before = rss_kib(server.proc.pid());
+  long before = status_kib(server.proc.pid(), "VmRSS");
 
   std::vector<std::thread> floods;
   std::atomic<size_t> total{0};
@@ -75,7 +75,7 @@ TEST_P(HardeningChat, TenGarbageStreamsKeepRssBoundedAndOthersChatting) {
     ASSERT_EQ(*line, "[alice]hello " + std::to_string(k));
   }
   for (auto& t : floods) t.join();
-  long after = rss_kib(server.proc.pid());
+  long after = status_kib(server.proc.pid(), "VmRSS");
   // Every garbage stream was cut off at the 4096-byte line limit: far less than 10 x 100 MB
   // went in, and the server grew by less than 16 MiB.
   EXPECT_LT(total.load(), size_t{10} * (100u << 20));
@@ -86,7 +86,8 @@ TEST_P(HardeningChat, TenGarbageStreamsKeepRssBoundedAndOthersChatting) {
   EXPECT_EQ(line, "[alice]still here");
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, HardeningChat, ::testing::Values("thread", "epoll"));
+INSTANTIATE_TEST_SUITE_P(Models, HardeningChat, ::testing::ValuesIn(model_names(can_share_a_room)),
+                         [](const auto& info) { return info.param; });
 
 // A fake device that answers Register with 100 MB of garbage without a newline.
 TEST(HardeningCollect, GarbageDeviceCostsBoundedMemoryAndNeverReachesTheFile) {
@@ -103,16 +104,15 @@ TEST(HardeningCollect, GarbageDeviceCostsBoundedMemoryAndNeverReachesTheFile) {
     ::close(fd);
   });
   Server good({"device", "--kind", "env", "--port", "0", "--bind", "127.0.0.1", "--interval", "0.05"});
-  char dir[] = "/tmp/concur-hardening-XXXXXX";
-  ASSERT_TRUE(::mkdtemp(dir));
-  std::string out = std::string(dir) + "/data.txt";
-  Process collector({concur_binary(), "collect", "--device", "127.0.0.1:" + std::to_string(good.port), "--device",
-                     "127.0.0.1:" + std::to_string(bad_port), "--out", out, "--quiet", "--duration", "4s"});
+  TempDir dir;
+  std::string out = dir.file("data.txt");
+  Process collector(concur_args({"collect", "--device", loopback(good.port), "--device", loopback(bad_port), "--out", out,
+                                 "--quiet", "--duration", "4s"}));
   // Growth, not an absolute size: a sanitizer build starts at tens of MB before doing anything.
   std::this_thread::sleep_for(Ms(100));
-  long base = rss_kib(collector.pid()), peak = base;
+  long base = status_kib(collector.pid(), "VmRSS"), peak = base;
   for (int i = 0; i < 30 && collector.running(); ++i) {
-    peak = std::max(peak, rss_kib(collector.pid()));
+    peak = std::max(peak, status_kib(collector.pid(), "VmRSS"));
     std::this_thread::sleep_for(Ms(100));
   }
   auto rc = collector.wait(Ms(15000));
@@ -121,17 +121,11 @@ TEST(HardeningCollect, GarbageDeviceCostsBoundedMemoryAndNeverReachesTheFile) {
   EXPECT_EQ(*rc, 0);
   EXPECT_LT(peak - base, 32 * 1024) << "collector RSS grew from " << base << " KiB to " << peak << " KiB while "
                                      << sent.load() << " bytes of garbage arrived";
-  std::ifstream in(out);
-  std::string line;
-  int good_lines = 0;
   static const std::regex re(R"(^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: Device1: Temp=\d+, Humid=\d+, lilum=\d+$)");
-  while (std::getline(in, line)) {
+  auto lines = split_lines(slurp(out));
+  for (const auto& line : lines)
     EXPECT_TRUE(std::regex_match(line, re)) << "unexpected line in the data file: " << line.substr(0, 80);
-    ++good_lines;
-  }
-  EXPECT_GT(good_lines, 5) << "the good device must keep being collected";
-  std::remove(out.c_str());
-  ::rmdir(dir);
+  EXPECT_GT(lines.size(), 5u) << "the good device must keep being collected";
 }
 
 }  // namespace

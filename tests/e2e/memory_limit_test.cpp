@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "models/model.hpp"
+#include "support/echo_probe.hpp"
+#include "support/model_available.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
 
@@ -30,14 +32,6 @@
 namespace concur::test {
 namespace {
 
-long vm_size_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
-  return -1;
-}
-
 // Address space the server gets beyond its start-up size: room for a few dozen clients, far
 // less than the pressure below asks for.
 constexpr long kHeadroomKib = 32 * 1024;
@@ -52,6 +46,7 @@ std::string name_of(const ::testing::TestParamInfo<Case>& info) {
 
 class MemoryLimit : public ::testing::TestWithParam<Case> {
  protected:
+  void SetUp() override { SKIP_IF_MODEL_UNAVAILABLE(GetParam().model); }
   // No server-wide pressure to build when clients are served one at a time or each in its own
   // process: there is only survival to show.
   bool one_client_per_process_or_at_once() const {
@@ -73,10 +68,10 @@ class MemoryLimit : public ::testing::TestWithParam<Case> {
       Server probe(args());
       // A model may set up after its `listening on` line (pool and prefork start their workers
       // then): take the size once it has stopped changing, so the headroom is all for clients.
-      base = vm_size_kib(probe.proc.pid());
+      base = status_kib(probe.proc.pid(), "VmSize");
       for (int same = 0, i = 0; same < 5 && i < 100; ++i) {
         std::this_thread::sleep_for(Ms(20));
-        long now = vm_size_kib(probe.proc.pid());
+        long now = status_kib(probe.proc.pid(), "VmSize");
         same = now == base ? same + 1 : 0;
         base = now;
       }
@@ -104,7 +99,7 @@ void stuff(int fd, size_t limit, const std::string& piece) {
 
 // Echo: peers that send a lot and never read; the server queues up to its high-water mark for
 // each (and under `thread` needs a thread each).
-void pressure_echo(int port, int clients, std::vector<std::unique_ptr<TestClient>>& held) {
+[[maybe_unused]] void pressure_echo(int port, int clients, std::vector<std::unique_ptr<TestClient>>& held) {
   std::string junk(64 * 1024, 'x');
   for (int i = 0; i < clients; ++i) {
     try {
@@ -119,8 +114,8 @@ void pressure_echo(int port, int clients, std::vector<std::unique_ptr<TestClient
 }
 
 // Chat: members that never read, then one member floods the room: every line is queued for each
-// of them (up to --max-queue each).
-void pressure_chat(int port, std::vector<std::unique_ptr<TestClient>>& held) {
+// of them (up to --max-queue each). (Unused where sanitizers rule out RLIMIT_AS: [[maybe_unused]].)
+[[maybe_unused]] void pressure_chat(int port, std::vector<std::unique_ptr<TestClient>>& held) {
   for (int i = 0; i < 150; ++i) {
     try {
       held.push_back(std::make_unique<TestClient>(port));
@@ -154,17 +149,7 @@ void pressure_chat(int port, std::vector<std::unique_ptr<TestClient>>& held) {
   }
 }
 
-bool echo_works(int port) {
-  try {
-    TestClient c(port);
-    c.send_all("still here\n");
-    return c.recv_line(Ms(5000)) == std::optional<std::string>("still here");
-  } catch (...) {
-    return false;
-  }
-}
-
-bool chat_works(int port) {
+[[maybe_unused]] bool chat_works(int port) {
   try {
     TestClient alice(port), bob(port);
     alice.send_all("[alice]\n");
@@ -198,7 +183,7 @@ TEST_P(MemoryLimit, DropsWhatItCannotAffordAndKeepsServing) {
   // The server serves newcomers again once the pressing clients are gone.
   bool works = false;
   for (int attempt = 0; attempt < 20 && !works; ++attempt) {
-    works = chat ? chat_works(server->port) : echo_works(server->port);
+    works = chat ? chat_works(server->port) : echoes(server->port, "still here\n", Ms(5000));
     if (!works) std::this_thread::sleep_for(Ms(250));
   }
   EXPECT_TRUE(works) << "no service after the pressure:\n" << server->proc.read_all_stderr(Ms(500));
@@ -225,7 +210,7 @@ TEST(MemoryLimitStart, PoolThatCannotStartItsWorkersExitsAtOnce) {
   long base;
   {
     Server probe({"echo-server", "--port", "0", "--bind", "127.0.0.1", "--model", "pool", "--workers", "1"});
-    base = vm_size_kib(probe.proc.pid());
+    base = status_kib(probe.proc.pid(), "VmSize");
     probe.proc.signal(SIGTERM);
     probe.proc.wait();
   }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "clients/name_colour.hpp"
+#include "support/installed.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
 #include "support/seed_peer.hpp"
@@ -86,7 +87,7 @@ auto bottom_is(const std::string& row) {
 }
 
 TEST(TerminalChat, MessagesGoAboveTheHalfTypedLineWhichIsSentOnceAndRecalled) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed (scripts/setup.sh installs it)";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   ChatServer s;
   Pane p(chat_args(s.port));
   Tmux& t = p.term();
@@ -151,7 +152,7 @@ TEST(TerminalChat, MessagesGoAboveTheHalfTypedLineWhichIsSentOnceAndRecalled) {
 }
 
 TEST(TerminalChat, CtrlCSendsQuitExitsZeroAndRestoresTheTerminal) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   // The test is the server here, to see the exact bytes the client sends.
   PeerListener listener;
   Pane p("chat-client --port " + std::to_string(listener.port()) + " --id alice");
@@ -172,7 +173,7 @@ TEST(TerminalChat, CtrlCSendsQuitExitsZeroAndRestoresTheTerminal) {
 }
 
 TEST(TerminalChat, ServerGoingAwayIsShownAndTheTerminalRestored) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   auto s = std::make_unique<ChatServer>();
   Pane p(chat_args(s->port));
   Tmux& t = p.term();
@@ -189,7 +190,7 @@ TEST(TerminalChat, ServerGoingAwayIsShownAndTheTerminalRestored) {
 }
 
 TEST(TerminalChat, ResizeRedrawsTheLineForTheNewWidth) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   ChatServer s;
   Pane p(chat_args(s.port), "", 80, 12);
   Tmux& t = p.term();
@@ -228,7 +229,7 @@ TEST(TerminalChat, ResizeRedrawsTheLineForTheNewWidth) {
 }
 
 TEST(TerminalChat, NoColorAndTheOptionTurnColourOff) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   for (const auto& [env, args] : std::vector<std::pair<std::string, std::string>>{{"NO_COLOR=1", ""}, {"", "--no-color"}}) {
     SCOPED_TRACE(env + args);
     ChatServer s;
@@ -246,7 +247,7 @@ TEST(TerminalChat, NoColorAndTheOptionTurnColourOff) {
 }
 
 TEST(TerminalChat, HistoryFileKeepsLinesAcrossSessions) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   ChatServer s;
   TempDir dir;
   const std::string hist = dir.path() + "/history";
@@ -270,7 +271,7 @@ TEST(TerminalChat, HistoryFileKeepsLinesAcrossSessions) {
 }
 
 TEST(TerminalChat, DumbTerminalGetsPlainLines) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   ChatServer s;
   Pane p(chat_args(s.port), "TERM=dumb");
   Tmux& t = p.term();
@@ -289,7 +290,7 @@ TEST(TerminalChat, DumbTerminalGetsPlainLines) {
 }
 
 TEST(TerminalPairChat, TypedLineStaysAsTheEchoAndReceivedTextGoesAbove) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   Server srv({"pair-chat", "server", "--port", "0", "--bind", "127.0.0.1"});
   Pane p("pair-chat client --port " + std::to_string(srv.port));
   Tmux& t = p.term();
@@ -317,7 +318,7 @@ TEST(TerminalPairChat, TypedLineStaysAsTheEchoAndReceivedTextGoesAbove) {
 }
 
 TEST(TerminalEchoClient, EditsRecallsAndLeavesWithCtrlD) {
-  if (!has_tmux()) GTEST_SKIP() << "tmux not installed";
+  ASSERT_TRUE(has_tmux()) << not_installed("tmux");
   Server srv({"echo-server", "--port", "0", "--bind", "127.0.0.1"});
   Pane p("echo-client --port " + std::to_string(srv.port));
   Tmux& t = p.term();

@@ -14,6 +14,7 @@
 #include "core/socket.hpp"
 #include "services/chat_tcp.hpp"
 #include "support/in_process_server.hpp"
+#include "support/model_available.hpp"
 #include "support/net.hpp"
 
 namespace concur::test {
@@ -50,6 +51,7 @@ std::unique_ptr<TestClient> joined(int port, const std::string& id) {
 
 class ChatModels : public ::testing::TestWithParam<ModelCase> {
  protected:
+  void SetUp() override { SKIP_IF_MODEL_UNAVAILABLE(GetParam().model); }
   void start(ChatSettings st = {}, ServerConfig cfg = {}) {
     st.quiet = true;
     cfg.workers = GetParam().workers;
@@ -82,7 +84,7 @@ class ChatModels : public ::testing::TestWithParam<ModelCase> {
   }
   std::unique_ptr<TestClient> join(const std::string& id) {
     auto c = joined(port(), id);
-    EXPECT_TRUE(has_member(id)) << id << " did not join";
+    EXPECT_TRUE(has_member(id)) << id << " did not join; the model threw: " << server_->error();
     return c;
   }
 

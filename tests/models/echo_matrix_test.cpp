@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "services/echo.hpp"
+#include "support/model_available.hpp"
 #include "support/model_server.hpp"
 #include "support/net.hpp"
 
@@ -49,22 +50,21 @@ std::string echo_concurrently(TestClient& c, const std::string& payload, size_t 
 
 class EchoMatrix : public ::testing::TestWithParam<std::string> {
  protected:
+  // A model the registry says this machine cannot run (io_uring refused) is skipped with its
+  // reason; any other that does not echo a probe fails, with what the server reported.
   void start(ServerConfig cfg = {}) {
+    SKIP_IF_MODEL_UNAVAILABLE(GetParam());
     server_ = std::make_unique<ModelServer>(GetParam(), service_, std::vector<std::string>{"echo-server", "--quiet"},
                                             cfg);
-    // A model the machine cannot run (io_uring refused) is skipped with its reason, not failed.
     std::string got;
     try {
       TestClient probe(server_->port());
       probe.send_all("probe");
       got = probe.recv_exact(5, 5s);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      got = std::string("<") + e.what() + ">";
     }
-    if (got != "probe") {
-      std::string why = server_->error();
-      if (!why.empty()) GTEST_SKIP() << GetParam() << " cannot run here: " << why;
-      FAIL() << "model " << GetParam() << " did not echo a probe";
-    }
+    ASSERT_EQ(got, "probe") << "model " << GetParam() << " did not echo a probe; " << server_->describe();
   }
   void SetUp() override { start(); }
   bool concurrent() const { return find_model(GetParam())->concurrent; }
@@ -166,7 +166,9 @@ TEST_P(EchoMatrix, SecondClientWaitsForFirstOnlyUnderIterative) {
 }
 
 TEST_P(EchoMatrix, StopWithClientsConnectedClosesEachExactlyOnce) {
-  if (!server_->in_process()) GTEST_SKIP() << "callback counts are visible in-process only (see Faults/Cli for the binary)";
+  // A forking model (registry: forks) runs as the binary, its callbacks in children this process
+  // cannot count; Faults and CliStop stop it with clients connected.
+  if (!server_->in_process()) GTEST_SKIP() << GetParam() << " forks: callback counts are visible in-process only";
   int n = concurrent() ? 10 : 1;
   std::vector<std::unique_ptr<TestClient>> clients;
   for (int i = 0; i < n; ++i) {
@@ -190,7 +192,7 @@ class EchoMaxClients : public EchoMatrix {
 };
 
 TEST_P(EchoMaxClients, ExtraClientGetsServerFullLineAndSlotIsReusable) {
-  if (!concurrent()) GTEST_SKIP() << "the iterative model holds one client at a time";
+  if (!concurrent()) GTEST_SKIP() << GetParam() << " holds one client at a time by design (registry: not concurrent)";
   // The probe of start() has left; wait until the server has counted it out.
   std::vector<std::unique_ptr<TestClient>> held;
   for (int i = 0; i < 3; ++i) {

@@ -31,6 +31,16 @@ std::string ModelServer::error() const {
   return {};
 }
 
+std::string ModelServer::describe() const {
+  if (in_process_) {
+    std::string err = in_process_->error();
+    return err.empty() ? "the model runs in-process and reported no error" : "the model threw: " + err;
+  }
+  std::optional<int> status = binary_->proc.wait(Ms(300));  // one that is dying has its status in a moment
+  return (status ? "the server exited with status " + std::to_string(*status) : std::string("the server is running")) +
+         "; stderr: " + binary_->proc.read_all_stderr(Ms(200));
+}
+
 pid_t ModelServer::pid() const { return binary_ ? binary_->proc.pid() : ::getpid(); }
 
 void ModelServer::stop() {

@@ -26,6 +26,8 @@ class ModelServer {
   bool in_process() const { return in_process_ != nullptr; }
   // Why the model could not run (e.g. io_uring refused by the kernel); empty if it runs.
   std::string error() const;
+  // For failure messages: what the model threw, or whether the binary runs, with its stderr.
+  std::string describe() const;
   // The serving process (this test process when in-process).
   pid_t pid() const;
   Process* process() { return binary_ ? &binary_->proc : nullptr; }

@@ -167,6 +167,14 @@ Server::Server(std::vector<std::string> args, const std::function<void()>& child
   port = read_listening_port(proc, timeout, listening_line);
 }
 
+long status_kib(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
 int count_fds(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/fd";
   DIR* d = ::opendir(path.c_str());

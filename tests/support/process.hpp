@@ -85,6 +85,9 @@ int count_zombie_children(pid_t pid);
 int max_fd(pid_t pid);
 // CPU time used by pid so far (utime + stime from /proc/PID/stat), in milliseconds.
 long cpu_time_ms(pid_t pid);
+// A size from /proc/PID/status in KiB, e.g. field "VmRSS" (resident) or "VmSize" (address
+// space); -1 when the process or the field is not there.
+long status_kib(pid_t pid, const std::string& field);
 // Live (non-zombie) children of pid.
 std::vector<pid_t> child_pids(pid_t pid);
 

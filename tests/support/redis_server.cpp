@@ -8,18 +8,9 @@
 
 #include <stdexcept>
 
-#include "core/endpoint.hpp"
-#include "core/socket.hpp"
+#include "support/ports.hpp"
 
 namespace concur::test {
-
-namespace {
-// A port nobody listens on right now (the kernel's pick for a socket we then close).
-int free_port() {
-  FileDesc fd = tcp_listen(Endpoint::parse("127.0.0.1", 0));
-  return local_endpoint(fd.get()).port();
-}
-}  // namespace
 
 bool have_redis_server() { return ::access("/usr/bin/redis-server", X_OK) == 0; }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/ports.hpp"
 #include "support/process.hpp"
 
 namespace concur::test {
@@ -20,7 +21,7 @@ class RedisServer {
   ~RedisServer();
 
   int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return loopback(port_); }
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
 
   void stall();    // SIGSTOP
@@ -38,7 +39,7 @@ class RedisServer {
   std::unique_ptr<Process> proc_;
 };
 
-// True when redis-server is installed (tests skip with a message otherwise).
+// True when redis-server is installed (scripts/setup.sh installs it; a test fails without it).
 bool have_redis_server();
 
 }  // namespace concur::test

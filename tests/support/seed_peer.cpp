@@ -32,32 +32,6 @@ PeerConn PeerListener::accept(Ms timeout) {
   return PeerConn(concur::FileDesc(fd));
 }
 
-int free_port(bool udp) {
-  concur::FileDesc fd = udp ? concur::udp_bind(concur::Endpoint::parse("127.0.0.1", 0))
-                            : concur::tcp_listen(concur::Endpoint::parse("127.0.0.1", 0));
-  return concur::local_endpoint(fd.get()).port();
-}
-
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/concur-test-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::string TempDir::write(const std::string& name, std::string_view content) const {
-  std::string p = path_ + "/" + name;
-  std::ofstream f(p, std::ios::binary);
-  f.write(content.data(), static_cast<std::streamsize>(content.size()));
-  if (!f) throw std::runtime_error("cannot write " + p);
-  return p;
-}
-
 std::optional<std::string> python3() {
   // A real interpreter first: a version-manager shim (pyenv) starts several processes per run.
   for (const char* p : {"/usr/bin/python3", "/usr/local/bin/python3"})

@@ -1,16 +1,18 @@
 #pragma once
 // Helpers for client tests: the test plays the server (a loopback listener and the accepted
-// connection, every wait bounded), and runs the lecture's Python programs as peers (a temp dir
-// for the script, python3 lookup, and waiting until a script's socket is bound).
+// connection, every wait bounded), and runs the lecture's Python programs as peers (python3
+// lookup, and waiting until a script's socket is bound; support/temp_dir.hpp holds the script and
+// support/ports.hpp gives it a port).
 #include <chrono>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/fd.hpp"
 #include "support/net.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace concur::test {
 
@@ -32,25 +34,6 @@ class PeerListener {
  private:
   concur::FileDesc fd_;
   int port_ = 0;
-};
-
-// A loopback port that was free a moment ago (bind to 0, read, close). For peers that cannot
-// be told to use port 0, such as the seed's Python programs.
-int free_port(bool udp = false);
-
-// A fresh directory under $TMPDIR, removed with its content by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  // Writes `content` to path()/name; returns the full path.
-  std::string write(const std::string& name, std::string_view content) const;
-
- private:
-  std::string path_;
 };
 
 // The python3 interpreter's path, or nullopt when there is none.

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "support/process.hpp"
-#include "support/seed_peer.hpp"
+#include "support/temp_dir.hpp"
 
 namespace concur::test {
 

@@ -1,57 +1,27 @@
 // DbSink against a real SQLite file: rows per field, a batch whole or not at all, appends,
 // clear errors, a busy database is a retryable failure.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <fstream>
 
 #include "iot/db_sink.hpp"
+#include "support/sqlite_db.hpp"
+#include "support/temp_dir.hpp"
 
 namespace concur::iot {
 namespace {
 
-struct Db {
-  explicit Db(const std::string& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK); }
-  ~Db() { sqlite3_close(db); }
-  std::vector<std::string> rows(const std::string& sql) {
-    std::vector<std::string> out;
-    sqlite3_exec(
-        db, sql.c_str(),
-        [](void* p, int n, char** v, char**) {
-          std::string row;
-          for (int i = 0; i < n; ++i) row += (i ? "|" : "") + std::string(v[i] ? v[i] : "NULL");
-          static_cast<std::vector<std::string>*>(p)->push_back(row);
-          return 0;
-        },
-        &out, nullptr);
-    return out;
-  }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-    sqlite3_free(err);
-  }
-  sqlite3* db = nullptr;
-};
-
 class IotDbSink : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/concur-iot-db-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/readings.db";
-  }
-  void TearDown() override { [[maybe_unused]] int rc = std::system(("rm -rf '" + dir_ + "'").c_str()); }
   static Batch batch(std::initializer_list<std::pair<const char*, double>> readings) {
     Batch b;
     for (auto& [r, t] : readings) b.add("Fri Mar 18 22:55:13 2021", r, t);
     return b;
   }
-  std::string dir_, path_;
+  test::TempDir dir_;
+  std::string path_ = dir_.file("readings.db");
 };
 
 TEST_F(IotDbSink, OneRowPerFieldWithTheTimeOfReceipt) {
@@ -62,7 +32,7 @@ TEST_F(IotDbSink, OneRowPerFieldWithTheTimeOfReceipt) {
               0);
     EXPECT_EQ(sink.rows(), 4u);
   }
-  Db db(path_);
+  test::SqliteDb db(path_);
   EXPECT_EQ(db.rows("SELECT time, device, metric, value FROM readings ORDER BY rowid"),
             (std::vector<std::string>{"1700000000.25|Device1|Temp|20.0", "1700000000.25|Device1|Humid|50.0",
                                       "1700000000.25|Device1|lilum|100.0", "1700000001.5|Device2|Heartbeat|-3.0"}));
@@ -80,7 +50,7 @@ TEST_F(IotDbSink, ASecondRunAppends) {
     DbSink sink(path_, true);
     ASSERT_EQ(sink.write_batch(batch({{"D: A=2", 2.0}})), 0);
   }
-  Db db(path_);
+  test::SqliteDb db(path_);
   EXPECT_EQ(db.rows("SELECT value FROM readings ORDER BY time"), (std::vector<std::string>{"1.0", "2.0"}));
 }
 
@@ -89,12 +59,12 @@ TEST_F(IotDbSink, AFailedBatchLeavesNothingBehind) {
   ASSERT_EQ(sink.write_batch(batch({{"D: A=1", 1.0}})), 0);
   {
     // A real failure in the middle of a batch: the third row of the second reading is refused.
-    Db db(path_);
+    test::SqliteDb db(path_);
     db.exec("CREATE TRIGGER refuse BEFORE INSERT ON readings WHEN NEW.metric = 'Boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
   }
   EXPECT_EQ(sink.write_batch(batch({{"D: A=2, B=2", 2.0}, {"D: A=3, B=3, Boom=3", 3.0}})), EIO);
   EXPECT_NE(sink.describe(EIO).find("boom"), std::string::npos) << sink.describe(EIO);
-  Db db(path_);
+  test::SqliteDb db(path_);
   EXPECT_EQ(db.rows("SELECT count(*) FROM readings"), std::vector<std::string>{"1"}) << "part of a failed batch stayed";
   db.exec("DROP TRIGGER refuse");
   EXPECT_EQ(sink.write_batch(batch({{"D: A=2, B=2", 2.0}})), 0) << "the sink works again after a failure";
@@ -103,7 +73,7 @@ TEST_F(IotDbSink, AFailedBatchLeavesNothingBehind) {
 
 TEST_F(IotDbSink, ADatabaseLockedByAnotherWriterIsBusyThenWorks) {
   DbSink sink(path_, false);
-  Db other(path_);
+  test::SqliteDb other(path_);
   other.exec("BEGIN IMMEDIATE");
   EXPECT_EQ(sink.write_batch(batch({{"D: A=1", 1.0}})), EBUSY);
   other.exec("COMMIT");
@@ -123,10 +93,10 @@ TEST_F(IotDbSink, NotADatabaseIsAClearError) {
     EXPECT_EQ(std::string(e.what()), "cannot open database " + path_ + ": file is not a database");
   }
   try {
-    DbSink sink(dir_ + "/no/such/dir.db", false);
+    DbSink sink(dir_.file("no/such/dir.db"), false);
     FAIL() << "opened";
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot open database " + dir_ + "/no/such/dir.db: unable to open database file");
+    EXPECT_EQ(std::string(e.what()), "cannot open database " + dir_.file("no/such/dir.db") + ": unable to open database file");
   }
 }
 

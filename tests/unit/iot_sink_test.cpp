@@ -5,40 +5,22 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.hpp"
 #include "core/sys.hpp"
 #include "iot/reading_sink.hpp"
+#include "support/temp_dir.hpp"
+#include "support/text_file.hpp"
 
 namespace concur::iot {
 namespace {
 
 class IotFileSink : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/concur-iot-sink-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/data.txt";
-  }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string read() {
-    std::ifstream in(path_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  void write_raw(const std::string& s) {
-    std::ofstream out(path_, std::ios::binary);
-    out << s;
-  }
-  std::string dir_, path_;
+  std::string read() const { return test::slurp(path_); }
+  void write_raw(const std::string& s) const { dir_.write("data.txt", s); }
+  test::TempDir dir_;
+  std::string path_ = dir_.file("data.txt");
 };
 
 TEST_F(IotFileSink, CreatesAndAppends) {
@@ -100,11 +82,11 @@ TEST_F(IotFileSink, LeavesAWholeFileAlone) {
 
 TEST_F(IotFileSink, UnwritablePathIsAClearError) {
   try {
-    FileSink sink(dir_ + "/no/such/dir/data.txt", false);
+    FileSink sink(dir_.file("no/such/dir/data.txt"), false);
     FAIL() << "opened";
   } catch (const SysError& e) {
     EXPECT_EQ(e.code(), ENOENT);
-    EXPECT_NE(std::string(e.what()).find("cannot open " + dir_ + "/no/such/dir/data.txt: "), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("cannot open " + dir_.file("no/such/dir/data.txt") + ": "), std::string::npos);
   }
 }
 
