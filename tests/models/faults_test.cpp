@@ -1,6 +1,7 @@
 // Faults every model must survive, driven against the real binary (RELIABILITY 11, 15, 16, 19,
 // 22, 23): peers that reset mid-write, half-closed clients, a slow reader of 8 MiB, running out
 // of descriptors, descriptors beyond FD_SETSIZE, connection churn, and fork hygiene.
+#include <algorithm>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -220,7 +221,7 @@ TEST_P(Faults, ThousandConnectDisconnectCyclesLeaveDescriptorCountUnchanged) {
   ASSERT_TRUE(serves_echo(server)) << GetParam();
   pid_t pid = server.proc.pid();
   // Children the server keeps while idle: a forking model's workers (prefork), none otherwise.
-  const size_t idle_children = model().forks && !model().workers_are.empty() ? workers_for(model(), {}) : 0;
+  const size_t idle_children = model().forks && !model().workers_are.empty() ? static_cast<size_t>(std::max(model().default_workers, 1)) : 0;
   int baseline = -1;
   // The count settles once the probe's connection is gone.
   wait_until([&] {
