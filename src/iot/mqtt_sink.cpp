@@ -53,7 +53,9 @@ struct MqttSink::Client {
   enum class State { idle, connecting, connected };
 
   explicit Client(MqttSink& s)
-      : sink(s), loop(s.loop_), backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, Backoff::seeded_uniform01()) {}
+      : sink(s),
+        loop(s.loop_),
+        backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, Backoff::seeded_uniform01()) {}
 
   MqttSink& sink;
   EventLoop& loop;
