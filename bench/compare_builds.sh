@@ -4,7 +4,11 @@
 # so a change to the server is measured with a fixed instrument. Medians and after/before ratios.
 # Usage: bench/compare_builds.sh BEFORE_CONCUR AFTER_CONCUR [RUNS=3] [DURATION=2s] [HOLD_CONNS=2000]
 # Scenarios: echo (100 clients: epoll uring coro select poll; 1000: epoll), chat fan-out (epoll,
-# 100 members), idle RSS per held connection (epoll uring coro). ONLY=REGEX narrows to matching names.
+# 100 members), idle memory per held connection (epoll uring coro thread pool: server RSS;
+# process prefork: the children's private memory, USS — at most 1,000 clients, pool and prefork
+# with one worker per client). ONLY=REGEX narrows to matching names. GEN=PATH drives the load with
+# another build's `concur bench` (e.g. the after build's, when the before build's generator lacks
+# --server-children); the instrument is still one binary for both.
 source "$(dirname "$0")/lib.sh"
 BEFORE=${1:?usage: compare_builds.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION] [HOLD_CONNS]}
 AFTER=${2:?usage: compare_builds.sh BEFORE_CONCUR AFTER_CONCUR [RUNS] [DURATION] [HOLD_CONNS]}
@@ -13,11 +17,13 @@ DURATION=${4:-2s}
 HOLD=${5:-2000}
 ulimit -n 20000
 OUT=$(mktemp)
-gen() { taskset -c "$LOAD_CPU" "$BEFORE" bench "$@"; }
+GEN=${GEN:-$BEFORE}
+gen() { taskset -c "$LOAD_CPU" "$GEN" bench "$@"; }
 
-# scenario NAME KIND(echo|chat|hold) MODEL CONNS
+# scenario NAME KIND(echo|chat|hold|hold-children) MODEL CONNS [SERVER OPTIONS...]
 scenario() {
   local name=$1 kind=$2 model=$3 conns=$4 build bin json
+  shift 4
   [[ $name =~ ${ONLY:-.} ]] || return 0  # ONLY=REGEX runs the scenarios whose name matches
   local order="before after"
   [ $((run % 2)) -eq 0 ] && order="after before"
@@ -33,10 +39,12 @@ scenario() {
           --max-clients 0 --max-per-ip 0 --rate 0 || continue
         json=$(gen chat --target concur --port "$SERVER_PORT" --connections "$conns" --size 64 --pipeline 1 \
                --duration "$DURATION" --warmup 1s --sources 4 --server-pid "$SERVER_PID" --json || true) ;;
-      hold)
-        start_server "$name" "$bin" echo-server --quiet --port 0 --bind 127.0.0.1 --model "$model" || continue
+      hold|hold-children)
+        start_server "$name" "$bin" echo-server --quiet --port 0 --bind 127.0.0.1 --model "$model" "$@" || continue
+        local children=()
+        [ "$kind" = hold-children ] && children=(--server-children)
         json=$(gen hold --port "$SERVER_PORT" --connections "$conns" --duration 2s --sources 8 \
-               --server-pid "$SERVER_PID" --json || true) ;;
+               --server-pid "$SERVER_PID" "${children[@]}" --json || true) ;;
     esac
     stop_server
     echo "{\"scenario\": \"$name\", \"kind\": \"$kind\", \"build\": \"$build\", \"result\": ${json:-null}}" >>"$OUT"
@@ -48,10 +56,18 @@ for run in $(seq "$RUNS"); do
   for m in epoll uring coro select poll; do scenario "echo $m 100" echo "$m" 100; done
   scenario "echo epoll 1000" echo epoll 1000
   scenario "chat epoll 100" chat epoll 100
-  for m in epoll uring coro; do scenario "hold $m $HOLD" hold "$m" "$HOLD"; done
+  for m in epoll uring coro thread; do scenario "hold $m $HOLD" hold "$m" "$HOLD"; done
+  forked=$((HOLD < 1000 ? HOLD : 1000))
+  scenario "hold process $forked" hold-children process "$forked"
+  scenario "hold prefork $forked" hold-children prefork "$forked" --workers "$forked"
+  pooled=$((HOLD < 4096 ? HOLD : 4096))
+  scenario "hold pool $pooled" hold pool "$pooled" --workers "$pooled"
 done
 
-python3 - "$OUT" "bench/compare_builds.sh $* " <<'PY'
+CMD="bench/compare_builds.sh $*"
+[ "$GEN" != "$BEFORE" ] && CMD="GEN=$GEN $CMD"
+[ -n "${ONLY:-}" ] && CMD="ONLY='$ONLY' $CMD"
+python3 - "$OUT" "$CMD" <<'PY'
 import json, statistics, sys
 from collections import defaultdict
 vals = defaultdict(list)
@@ -60,10 +76,12 @@ for line in open(sys.argv[1]):
     r = d["result"]
     if not r or r.get("errors"):
         continue
-    key = "server_rss_kib_per_connection" if d["kind"] == "hold" else "per_second"
+    key = {"hold": "server_rss_kib_per_connection",
+           "hold-children": "server_children_uss_kib_per_connection"}.get(d["kind"], "per_second")
     if key in r:
         vals[(d["scenario"], d["build"])].append(r[key])
-print(f"Command: `{sys.argv[2].strip()}`; medians (min–max); hold is KiB of server RSS per idle connection.\n")
+print(f"Command: `{sys.argv[2].strip()}`; medians (min–max); hold is KiB per idle connection: server RSS, "
+      "or for process and prefork the children's private memory (USS).\n")
 print("| scenario | before | after | after/before |")
 print("|---|---|---|---|")
 seen = []

@@ -377,7 +377,18 @@ BenchReport run_hold_load(const LoadOptions& o) {
   r.connections = o.connections;
   r.size = o.size;
   r.pipeline = 1;
-  auto before = read_proc_stats(o.server_pid);
+  // A server may still be setting up after its `listening on` line (pool and prefork start their
+  // workers then): "before" is its size once that has stopped changing (5 x 50 ms alike, 5 s at
+  // most), so that per connection means what the connections added.
+  auto before = read_server_stats(o.server_pid, o.server_children);
+  auto settle_by = Clock::now() + 5s;
+  for (int same = 0; before && same < 5 && Clock::now() < settle_by;) {
+    std::this_thread::sleep_for(50ms);
+    auto now = read_server_stats(o.server_pid, o.server_children);
+    if (!now) break;
+    same = now->rss_kib == before->rss_kib && now->pss_kib == before->pss_kib ? same + 1 : 0;
+    before = now;
+  }
 
   // Until verifying, any event on an idle connection is the server dropping it; while verifying,
   // each connection must echo the probe back whole.
@@ -423,7 +434,7 @@ BenchReport run_hold_load(const LoadOptions& o) {
   // Give the server a moment to accept the tail of the backlog before measuring it.
   loop.run_after(500ms, [&] { loop.quit(); });
   loop.run();
-  auto held = read_proc_stats(o.server_pid);
+  auto held = read_server_stats(o.server_pid, o.server_children);
 
   // Hold.
   auto end = Clock::now() + o.duration;
@@ -460,6 +471,16 @@ BenchReport run_hold_load(const LoadOptions& o) {
     r.extra.emplace_back("server_rss_kib_holding", static_cast<double>(held->rss_kib));
     r.extra.emplace_back("server_rss_kib_per_connection",
                          static_cast<double>(held->rss_kib - before->rss_kib) / std::max(1, o.connections));
+    // PSS splits shared pages between the processes that map them: with --server-children (one
+    // process per client) it is what a client costs, where summed RSS counts libc once per child.
+    r.extra.emplace_back("server_pss_kib_before", static_cast<double>(before->pss_kib));
+    r.extra.emplace_back("server_pss_kib_holding", static_cast<double>(held->pss_kib));
+    r.extra.emplace_back("server_pss_kib_per_connection",
+                         static_cast<double>(held->pss_kib - before->pss_kib) / std::max(1, o.connections));
+    if (o.server_children)  // the children's own pages: what a forked client (process, prefork) adds
+      r.extra.emplace_back("server_children_uss_kib_per_connection",
+                           static_cast<double>(held->children_uss_kib - before->children_uss_kib) /
+                               std::max(1, o.connections));
   }
   progress_line(o.progress, "");
   return r;

@@ -113,7 +113,12 @@ std::optional<ProcStats> read_proc_stats(int pid) {
   std::string dir = "/proc/" + std::to_string(pid);
   s.rss_kib = kib_field(dir + "/status", "VmRSS:");
   s.hwm_kib = kib_field(dir + "/status", "VmHWM:");
-  s.pss_kib = kib_field(dir + "/smaps_rollup", "Pss:");
+  std::ifstream rollup(dir + "/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);) {
+    auto field = [&](std::string_view key) { return line.rfind(key, 0) == 0 ? std::stol(line.substr(key.size())) : 0; };
+    s.pss_kib += field("Pss:");
+    s.uss_kib += field("Private_Clean:") + field("Private_Dirty:");
+  }
   return s;
 }
 
@@ -127,6 +132,8 @@ std::optional<ProcStats> read_server_stats(int pid, bool children) {
       s->rss_kib += c->rss_kib;
       s->pss_kib += c->pss_kib;
       s->hwm_kib += c->hwm_kib;
+      s->uss_kib += c->uss_kib;
+      s->children_uss_kib += c->uss_kib;
     }
   }
   return s;

@@ -46,11 +46,14 @@ struct ProcStats {
   long rss_kib = 0;         // VmRSS
   long hwm_kib = 0;         // VmHWM
   long pss_kib = 0;         // Pss (smaps_rollup): shared pages divided among the processes sharing them
+  long uss_kib = 0;         // Private_Clean + Private_Dirty (smaps_rollup): pages no other process maps
+  long children_uss_kib = 0;  // read_server_stats with children: uss_kib summed over the children only
 };
 std::optional<ProcStats> read_proc_stats(int pid);
 // The server as a whole: with `children`, its CPU includes its live child processes and those it
 // has reaped (cutime/cstime), and its memory is summed over them (RSS and PSS; PSS does not count
-// the pages a forked child shares with its parent twice).
+// the pages a forked child shares with its parent twice). children_uss_kib is the children's
+// private memory alone: unlike PSS it does not move when unrelated processes map the same libc.
 std::optional<ProcStats> read_server_stats(int pid, bool children);
 // The sum over several processes (nullopt if any cannot be read).
 std::optional<ProcStats> read_proc_stats(const std::vector<int>& pids);

@@ -212,10 +212,14 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   sigdelset(&during_wait, kWakeSignal);
   auto target = std::make_shared<WakeTarget>();
   target->thread = ::pthread_self();
-  c->attach([target] {
-    std::lock_guard lock(target->mu);
-    if (target->serving) ::pthread_kill(target->thread, kWakeSignal);
-  });
+  // The connection keeps `target` alive; the closure holds a plain pointer, small and trivially
+  // copyable enough for std::function's inline storage (no allocation per client for it).
+  c->attach(
+      [t = target.get()] {
+        std::lock_guard lock(t->mu);
+        if (t->serving) ::pthread_kill(t->thread, kWakeSignal);
+      },
+      target);
   bool retired = false;
   try {
     serve_loop(c, service, stop_fd, during_wait, retired);

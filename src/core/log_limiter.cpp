@@ -47,20 +47,24 @@ void LogLimiter::hit(const std::function<std::string()>& first_line) {
   ++total_;
   Verdict v = admit(now);
   if (v.suppressed) summarize(v.suppressed, v.window_s);
-  if (!v.log) return;
-  try {
-    err_line(first_line());
-  } catch (...) {  // could not even format it: it is summed up with the rest
-    --logged_;
-    ++suppressed_;
+  if (v.log) {
+    try {
+      err_line(first_line());
+    } catch (...) {  // could not even format it: it is summed up with the rest
+      --logged_;
+      ++suppressed_;
+    }
   }
+  pending_.store(suppressed_ > 0, std::memory_order_release);
 }
 
 void LogLimiter::flush(bool force) {
+  if (!pending_.load(std::memory_order_acquire)) return;  // nothing to sum up: no lock, no write
   auto now = Clock::now();
   std::lock_guard lock(mu_);
   double window_s = 0;
   if (uint64_t n = take_suppressed(now, force, &window_s)) summarize(n, window_s);
+  pending_.store(suppressed_ > 0, std::memory_order_release);
 }
 
 void LogLimiter::summarize(uint64_t n, double window_s) {
@@ -70,10 +74,7 @@ void LogLimiter::summarize(uint64_t n, double window_s) {
   }
 }
 
-bool LogLimiter::active() const {
-  std::lock_guard lock(mu_);
-  return suppressed_ > 0;
-}
+bool LogLimiter::active() const { return pending_.load(std::memory_order_acquire); }
 
 uint64_t LogLimiter::total() const {
   std::lock_guard lock(mu_);

@@ -19,6 +19,7 @@
 //   `concur: <N>[ more] <what> in the last <S> s` of a window that is over. Any thread (locked).
 //   Logging never throws: under memory pressure a line that cannot be formatted is counted
 //   instead.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -70,7 +71,8 @@ class LogLimiter {
   // Writes the summary of a window that is over; `force`: also of the running one. Owners call
   // it at least every second while active().
   void flush(bool force = false);
-  // A summary is still to be written.
+  // A summary is still to be written (of events recorded with hit(); an owner asks
+  // has_suppressed()). Lock-free, and so is flush() when it is false.
   bool active() const;
   // Events since this limiter was created.
   uint64_t total() const;
@@ -90,6 +92,10 @@ class LogLimiter {
   bool taken_had_logged_ = false;  // the window take_suppressed() last counted logged a line
   uint64_t total_ = 0;
   mutable std::mutex mu_;  // only the self-logging methods lock
+  // suppressed_ > 0, for active() and flush() to read without the lock: servers ask after every
+  // accept, and locking writes the limiter's page. In the process model each such write after a
+  // fork left the child a private copy of that page (4 KiB per client, issue 24).
+  std::atomic<bool> pending_{false};
 };
 
 // `bytes` as a log line may show it: escaped for the terminal (escape_for_terminal) and cut so the

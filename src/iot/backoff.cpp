@@ -2,12 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <random>
 
 namespace concur::iot {
 
 Backoff::Backoff(Millis initial, Millis cap, double jitter, std::function<double()> uniform01)
     : initial_(initial), cap_(std::max(cap, initial)), jitter_(jitter), uniform01_(std::move(uniform01)),
       base_(initial) {}
+
+std::function<double()> Backoff::seeded_uniform01() {
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+}
 
 Millis Backoff::next() {
   double u = uniform01_ ? std::clamp(uniform01_(), 0.0, 1.0) : 0.5;

@@ -14,6 +14,11 @@ class Backoff {
   // `uniform01` returns a value in [0, 1).
   Backoff(Millis initial, Millis cap, double jitter, std::function<double()> uniform01);
 
+  // A `uniform01` of its own: a PRNG seeded from std::random_device, held by the function (copies
+  // share it). Not a thread_local engine: that is static TLS, 2.5 KiB that glibc zeroes on every
+  // thread's stack when it starts — a page of RSS per client in the thread model (issue 24).
+  static std::function<double()> seeded_uniform01();
+
   // The delay before the next attempt; grows the base for the one after.
   Millis next();
   // After a success: the next failure starts from `initial` again.

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <random>
 
 #include "core/error.hpp"
 #include "core/fd.hpp"
@@ -75,10 +74,7 @@ struct Collector::Impl {
       : opts(std::move(o)), stop(st), stats(stats) {
     stats.sinks.resize(s.size());
     for (size_t k = 0; k < s.size(); ++k) slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k]});
-    if (!u01) {
-      auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
-      u01 = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
-    }
+    if (!u01) u01 = Backoff::seeded_uniform01();
     targets.reserve(opts.devices.size());  // never grows again: watches point at the targets
     for (const Endpoint& ep : opts.devices) {
       targets.emplace_back(this, static_cast<int>(targets.size()), ep,

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 
 #include "core/log.hpp"
@@ -54,10 +53,9 @@ struct MqttSink::Client {
   enum class State { idle, connecting, connected };
 
   explicit Client(MqttSink& s)
-      : sink(s), loop(s.loop_), backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, [] {
-          thread_local std::mt19937_64 rng(std::random_device{}());
-          return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-        }) {}
+      : sink(s),
+        loop(s.loop_),
+        backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, Backoff::seeded_uniform01()) {}
 
   MqttSink& sink;
   EventLoop& loop;

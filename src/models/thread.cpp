@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -88,6 +89,11 @@ class ThreadModel final : public Model {
   // of the requested stack, and refuses (EINVAL) a stack that cannot hold it. Ask for kStack of
   // usable stack on top of that minimum (__pthread_get_minstack, as Rust's std does), and double
   // the size should pthread_create still say EINVAL.
+  //
+  // The size is a whole number of pages. glibc maps the stack rounded up to pages but puts the
+  // thread descriptor (struct pthread, 2.3 KiB) and the static TLS at the end of the size asked
+  // for: with an odd size they straddle a page boundary and an idle thread touches three pages
+  // (descriptor, descriptor + TLS, first frames) instead of two (issue 24: 4 KiB per client).
   static size_t initial_stack() {
     size_t min = PTHREAD_STACK_MIN;
     using MinStack = size_t (*)(const pthread_attr_t*);
@@ -97,7 +103,9 @@ class ThreadModel final : public Model {
       min = f(&attr);
       pthread_attr_destroy(&attr);
     }
-    return kStack + min;
+    long page = ::sysconf(_SC_PAGESIZE);
+    size_t align = page > 0 ? static_cast<size_t>(page) : 4096;
+    return (kStack + min + align - 1) / align * align;
   }
 
   bool spawn(Job* job) {

@@ -4,7 +4,6 @@
 #include <hiredis/hiredis.h>
 
 #include <charconv>
-#include <random>
 #include <stdexcept>
 
 #include "core/error.hpp"
@@ -80,10 +79,7 @@ RedisBridge::RedisBridge(RedisSettings settings, chat::ChatRoom& room)
                                                      : fmt::format("{}:{}", s_.host, s_.port)),
       outlet_(std::make_shared<Outlet>(*this)),
       queue_(s_.max_pending, s_.max_hold),
-      backoff_(Millis(500), Millis(5000), 0.5, [] {
-        thread_local std::mt19937_64 rng{std::random_device{}()};
-        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-      }) {}
+      backoff_(Millis(500), Millis(5000), 0.5, iot::Backoff::seeded_uniform01()) {}
 
 RedisBridge::~RedisBridge() { stop(); }
 
