@@ -4,27 +4,36 @@
 
 namespace concur {
 
+TimerQueue::~TimerQueue() { entries_in_process_.fetch_sub(published_, std::memory_order_relaxed); }
+
 TimerQueue::Id TimerQueue::add(Clock::time_point due, std::function<void()> fn) {
   Id id = next_id_++;
   fns_.emplace(id, std::move(fn));
   heap_.push_back({due, id});
   std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  publish();
   return id;
 }
 
 bool TimerQueue::cancel(Id id) {
   if (fns_.erase(id) == 0) return false;
   if (fns_.empty()) heap_.clear();  // nothing live: drop the stale entries at once
+  publish();
   return true;
 }
 
 std::optional<TimerQueue::Clock::time_point> TimerQueue::next_due() {
+  std::optional<Clock::time_point> due;
   while (!heap_.empty()) {
-    if (fns_.count(heap_.front().id)) return heap_.front().due;
+    if (fns_.count(heap_.front().id)) {
+      due = heap_.front().due;
+      break;
+    }
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
     heap_.pop_back();
   }
-  return std::nullopt;
+  publish();
+  return due;
 }
 
 int TimerQueue::timeout_ms(Clock::time_point now, int cap) {
@@ -59,7 +68,15 @@ size_t TimerQueue::run_due(Clock::time_point now) {
     heap_.push_back(i);
     std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
   }
+  publish();
   return fired;
+}
+
+void TimerQueue::publish() {
+  size_t now = heap_size();
+  if (now > published_) entries_in_process_.fetch_add(now - published_, std::memory_order_relaxed);
+  else if (now < published_) entries_in_process_.fetch_sub(published_ - now, std::memory_order_relaxed);
+  published_ = now;
 }
 
 }  // namespace concur
