@@ -28,6 +28,9 @@ struct DeviceServer::Client {
   Buffer out;
   uint64_t gen = 0;
   Clock::time_point due{};
+  // The client's one pending timer (registration timeout, then the next reading), cancelled when
+  // it is replaced or the client goes: a flood of clients that connect and leave queues nothing.
+  EventLoop::TimerId timer = TimerQueue::kNoTimer;
 };
 
 struct DeviceServer::Slot {
@@ -126,7 +129,7 @@ void DeviceServer::accept_ready(int device) {
       continue;  // c closes fd
     }
     if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(static_cast<size_t>(fd) + 1024);
-    loop_.run_after(opts_.register_timeout, [this, fd, gen = c->gen] { on_timer(fd, gen); });
+    c->timer = loop_.run_after(opts_.register_timeout, [this, fd, gen = c->gen] { on_timer(fd, gen); });
     ++d.clients;
     if (!opts_.quiet) outf("{}: connected by {}", d.name, peer.seed_format());
     Slot& s = slots_[static_cast<size_t>(fd)];
@@ -158,7 +161,9 @@ void DeviceServer::on_client(int fd, bool in, bool out, bool err) {
       }
       if (st == RegisterMatcher::State::registered) {
         c.registered = true;
-        c.gen = next_gen_++;  // retires the registration timeout
+        c.gen = next_gen_++;
+        loop_.cancel_timer(c.timer);  // the registration timeout; send_reading() queues the next
+        c.timer = TimerQueue::kNoTimer;
         Device& d = devices_[static_cast<size_t>(c.device)];
         if (!opts_.quiet) outf("{}: Register from {}", d.name, c.peer.seed_format());
         c.due = Clock::now();
@@ -183,6 +188,7 @@ void DeviceServer::on_timer(int fd, uint64_t gen) {
   if (static_cast<size_t>(fd) >= slots_.size()) return;
   Slot& s = slots_[static_cast<size_t>(fd)];
   if (s.type != Slot::Type::client || !s.client || s.client->gen != gen) return;
+  s.client->timer = TimerQueue::kNoTimer;  // this one, fired
   if (!s.client->registered) return drop(fd, "did not register in time");
   send_reading(*s.client);
 }
@@ -201,7 +207,7 @@ void DeviceServer::send_reading(Client& c) {
   auto now = Clock::now();
   c.due += opts_.interval;
   if (c.due <= now) c.due = now + opts_.interval;
-  loop_.run_at(c.due, [this, fd, gen = c.gen] { on_timer(fd, gen); });
+  c.timer = loop_.run_at(c.due, [this, fd, gen = c.gen] { on_timer(fd, gen); });
 }
 
 void DeviceServer::drop(int fd, const char* why, bool warn) {
@@ -214,6 +220,7 @@ void DeviceServer::drop(int fd, const char* why, bool warn) {
   else if (!opts_.quiet)
     outf("{}: {} {}", d.name, s.client->peer.seed_format(), why);
   loop_.unwatch(fd);
+  if (s.client->timer != TimerQueue::kNoTimer) loop_.cancel_timer(s.client->timer);
   --d.clients;
   s.client.reset();  // closes fd
   s.type = Slot::Type::none;

@@ -80,12 +80,18 @@ class CoroLoop {
   struct Parked {
     std::coroutine_handle<> handle;
     Wakeup* result;
-    EventLoop::TimerId deadline;  // kNoTimer: none
+    std::optional<Clock::time_point> deadline;  // of this wait
+  };
+  // A descriptor given to the loop, and its one deadline timer (see arm_deadline()).
+  struct Watched {
+    bool in, out;  // interest given to the loop
+    EventLoop::TimerId timer = TimerQueue::kNoTimer;
+    Clock::time_point timer_queued{};  // when that timer fires
   };
 
   void park(int fd, bool in, bool out, std::optional<Clock::time_point> deadline, std::coroutine_handle<> h,
             Wakeup* result) {
-    auto [it, fresh] = registered_.try_emplace(fd, std::pair{in, out});
+    auto [it, fresh] = registered_.try_emplace(fd, Watched{in, out});
     if (fresh) {
       std::string why;
       auto on_ready = [](void* self, const Ready& r) {
@@ -100,13 +106,36 @@ class CoroLoop {
         ready_now_.push_back(h);
         return;
       }
-    } else if (it->second != std::pair{in, out}) {
+    } else if (it->second.in != in || it->second.out != out) {
       loop_.modify(fd, in, out);
-      it->second = {in, out};
+      it->second.in = in;
+      it->second.out = out;
     }
-    EventLoop::TimerId timer = TimerQueue::kNoTimer;
-    if (deadline) timer = loop_.run_at(*deadline, [this, fd] { resume(fd, [](Wakeup& w) { w.timed_out = true; }); });
-    parked_[fd] = Parked{h, result, timer};
+    if (deadline) arm_deadline(fd, it->second, *deadline);
+    parked_[fd] = Parked{h, result, deadline};
+  }
+
+  // One timer per descriptor across its waits, by lazy extension (ReactorLoop::sync_timer): a
+  // client that talks parks again and again with an idle deadline a little later each time, and a
+  // timer added and cancelled per wait would churn the queue. A deadline that moves later changes
+  // nothing; the timer fires early and on_deadline() queues it again. Only an earlier one replaces it.
+  void arm_deadline(int fd, Watched& w, Clock::time_point due) {
+    if (w.timer != TimerQueue::kNoTimer) {
+      if (w.timer_queued <= due) return;
+      loop_.cancel_timer(w.timer);
+    }
+    w.timer_queued = due;
+    w.timer = loop_.run_at(due, [this, fd] { on_deadline(fd); });
+  }
+
+  void on_deadline(int fd) {
+    auto w = registered_.find(fd);
+    if (w == registered_.end()) return;
+    w->second.timer = TimerQueue::kNoTimer;
+    auto p = parked_.find(fd);
+    if (p == parked_.end() || !p->second.deadline) return;  // this wait has no deadline
+    if (*p->second.deadline > Clock::now()) return arm_deadline(fd, w->second, *p->second.deadline);
+    resume(fd, [](Wakeup& r) { r.timed_out = true; });
   }
 
   template <typename Fill>
@@ -115,8 +144,7 @@ class CoroLoop {
     if (it == parked_.end()) return;
     Parked p = it->second;
     parked_.erase(it);
-    if (p.deadline) loop_.cancel_timer(p.deadline);  // no-op when it is the timer firing
-    fill(*p.result);
+    fill(*p.result);  // the deadline timer stays queued for the next wait (arm_deadline)
     p.handle.resume();
     while (!ready_now_.empty()) {
       auto h = ready_now_.back();
@@ -126,7 +154,11 @@ class CoroLoop {
   }
 
   void forget(int fd) {
-    if (registered_.erase(fd)) loop_.unwatch(fd);
+    auto it = registered_.find(fd);
+    if (it == registered_.end()) return;
+    if (it->second.timer != TimerQueue::kNoTimer) loop_.cancel_timer(it->second.timer);
+    registered_.erase(it);
+    loop_.unwatch(fd);
   }
 
   // A send or close from elsewhere (the flush StreamConn's wake-up queues): resume the
@@ -209,7 +241,7 @@ class CoroLoop {
   AcceptGate gate_;
   const StopSource& stop_;
   bool stopping_ = false;
-  std::unordered_map<int, std::pair<bool, bool>> registered_;  // fd -> interest given to the loop
+  std::unordered_map<int, Watched> registered_;                // fd -> what the loop has of it
   std::unordered_map<int, Parked> parked_;                     // fd -> the coroutine waiting on it
   GateTicker ticker_{gate_, loop_};
   std::vector<std::coroutine_handle<>> ready_now_;

@@ -113,8 +113,8 @@ class UringLoop {
     bool retiring = false;
     std::string out;   // bytes of the send in flight (must stay put until it completes)
     size_t out_off = 0;
-    TimerQueue::Id timer = TimerQueue::kNoTimer;
-    StreamConn::Clock::time_point timer_due{};
+    TimerQueue::Id timer = TimerQueue::kNoTimer;  // at most one per connection (sync_timer)
+    StreamConn::Clock::time_point timer_due{};     // when that timer fires
   };
 
   io_uring_sqe* sqe() {
@@ -405,26 +405,33 @@ class UringLoop {
     gate_.leave();
   }
 
-  // Keeps one queued timer for the connection's due time (set_timer in a callback).
+  // Keeps at most one queued timer per connection, never later than its due time (set_timer in
+  // a callback), by lazy extension as ReactorLoop::sync_timer(): a due time pushed back on every
+  // message changes nothing here (the timer fires early and on_timer() queues it again); only
+  // one that moves earlier replaces it. A disarmed connection's timer does nothing when it fires.
   void sync_timer(uint64_t id, Entry& e) {
     StreamConn& c = *e.conn;
-    bool armed = c.timer_armed();
-    if (armed && e.timer && c.timer_due() == e.timer_due) return;
-    if (e.timer) timers_.cancel(e.timer);
-    e.timer = TimerQueue::kNoTimer;
-    if (armed) {
-      e.timer_due = c.timer_due();
-      e.timer = timers_.add(e.timer_due, [this, id] { on_timer(id); });
+    if (!c.timer_armed()) return;
+    if (e.timer) {
+      if (e.timer_due <= c.timer_due()) return;
+      timers_.cancel(e.timer);
     }
+    e.timer_due = c.timer_due();
+    e.timer = timers_.add(e.timer_due, [this, id] { on_timer(id); });
   }
 
   void on_timer(uint64_t id) {
     auto it = conns_.find(id);
     if (it == conns_.end() || it->second.retiring) return;
-    it->second.timer = TimerQueue::kNoTimer;
-    if (!it->second.conn->timer_armed()) return;
+    Entry& e = it->second;
+    e.timer = TimerQueue::kNoTimer;
+    if (!e.conn->timer_armed()) return;
     try {
-      call_timeout(*it->second.conn, service_);
+      if (e.conn->timer_due() > StreamConn::Clock::now()) {
+        sync_timer(id, e);  // pushed back since it was queued
+        return;
+      }
+      call_timeout(*e.conn, service_);
       after(id);
     } catch (const std::bad_alloc&) {
       drop(id);

@@ -76,6 +76,90 @@ TEST(TimerQueue, TimerAddedByACallbackWaitsForTheNextRunEvenWhenDue) {
   EXPECT_EQ(runs, 2);
 }
 
+// Issue 19: a connection that cancels its timer and adds a later one per message (coro, uring)
+// while other timers stay live, due earlier, left every cancelled entry in the heap: lazy
+// deletion only drops what surfaces on top. The heap must stay within about twice the live
+// timers however long the churn goes on, and the live timers must still fire, in order.
+TEST(TimerQueue, AddCancelChurnBehindLiveTimersKeepsTheHeapBounded) {
+  TimerQueue q;
+  auto t0 = Clock::now();
+  std::string order;
+  for (int i = 0; i < 10; ++i) q.add(t0 + 1s + i * 1ms, [&order, i] { order += static_cast<char>('a' + i); });
+  size_t most = 0;
+  TimerQueue::Id churn = TimerQueue::kNoTimer;
+  for (int i = 0; i < 100'000; ++i) {
+    if (churn) q.cancel(churn);
+    churn = q.add(t0 + 600s + i * 1us, [] {});  // re-armed later each time, as an idle timeout
+    q.timeout_ms(t0);                          // what the loop asks every iteration
+    most = std::max(most, q.heap_size());
+  }
+  EXPECT_EQ(q.size(), 11u);
+  EXPECT_LE(most, 2 * q.size() + 1) << "the heap grew with the churn";
+  EXPECT_EQ(q.run_due(t0 + 2s), 10u);
+  EXPECT_EQ(order, "abcdefghij");
+  EXPECT_EQ(q.timeout_ms(t0 + 2s), 598'100);  // the surviving churn timer, 600.1 s after t0
+  EXPECT_TRUE(q.cancel(churn));
+  EXPECT_EQ(q.heap_size(), 0u);
+}
+
+// Timers that fire leave fewer live ones: cancelled entries buried under them (due later) must
+// not then outnumber the live ones for good.
+TEST(TimerQueue, CancelledEntriesAreDroppedWhenFiredTimersLeaveThemTheMajority) {
+  TimerQueue q;
+  auto t0 = Clock::now();
+  for (int i = 0; i < 100; ++i) q.add(t0 + 1ms, [] {});
+  std::vector<TimerQueue::Id> late;
+  for (int i = 0; i < 100; ++i) late.push_back(q.add(t0 + 1h, [] {}));
+  for (int i = 0; i < 60; ++i) q.cancel(late[static_cast<size_t>(i)]);
+  EXPECT_EQ(q.run_due(t0 + 10ms), 100u);
+  EXPECT_EQ(q.size(), 40u);
+  EXPECT_LE(q.heap_size(), 2 * q.size() + 1);
+}
+
+// Compaction inside run_due (a callback cancelling most timers), with a timer the same run added
+// and then cancelled: nothing cancelled fires, the rest fire in order, the accounting holds.
+TEST(TimerQueue, CallbacksThatCancelMostTimersMidRunKeepOrderAndAccounting) {
+  TimerQueue q;
+  auto t0 = Clock::now();
+  std::string order;
+  std::vector<TimerQueue::Id> victims;
+  TimerQueue::Id added = TimerQueue::kNoTimer;
+  q.add(t0, [&] { added = q.add(t0, [&] { order += '!'; }); });  // due, so held for the next run
+  q.add(t0 + 1ms, [&] {
+    order += 'a';
+    q.cancel(added);
+    for (auto v : victims) q.cancel(v);  // 50 of 52 live: compacts mid-run
+  });
+  for (int i = 0; i < 50; ++i) victims.push_back(q.add(t0 + 2ms, [&] { order += 'x'; }));
+  q.add(t0 + 3ms, [&] { order += 'b'; });
+  q.add(t0 + 1h, [&] { order += 'c'; });
+  EXPECT_EQ(q.run_due(t0 + 5ms), 3u);
+  EXPECT_EQ(order, "ab");
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_LE(q.heap_size(), 3u);
+  EXPECT_EQ(q.run_due(t0 + 2h), 1u);
+  EXPECT_EQ(order, "abc");
+  EXPECT_EQ(q.heap_size(), 0u);
+}
+
+// The process-wide count of heap entries (the observable of tests/models/idle_timer_test.cpp).
+TEST(TimerQueue, EntriesInProcessFollowEveryQueue) {
+  const size_t base = TimerQueue::entries_in_process();
+  {
+    TimerQueue a, b;
+    auto t0 = Clock::now();
+    a.add(t0 + 1s, [] {});
+    auto x = b.add(t0 + 1s, [] {});
+    b.add(t0 + 2s, [] {});
+    EXPECT_EQ(TimerQueue::entries_in_process(), base + 3);
+    b.cancel(x);  // lazily: still held
+    EXPECT_EQ(TimerQueue::entries_in_process(), base + b.heap_size() + a.heap_size());
+    a.run_due(t0 + 1s);
+    EXPECT_EQ(TimerQueue::entries_in_process(), base + b.heap_size());
+  }
+  EXPECT_EQ(TimerQueue::entries_in_process(), base);
+}
+
 class EventLoopTest : public ::testing::TestWithParam<EventLoop::Backend> {};
 
 std::string backend_label(const ::testing::TestParamInfo<EventLoop::Backend>& info) {

@@ -123,6 +123,7 @@ void ReactorLoop::drop(uint64_t id) {
   StreamConn& c = *e.conn;
   drop_for_memory(c);
   loop_.unwatch(c.fd());
+  cancel_timer(e);
   try {
     retire(c, service_);
   } catch (const std::bad_alloc&) {
@@ -140,7 +141,8 @@ void ReactorLoop::after(Entry& e) {
     // Out of the loop before the descriptor is closed: with --workers, another loop's accept()
     // may be handed the same number the moment it is closed.
     loop_.unwatch(fd);
-      retire(c, service_);
+    cancel_timer(e);
+    retire(c, service_);
     gate_.leave();
     conns_.erase(c.id());  // e is gone from here on
     return;
@@ -151,25 +153,44 @@ void ReactorLoop::after(Entry& e) {
     e.in = in;
     e.out = out;
   }
-  // A timer per due time the service sets; one made stale by a newer due time, or by the
-  // connection's end, finds nothing to do when it fires (no cancel: Entry stays small).
-  if (c.timer_armed() && c.timer_due() != e.timer_due) {
-    e.timer_due = c.timer_due();
-    loop_.run_at(e.timer_due, [this, id = c.id(), due = e.timer_due] { on_timer(id, due); });
-  }
+  sync_timer(e);
 }
 
-void ReactorLoop::on_timer(uint64_t id, Clock::time_point due) {
+// Lazy extension (nginx's event timers, libuv's uv_timer_again): an idle timeout is pushed back
+// on every message, so moving the queued timer each time would cost a heap entry per message
+// (and, without a cancel, a pending timer per message until it fires). Instead the connection
+// keeps one timer. A due time that moves later changes nothing here: the timer fires early and
+// on_timer() queues it again for the due time then in force. Only a due time that moves earlier
+// replaces it. A disarmed connection keeps its timer too; it does nothing when it fires.
+void ReactorLoop::sync_timer(Entry& e) {
+  StreamConn& c = *e.conn;
+  if (!c.timer_armed()) return;
+  if (e.timer != TimerQueue::kNoTimer) {
+    if (e.timer_queued <= c.timer_due()) return;
+    loop_.cancel_timer(e.timer);
+  }
+  e.timer_queued = c.timer_due();
+  e.timer = loop_.run_at(e.timer_queued, [this, id = c.id()] { on_timer(id); });
+}
+
+void ReactorLoop::cancel_timer(Entry& e) {
+  if (e.timer != TimerQueue::kNoTimer) loop_.cancel_timer(e.timer);
+  e.timer = TimerQueue::kNoTimer;
+}
+
+void ReactorLoop::on_timer(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Entry& e = it->second;
   StreamConn& c = *e.conn;
-  // Stale: re-armed since (its own due time is not the one in force; e.timer_due is already the
-  // newest, so comparing against it would let every superseded timer fire).
-  if (!c.timer_armed() || c.timer_due() != due || e.timer_due != due) return;
-  e.timer_due = {};
+  e.timer = TimerQueue::kNoTimer;
+  if (!c.timer_armed()) return;  // disarmed since it was queued
   guarded(id, [&] {
-    call_timeout(*e.conn, service_);
+    if (c.timer_due() > Clock::now()) {
+      sync_timer(e);  // pushed back since: queue it again for the due time in force
+      return;
+    }
+    call_timeout(c, service_);
     after(e);
   });
 }

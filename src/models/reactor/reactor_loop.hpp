@@ -32,7 +32,9 @@ class ReactorLoop {
     std::shared_ptr<StreamConn> conn;
     ReactorLoop* loop;  // for the watch's plain-function callback (no allocation per watch)
     bool in = true, out = false;                    // interest last given to the loop
-    Clock::time_point timer_due{};                  // of the last loop timer made for conn
+    // The one loop timer kept for conn's due time (lazy extension, see sync_timer()).
+    EventLoop::TimerId timer = TimerQueue::kNoTimer;
+    Clock::time_point timer_queued{};               // when that timer fires
   };
 
   void watch_listener();
@@ -41,7 +43,10 @@ class ReactorLoop {
   static void ready_thunk(void* entry, const Ready& r);
   void on_ready(Entry& e, const Ready& r);
   void flush(uint64_t id);      // a send/close from elsewhere: the queued task
-  void on_timer(uint64_t id, Clock::time_point due);  // due: the time this timer was set for
+  void on_timer(uint64_t id);
+  // Keeps at most one loop timer per connection, queued no later than its due time.
+  void sync_timer(Entry& e);
+  void cancel_timer(Entry& e);  // before the entry goes
   // Runs f; a std::bad_alloc on connection id's path drops that connection (told `server full`),
   // never the server.
   template <typename F>
