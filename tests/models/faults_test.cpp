@@ -222,14 +222,19 @@ TEST_P(Faults, ThousandConnectDisconnectCyclesLeaveDescriptorCountUnchanged) {
   pid_t pid = server.proc.pid();
   // Children the server keeps while idle: a forking model's workers (prefork), none otherwise.
   const size_t idle_children = model().forks && !model().workers_are.empty() ? static_cast<size_t>(std::max(model().default_workers, 1)) : 0;
+  // Threads the server keeps while idle: a thread pool's workers (pool), which it starts after
+  // its listening line — under TSan that can take seconds, and a baseline taken earlier would
+  // count every worker as left behind.
+  const int idle_worker_threads =
+      !model().forks && model().one_client_per_worker ? std::max(model().default_workers, 1) : 0;
   int baseline = -1;
-  // The count settles once the probe's connection is gone.
+  // The count settles once the probe's connection is gone and the workers are all up.
   wait_until([&] {
     int a = count_fds(pid);
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(50ms);
     baseline = count_fds(pid);
-    return a == baseline && child_pids(pid).size() == idle_children;
-  }, 3s);
+    return a == baseline && child_pids(pid).size() == idle_children && count_threads(pid) >= idle_worker_threads;
+  }, 10s);
   int threads_before = count_threads(pid);
   for (int i = 0; i < 1000; ++i) {
     TestClient c(server.port);
