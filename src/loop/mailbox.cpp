@@ -32,8 +32,7 @@ void Mailbox::post_flush(uint64_t key) {
 }
 
 void Mailbox::queued(bool was_empty) {
-  // dispatching_ is read only by the owner thread, which is the only one that writes it.
-  if (was_empty && !(in_owner_thread() && dispatching_)) wake();
+  if (was_empty && dispatcher_.load(std::memory_order_relaxed) != std::this_thread::get_id()) wake();
 }
 
 void Mailbox::wake() {

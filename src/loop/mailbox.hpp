@@ -51,7 +51,10 @@ class Mailbox {
   // Loop thread. The thread that owns the loop, and whether it is inside a dispatch.
   void set_owner(std::thread::id id) { owner_.store(id, std::memory_order_release); }
   bool in_owner_thread() const { return owner_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
-  void set_dispatching(bool on) { dispatching_ = on; }
+  // Loop thread: around a dispatch, whose posts need no wake-up (the loop drains right after).
+  void set_dispatching(bool on) {
+    dispatcher_.store(on ? std::this_thread::get_id() : std::thread::id{}, std::memory_order_relaxed);
+  }
 
   // Any thread. eventfd writes so far (tests check the coalescing with it).
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
@@ -59,7 +62,12 @@ class Mailbox {
  private:
   FileDesc efd_;
   std::atomic<std::thread::id> owner_{};
-  bool dispatching_ = false;  // loop thread only
+  // The thread inside a dispatch of this loop, or none. One atomic and not "owner && flag": a loop
+  // built on one thread and run on another (MqttSink, the device server) changes owner in run(),
+  // and a post from the builder that still saw itself as owner read a flag the runner wrote (a
+  // data race, and a wake-up skipped for a dispatch that was not its own). A thread reads its own
+  // last store here, so only the dispatching thread itself ever finds its id.
+  std::atomic<std::thread::id> dispatcher_{};
   std::mutex mu_;
   std::vector<Task> queued_;   // guarded by mu_
   std::vector<uint64_t> flushes_;  // guarded by mu_

@@ -218,6 +218,27 @@ TEST_P(EventLoopTest, PostsFromOtherThreadsAllRunInOrderWithCoalescedWakeups) {
   }
 }
 
+// A loop built on one thread and run on another (MqttSink, the device server): the builder posts
+// while the runner takes the loop over. Every post runs, and under TSan no access races (the
+// builder used to read the runner's "dispatching" flag while it still took itself for the owner).
+TEST_P(EventLoopTest, PostsFromTheBuilderWhileAnotherThreadStartsRunningTheLoopAllRun) {
+  for (int round = 0; round < 50; ++round) {
+    EventLoop loop(GetParam());
+    std::atomic<int> ran{0};
+    std::thread runner([&] { loop.run(); });
+    constexpr int kPosts = 200;
+    for (int i = 0; i < kPosts; ++i) loop.queue_in_loop([&] { ran.fetch_add(1, std::memory_order_relaxed); });
+    std::promise<void> drained;
+    loop.queue_in_loop([&] {
+      drained.set_value();
+      loop.quit();
+    });
+    ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready) << "a post's wake-up was lost";
+    runner.join();
+    ASSERT_EQ(ran.load(), kPosts);
+  }
+}
+
 TEST_P(EventLoopTest, FlushesPostedFromAnotherThreadReachTheHandlerInOrderWithOneWakeup) {
   EventLoop loop(GetParam());
   std::vector<uint64_t> keys;
