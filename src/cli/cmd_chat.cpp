@@ -40,6 +40,9 @@ std::unique_ptr<web::ChatWeb> make_web(const ChatOptions& o, chat::ChatRoom& roo
   web::WebConfig cfg;
   cfg.allowed_origins = o.web_origins;
   cfg.max_queue = o.server.max_queue;
+  // The web port is a listener like the chat port: its open connections (pages and WebSockets)
+  // are bounded by --max-clients too; the room bounds members across both.
+  cfg.max_clients = o.server.max_clients;
   Endpoint at;
   try {
     at = Endpoint::parse(o.server.bind, static_cast<uint16_t>(o.web_port));

@@ -11,16 +11,20 @@
 
 namespace concur {
 
-bool AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
+void Admission::release() {
+  if (gate_) std::exchange(gate_, nullptr)->leave();
+}
+
+Admission AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   size_t now = live_.fetch_add(1, std::memory_order_acq_rel);
-  if (cfg_.max_clients == 0 || now < cfg_.max_clients) return true;
+  if (cfg_.max_clients == 0 || now < cfg_.max_clients) return Admission(this);
   live_.fetch_sub(1, std::memory_order_acq_rel);
   const std::string& msg = cfg_.full_message;
   [[maybe_unused]] ssize_t n = ::send(client.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(client.get(), SHUT_WR);
   client.reset();
   errf("refused {}: server full ({} clients)", peer.seed_format(), cfg_.max_clients);
-  return false;
+  return {};
 }
 
 LogLimiter& memory_refusals() {

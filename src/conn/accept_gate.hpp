@@ -3,7 +3,9 @@
 // --max-clients (answering with the service's "server full" line) and account for live clients.
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <string_view>
+#include <utility>
 
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
@@ -17,12 +19,46 @@ namespace concur {
 // callbacks, their thread, their buffers): one process-wide count, one log line per burst.
 LogLimiter& memory_refusals();
 
+class AcceptGate;
+
+// A client's place under --max-clients, owned by whatever serves it: the StreamConn (which gives
+// it back when its socket closes), a forked child's record in its parent. Leaving is RAII, so no
+// path — a refusal after admission, an exception, a thread that cannot start — can forget it or
+// give it back twice. Move-only; an empty one holds no place.
+class Admission {
+ public:
+  Admission() = default;
+  Admission(Admission&& o) noexcept : gate_(std::exchange(o.gate_, nullptr)) {}
+  Admission& operator=(Admission&& o) noexcept {
+    if (this != &o) {
+      release();
+      gate_ = std::exchange(o.gate_, nullptr);
+    }
+    return *this;
+  }
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission() { release(); }
+
+  explicit operator bool() const { return gate_ != nullptr; }
+  // Gives the place back now (idempotent).
+  void release();
+
+ private:
+  friend class AcceptGate;
+  explicit Admission(AcceptGate* gate) : gate_(gate) {}
+  AcceptGate* gate_ = nullptr;
+};
+
+// What an accept loop hands an admitted client to: its socket, its address and its place.
+using ServeAdmitted = std::function<void(FileDesc client, const Endpoint& peer, Admission place)>;
+
 class AcceptGate {
  public:
   explicit AcceptGate(const ServerConfig& cfg) : cfg_(cfg) {}
-  // True: the client may be served (call leave() when it is gone). False: it was told and closed.
-  bool admit(FileDesc& client, const Endpoint& peer);
-  void leave() { live_.fetch_sub(1, std::memory_order_acq_rel); }
+  // A place for the client (its holder serves it; the place is given back when the holder goes),
+  // or an empty Admission: the client was told `server full` and closed.
+  Admission admit(FileDesc& client, const Endpoint& peer);
   size_t live() const { return live_.load(std::memory_order_acquire); }
 
   // Reports an accept that failed (EMFILE refusal, unexpected errno), rate-limited to one line
@@ -43,6 +79,9 @@ class AcceptGate {
   LogLimiter& refusals() { return refusals_; }
 
  private:
+  friend class Admission;
+  void leave() { live_.fetch_sub(1, std::memory_order_acq_rel); }
+
   const ServerConfig& cfg_;
   std::atomic<size_t> live_{0};
   std::atomic<long long> last_report_ms_{0};

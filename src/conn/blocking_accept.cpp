@@ -8,7 +8,7 @@
 namespace concur {
 
 void accept_until_stop(int listen_fd, AcceptGate& gate, const StopSource& stop,
-                       const std::function<void(FileDesc, const Endpoint&)>& serve,
+                       const ServeAdmitted& serve,
                        const std::function<void()>& tick) {
   Acceptor acceptor(listen_fd);
   while (!stop.requested()) {
@@ -24,7 +24,7 @@ void accept_until_stop(int listen_fd, AcceptGate& gate, const StopSource& stop,
     Endpoint peer;
     auto r = acceptor.accept(client, peer);
     if (r == Acceptor::Result::accepted) {
-      if (gate.admit(client, peer)) serve(std::move(client), peer);
+      if (Admission place = gate.admit(client, peer)) serve(std::move(client), peer, std::move(place));
     } else if (r != Acceptor::Result::again) {
       gate.report(r);
       if (r == Acceptor::Result::error) std::this_thread::sleep_for(std::chrono::milliseconds(10));

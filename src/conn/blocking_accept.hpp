@@ -10,10 +10,10 @@
 
 namespace concur {
 
-// Calls serve(client, peer) for every admitted client until stop; `tick` runs at least every
+// Calls serve(client, peer, place) for every admitted client until stop; `tick` runs at least every
 // 200 ms (reaping children, for example). Returns when stop is requested.
 void accept_until_stop(int listen_fd, AcceptGate& gate, const StopSource& stop,
-                       const std::function<void(FileDesc, const Endpoint&)>& serve,
+                       const ServeAdmitted& serve,
                        const std::function<void()>& tick = {});
 
 }  // namespace concur

@@ -244,11 +244,11 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   ::pthread_sigmask(SIG_UNBLOCK, &wake_only, nullptr);
 }
 
-void serve_accepted_blocking(FileDesc client, const Endpoint& peer, StreamService& service, size_t max_queue,
-                             AcceptGate& gate, int stop_fd) {
+void serve_accepted_blocking(FileDesc client, const Endpoint& peer, Admission place, StreamService& service,
+                             size_t max_queue, AcceptGate& gate, int stop_fd) {
   std::shared_ptr<StreamConn> conn;
   try {
-    conn = std::make_shared<StreamConn>(std::move(client), peer, max_queue);
+    conn = std::make_shared<StreamConn>(std::move(client), peer, max_queue, std::move(place));
     serve_blocking(conn, service, stop_fd);  // its own bad_alloc after set-up drops the client itself
   } catch (const std::bad_alloc&) {          // before the client was set up: turn it away, serve on
     if (conn) gate.tell_full(conn->fd());    // the descriptor moved into conn; it closes with conn

@@ -52,8 +52,8 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
 // serve_blocking() for a freshly accepted client (iterative, pool, prefork): makes its StreamConn
 // first. When memory runs out before the client is set up, that one client is turned away
 // (`server full`, counted in memory_refusals()) and the caller goes on to accept the next: a
-// worker never dies of one client's allocation. The caller still owns gate.leave().
-void serve_accepted_blocking(FileDesc client, const Endpoint& peer, StreamService& service, size_t max_queue,
-                             AcceptGate& gate, int stop_fd);
+// worker never dies of one client's allocation. `place` is given back when the client is done.
+void serve_accepted_blocking(FileDesc client, const Endpoint& peer, Admission place, StreamService& service,
+                             size_t max_queue, AcceptGate& gate, int stop_fd);
 
 }  // namespace concur

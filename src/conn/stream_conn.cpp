@@ -21,11 +21,12 @@ StreamConn::CallbackScope::~CallbackScope() { t_in_callbacks = saved_; }
 // wakes it: cheap inside a loop's dispatch (a queued task, no syscall), and never a stall.
 bool StreamConn::needs_notify() const { return t_in_callbacks != this; }
 
-StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue)
+StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue, Admission place)
     : id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
       fd_(std::move(fd)),
       peer_(peer),
-      max_queue_(max_queue) {}
+      max_queue_(max_queue),
+      place_(std::move(place)) {}
 
 void StreamConn::attach(std::function<void()> wake, std::shared_ptr<void> keep) {
   wake_keep_ = std::move(keep);
@@ -124,6 +125,7 @@ void StreamConn::retire() {
     }
   }
   fd_.reset();
+  place_.release();  // the socket is gone: its place under --max-clients is free
 }
 
 bool StreamConn::peer_gone() const {

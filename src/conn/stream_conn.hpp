@@ -17,6 +17,7 @@
 
 #include "core/buffer.hpp"
 #include "core/fd.hpp"
+#include "conn/accept_gate.hpp"
 #include "services/service.hpp"
 
 namespace concur {
@@ -25,7 +26,9 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
  public:
   using Clock = std::chrono::steady_clock;
 
-  StreamConn(FileDesc fd, Endpoint peer, size_t max_queue);
+  // `place` is the client's admission under --max-clients: given back when the socket closes
+  // (retire()) or with the connection, whichever comes first.
+  StreamConn(FileDesc fd, Endpoint peer, size_t max_queue, Admission place = {});
 
   // Conn
   uint64_t id() const override { return id_; }
@@ -106,6 +109,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   FileDesc fd_;
   const Endpoint peer_;
   const size_t max_queue_;
+  Admission place_;  // owner only
   std::function<void()> wake_;
   std::shared_ptr<void> wake_keep_;
 

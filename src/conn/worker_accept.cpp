@@ -26,17 +26,14 @@ bool stop_fd_readable(int stop_fd) {
 }
 
 void serve_accepted_until_stop(int listen_fd, AcceptGate& gate, int stop_fd,
-                               const std::function<void(FileDesc, const Endpoint&)>& serve) {
+                               const ServeAdmitted& serve) {
   Acceptor acceptor(listen_fd);
   while (!stop_fd_readable(stop_fd)) {
     FileDesc client;
     Endpoint peer;
     auto r = acceptor.accept(client, peer);  // blocks: the listening socket is blocking here
     if (r == Acceptor::Result::accepted) {
-      if (gate.admit(client, peer)) {
-        serve(std::move(client), peer);
-        gate.leave();
-      }
+      if (Admission place = gate.admit(client, peer)) serve(std::move(client), peer, std::move(place));
     } else if (r == Acceptor::Result::error && errno == EINVAL) {
       // Not listening (any more): stop_workers() shut it down — at stop, or because the model
       // could not start all its workers — and no accept() on it can succeed again.

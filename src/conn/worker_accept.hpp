@@ -35,7 +35,7 @@ class SharedListener {
 // also ends the loop when no stop was requested: a model that could not start every worker). `serve` runs on the
 // calling thread and returns when the client is done.
 void serve_accepted_until_stop(int listen_fd, AcceptGate& gate, int stop_fd,
-                               const std::function<void(FileDesc, const Endpoint&)>& serve);
+                               const ServeAdmitted& serve);
 
 // True when the stop eventfd is readable (a child process cannot see the parent's flag).
 bool stop_fd_readable(int stop_fd);

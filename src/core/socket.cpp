@@ -100,7 +100,7 @@ int socket_error(int fd) {
   return err;
 }
 
-Acceptor::Acceptor(int listen_fd) : fd_(listen_fd), reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+Acceptor::Acceptor(int listen_fd) : fd_(listen_fd), own_reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
 Acceptor::Result Acceptor::accept(FileDesc& out, Endpoint& peer) {
   for (;;) {
@@ -120,13 +120,13 @@ Acceptor::Result Acceptor::accept(FileDesc& out, Endpoint& peer) {
         return Result::again;
       case EMFILE:
       case ENFILE:
-        if (!reserve_) return Result::error;
-        reserve_.reset();
+        if (!*reserve_) return Result::error;
+        reserve_->reset();
         {
           int victim = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
           if (victim >= 0) ::close(victim);
         }
-        reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        reserve_->reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         return Result::refused_emfile;
       default:
         return Result::error;

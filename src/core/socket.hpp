@@ -33,6 +33,11 @@ int socket_error(int fd);
 class Acceptor {
  public:
   explicit Acceptor(int listen_fd);
+  // Shares `reserve` (one descriptor held for the trick) with other acceptors on the same thread:
+  // a fleet of listeners needs one, not one each.
+  Acceptor(int listen_fd, FileDesc& reserve) : fd_(listen_fd), reserve_(&reserve) {}
+  Acceptor(const Acceptor&) = delete;
+  Acceptor& operator=(const Acceptor&) = delete;
   enum class Result { accepted, again, refused_emfile, error };
   // Non-blocking accept. On `accepted`, `out` holds a non-blocking socket with TCP_NODELAY.
   Result accept(FileDesc& out, Endpoint& peer);
@@ -40,7 +45,8 @@ class Acceptor {
 
  private:
   int fd_;
-  FileDesc reserve_;
+  FileDesc own_reserve_;
+  FileDesc* reserve_ = &own_reserve_;
 };
 
 }  // namespace concur

@@ -19,6 +19,7 @@ namespace concur::iot {
 using Clock = EventLoop::Clock;
 
 struct DeviceServer::Client {
+  Admission place;  // given back after fd closes
   FileDesc fd;
   int device = 0;
   Endpoint peer;
@@ -50,6 +51,7 @@ DeviceServer::DeviceServer(DeviceOptions opts, const StopSource& stop)
     Endpoint at = opts_.bind;
     at.set_port(static_cast<uint16_t>(opts_.bind.port() + (opts_.bind.port() ? i : 0)));
     d.listener = tcp_listen(at);
+    d.accepting = std::make_unique<Listener>(d.listener.get(), gate_, reserve_);
     d.at = local_endpoint(d.listener.get());
     devices_.push_back(std::move(d));
   }
@@ -96,37 +98,24 @@ void DeviceServer::on_ready(void* self, const Ready& r) {
 
 void DeviceServer::accept_ready(int device) {
   Device& d = devices_[static_cast<size_t>(device)];
-  for (int budget = 0; budget < 64; ++budget) {
-    Endpoint peer;
-    socklen_t len = peer.capacity();
-    int fd = ::accept4(d.listener.get(), peer.sa(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if ((errno == EMFILE || errno == ENFILE) && reserve_) {
-        // Out of descriptors: accept into the reserve slot and close, so the loop does not spin.
-        reserve_.reset();
-        int victim = ::accept4(d.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
-        if (victim >= 0) ::close(victim);
-        reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        errf("concur: {}: out of descriptors, a client was refused", d.name);
-      }
-      return;
-    }
-    peer.set_len(len);
-    set_nodelay(fd);
+  // An accept() failure is reported by the gate (rate-limited): out of descriptors, the pending
+  // client was refused through the reserve descriptor, so the loop does not spin.
+  d.accepting->accept_pending([&](FileDesc client, const Endpoint& peer, Admission place) {
+    int fd = client.get();
     // Bound what the kernel holds for a registrant too: with autotuning a stalled reader could
     // park megabytes per connection in the send buffer before our own bound is ever reached.
     int sndbuf = static_cast<int>(std::min<size_t>(std::max<size_t>(opts_.max_pending, 4096), 1u << 22));
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     auto c = std::make_unique<Client>();
-    c->fd.reset(fd);
+    c->place = std::move(place);
+    c->fd = std::move(client);
     c->device = device;
     c->peer = peer;
     c->gen = next_gen_++;
     std::string why;
     if (!loop_.watch(fd, true, false, &DeviceServer::on_ready, this, &why)) {
       errf("concur: {}: cannot watch a client: {}", d.name, why);
-      continue;  // c closes fd
+      return;  // c closes fd
     }
     if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(static_cast<size_t>(fd) + 1024);
     c->timer = loop_.run_after(opts_.register_timeout, [this, fd, gen = c->gen] { on_timer(fd, gen); });
@@ -136,7 +125,8 @@ void DeviceServer::accept_ready(int device) {
     s.type = Slot::Type::client;
     s.device = device;
     s.client = std::move(c);
-  }
+  });
+  gate_.tick();
 }
 
 void DeviceServer::on_client(int fd, bool in, bool out, bool err) {

@@ -16,6 +16,9 @@
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
 #include "core/stop.hpp"
+#include "conn/accept_gate.hpp"
+#include "conn/listener.hpp"
+#include "conn/server_config.hpp"
 #include "iot/reading.hpp"
 #include "loop/event_loop.hpp"
 
@@ -47,6 +50,7 @@ class DeviceServer {
   struct Device {
     std::string name;
     FileDesc listener;
+    std::unique_ptr<Listener> accepting;  // on `listener`, through the server's gate
     Endpoint at;
     uint64_t sent = 0;  // readings handed to registrants
     int clients = 0;
@@ -72,10 +76,13 @@ class DeviceServer {
   const KindSpec& spec_;
   const StopSource& stop_;
   EventLoop loop_{EventLoop::Backend::epoll};
+  std::mt19937_64 rng_;
+  // Before the devices and clients, which refer to them: destroyed after those.
+  FileDesc reserve_;  // EMFILE trick for all listeners
+  ServerConfig gate_cfg_;  // no --max-clients here: each device serves as descriptors allow
+  AcceptGate gate_{gate_cfg_};
   std::vector<Device> devices_;
   std::vector<Slot> slots_;  // indexed by descriptor
-  std::mt19937_64 rng_;
-  FileDesc reserve_;  // EMFILE trick for all listeners
   uint64_t next_gen_ = 1;
 };
 

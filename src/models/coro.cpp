@@ -13,6 +13,7 @@
 #include "conn/accept_gate.hpp"
 #include "conn/gate_ticker.hpp"
 #include "conn/conn_driver.hpp"
+#include "conn/listener.hpp"
 #include "models/model.hpp"
 
 namespace concur {
@@ -169,27 +170,17 @@ class CoroLoop {
 
   // The accept loop, as `while True: conn = await accept()`.
   Detached accept_loop() {
-    Acceptor acceptor(listen_fd_);
+    Listener listener(listen_fd_, gate_);
     for (;;) {
       Wakeup w = co_await wait(listen_fd_, true, false);
       if (w.stopping) break;
-      for (int i = 0; i < 64; ++i) {
-        FileDesc fd;
-        Endpoint peer;
-        auto r = acceptor.accept(fd, peer);
-        if (r == Acceptor::Result::again) break;
-        if (r != Acceptor::Result::accepted) {
-          gate_.report(r);
-          break;
-        }
-        if (!gate_.admit(fd, peer)) continue;
+      listener.accept_pending([this](FileDesc fd, const Endpoint& peer, Admission place) {
         try {
-          serve(std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue));
+          serve(std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue, std::move(place)));
         } catch (const std::bad_alloc&) {  // no memory for the connection or its coroutine frame
           gate_.refuse(fd, peer, memory_refusals(), "out of memory");  // fd is closed if it moved
-          gate_.leave();
         }
-      }
+      });
       ticker_.arm();
     }
     forget(listen_fd_);
@@ -231,7 +222,6 @@ class CoroLoop {
     } catch (const std::bad_alloc&) {
       c->retire();  // on_close could not finish; the descriptor at least goes
     }
-    gate_.leave();
   }
 
   EventLoop loop_{EventLoop::Backend::epoll};

@@ -11,9 +11,8 @@ class IterativeModel final : public Model {
  public:
   void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
     AcceptGate gate(cfg);
-    accept_until_stop(listen_fd, gate, stop, [&](FileDesc client, const Endpoint& peer) {
-      serve_accepted_blocking(std::move(client), peer, service, cfg.max_queue, gate, stop.fd());
-      gate.leave();
+    accept_until_stop(listen_fd, gate, stop, [&](FileDesc client, const Endpoint& peer, Admission place) {
+      serve_accepted_blocking(std::move(client), peer, std::move(place), service, cfg.max_queue, gate, stop.fd());
     });
   }
 };

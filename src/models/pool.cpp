@@ -71,8 +71,9 @@ class PoolModel final : public Model {
 
   static void* worker_main(void* arg) {
     auto* s = static_cast<Shared*>(arg);
-    serve_accepted_until_stop(s->listen_fd, *s->gate, s->stop_fd, [s](FileDesc client, const Endpoint& peer) {
-      serve_accepted_blocking(std::move(client), peer, *s->service, s->cfg->max_queue, *s->gate, s->stop_fd);
+    serve_accepted_until_stop(s->listen_fd, *s->gate, s->stop_fd, [s](FileDesc client, const Endpoint& peer, Admission place) {
+      serve_accepted_blocking(std::move(client), peer, std::move(place), *s->service, s->cfg->max_queue, *s->gate,
+                              s->stop_fd);
     });
     return nullptr;
   }

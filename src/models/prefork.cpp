@@ -86,7 +86,7 @@ class PreforkModel final : public Model {
       ServerConfig own = cfg;
       own.max_clients = 0;
       AcceptGate gate(own);
-      serve_accepted_until_stop(listen_fd, gate, stop.fd(), [&](FileDesc client, const Endpoint& peer) {
+      serve_accepted_until_stop(listen_fd, gate, stop.fd(), [&](FileDesc client, const Endpoint& peer, Admission place) {
         long before = shared.live().fetch_add(1);
         if (cfg.max_clients && static_cast<size_t>(before) >= cfg.max_clients) {
           shared.live().fetch_sub(1);
@@ -95,7 +95,7 @@ class PreforkModel final : public Model {
           return;
         }
         shared.busy(slot).store(1);
-        serve_accepted_blocking(std::move(client), peer, service, cfg.max_queue, gate, stop.fd());
+        serve_accepted_blocking(std::move(client), peer, std::move(place), service, cfg.max_queue, gate, stop.fd());
         if (shared.busy(slot).exchange(0)) shared.live().fetch_sub(1);
       });
       full_log.flush(true);

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <set>
+#include <map>
 #include <thread>
 
 #include "core/log.hpp"
@@ -20,13 +20,12 @@ class ProcessModel final : public Model {
  public:
   void run(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop) override {
     AcceptGate gate(cfg);
-    std::set<pid_t> children;
+    std::map<pid_t, Admission> children;  // each child holds its client's place until reaped
     auto reap = [&] {
       // Only our own children: waitpid(-1) would steal the exit status of unrelated ones.
       for (auto it = children.begin(); it != children.end();) {
-        if (::waitpid(*it, nullptr, WNOHANG) == *it) {
+        if (::waitpid(it->first, nullptr, WNOHANG) == it->first) {
           it = children.erase(it);
-          gate.leave();
         } else {
           ++it;
         }
@@ -34,12 +33,11 @@ class ProcessModel final : public Model {
     };
     accept_until_stop(
         listen_fd, gate, stop,
-        [&](FileDesc client, const Endpoint& peer) {
+        [&](FileDesc client, const Endpoint& peer, Admission place) {
           reap();
           pid_t pid = ::fork();
           if (pid < 0) {
             gate.refuse(client, peer, gate.refusals(), "fork failed (out of resources)");
-            gate.leave();
             return;
           }
           if (pid == 0) {
@@ -58,7 +56,7 @@ class ProcessModel final : public Model {
             std::fflush(nullptr);
             ::_exit(0);
           }
-          children.insert(pid);  // the parent's copy of the client socket closes here
+          children.emplace(pid, std::move(place));  // the parent's copy of the client socket closes here
         },
         reap);
     // Children saw the stop fd; give them a moment to finish, then insist.
@@ -67,8 +65,8 @@ class ProcessModel final : public Model {
       reap();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    for (pid_t pid : children) ::kill(pid, SIGKILL);
-    for (pid_t pid : children) ::waitpid(pid, nullptr, 0);
+    for (const auto& [pid, place] : children) ::kill(pid, SIGKILL);
+    for (const auto& [pid, place] : children) ::waitpid(pid, nullptr, 0);
   }
 };
 

@@ -32,14 +32,14 @@ class ThreadModel final : public Model {
     AcceptGate gate(cfg);
     accept_until_stop(
         listen_fd, gate, stop,
-        [&](FileDesc client, const Endpoint& peer) {
+        [&](FileDesc client, const Endpoint& peer, Admission place) {
           Job* job = nullptr;
           try {
-            job = new Job{this, std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue), &service,
-                          &gate, stop.fd()};
+            job = new Job{this, std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue, std::move(place)),
+                          &service, &gate, stop.fd()};
           } catch (const std::bad_alloc&) {
-            gate.refuse(client, peer, memory_refusals(), "out of memory");  // `client` is intact if
-            gate.leave();                                                   // the move never happened
+            // `client` (and `place`, given back on return) are intact if the move never happened.
+            gate.refuse(client, peer, memory_refusals(), "out of memory");
             return;
           }
           {
@@ -50,8 +50,7 @@ class ThreadModel final : public Model {
             FileDesc none;
             gate.tell_full(job->conn->fd());
             gate.refuse(none, peer, gate.refusals(), "cannot start a thread (out of resources)");
-            delete job;
-            gate.leave();
+            delete job;  // with its connection, and the connection's place
             finished();
           }
         });
@@ -78,7 +77,6 @@ class ThreadModel final : public Model {
       job->gate->tell_full(job->conn->fd());
       job->gate->refuse(none, job->conn->peer(), memory_refusals(), "out of memory");
     }
-    job->gate->leave();
     ThreadModel* model = job->model;
     delete job;
     model->finished();

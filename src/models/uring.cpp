@@ -24,6 +24,7 @@
 #include "loop/timer_queue.hpp"
 #include "conn/accept_gate.hpp"
 #include "conn/conn_driver.hpp"
+#include "conn/listener.hpp"
 #include "conn/stream_conn.hpp"
 #include "models/uring/buffer_ring.hpp"
 #include "models/uring/held_input.hpp"
@@ -66,7 +67,7 @@ uint64_t id_of(uint64_t data) { return data >> 8; }
 class UringLoop {
  public:
   UringLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
-      : listen_fd_(listen_fd), acceptor_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {}
+      : listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {}
 
   void run() {
     mailbox_->set_owner(std::this_thread::get_id());
@@ -201,38 +202,26 @@ class UringLoop {
     FileDesc fd(cqe.res);
     Endpoint peer = peer_endpoint(fd.get());
     set_nodelay(fd.get());
-    open_conn(std::move(fd), peer);
+    // The multishot accept did the accept(); admission is the same gate as every listener's.
+    if (Admission place = gate_.admit(fd, peer)) open_conn(std::move(fd), peer, std::move(place));
   }
 
   // The listening socket is readable (or accept just said EMFILE): accept synchronously through
   // the Acceptor, whose reserve descriptor turns away a client it has no descriptor for. Back to
   // the multishot accept once a pass ends without EMFILE.
   void on_listen_ready() {
-    bool out_of_fds = false;
-    for (int i = 0; i < 64; ++i) {
-      FileDesc fd;
-      Endpoint peer;
-      auto r = acceptor_.accept(fd, peer);
-      if (r == Acceptor::Result::again) break;
-      if (r == Acceptor::Result::accepted) {
-        open_conn(std::move(fd), peer);
-        continue;
-      }
-      gate_.report(r);
-      out_of_fds = true;
-      break;
-    }
-    if (out_of_fds) arm_poll(listen_fd_, kListen);
+    Listener::Pass pass = listener_.accept_pending(
+        [this](FileDesc fd, const Endpoint& peer, Admission place) { open_conn(std::move(fd), peer, std::move(place)); });
+    if (pass == Listener::Pass::out_of_descriptors || pass == Listener::Pass::failed) arm_poll(listen_fd_, kListen);
     else arm_accept();
   }
 
-  void open_conn(FileDesc fd, const Endpoint& peer) {
-    if (!gate_.admit(fd, peer)) return;
+  void open_conn(FileDesc fd, const Endpoint& peer, Admission place) {
     int raw = fd.get();
     std::shared_ptr<StreamConn> conn;
     uint64_t id = 0;
     try {
-      conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
+      conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue, std::move(place));
       id = conn->id();
       // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
       // the connection nor a wake-up allocates. The connection keeps the mailbox alive.
@@ -243,7 +232,6 @@ class UringLoop {
     } catch (const std::bad_alloc&) {
       if (conn) gate_.tell_full(raw);  // the descriptor moved into it and closes with it
       gate_.refuse(fd, peer, memory_refusals(), "out of memory");
-      gate_.leave();
       return;
     }
     try {
@@ -402,7 +390,6 @@ class UringLoop {
       call_close(*e.conn, service_);
     } catch (const std::bad_alloc&) {  // the descriptor is closed; the service did what it could
     }
-    gate_.leave();
   }
 
   // Keeps at most one queued timer per connection, never later than its due time (set_timer in
@@ -481,10 +468,10 @@ class UringLoop {
   std::vector<uint64_t> starved_;  // connections whose recv ended with ENOBUFS, oldest first
   unsigned starved_passes_ = 0;
   int listen_fd_;
-  Acceptor acceptor_;
   StreamService& service_;
   const ServerConfig& cfg_;
   AcceptGate gate_;
+  Listener listener_{listen_fd_, gate_};  // accepts itself only when short of descriptors
   const StopSource& stop_;
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   std::unordered_map<uint64_t, Entry> conns_;

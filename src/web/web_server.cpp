@@ -10,6 +10,9 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
+#include "conn/accept_gate.hpp"
+#include "conn/listener.hpp"
+#include "conn/server_config.hpp"
 #include "web/ws_handshake.hpp"
 
 namespace concur::web {
@@ -81,6 +84,7 @@ struct WebServer::Conn {
   enum class Phase { head, ws, draining };
   WebServer* server = nullptr;
   uint64_t id = 0;
+  Admission place;  // under WebConfig::max_clients, until the connection goes (after fd closes)
   FileDesc fd;
   Endpoint peer;
   Phase phase = Phase::head;
@@ -153,7 +157,13 @@ struct WsGlue {
 
 WebServer::WebServer(const Endpoint& at, WebConfig cfg) : cfg_(std::move(cfg)) {
   listener_ = tcp_listen(at);
-  acceptor_ = std::make_unique<Acceptor>(listener_.get());
+  gate_cfg_ = std::make_unique<ServerConfig>();
+  gate_cfg_->max_clients = cfg_.max_clients;
+  gate_cfg_->full_message =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+      "Connection: close\r\n\r\nserver full\n";
+  gate_ = std::make_unique<AcceptGate>(*gate_cfg_);
+  acceptor_ = std::make_unique<Listener>(listener_.get(), *gate_);
   // Constructed here, so this thread is the loop's until start() hands it to the server thread.
   loop_ = std::make_unique<EventLoop>();
   std::string why;
@@ -210,22 +220,19 @@ void WebServer::on_event(uint64_t id, const Ready& r) {
 }
 
 void WebServer::on_accept() {
-  for (int i = 0; i < 64; ++i) {
-    FileDesc fd;
-    Endpoint peer;
-    auto r = acceptor_->accept(fd, peer);
-    if (r == Acceptor::Result::again || r == Acceptor::Result::error) return;
-    if (r != Acceptor::Result::accepted) continue;
+  acceptor_->accept_pending([this](FileDesc fd, const Endpoint& peer, Admission place) {
     auto c = std::make_unique<Conn>();
     c->server = this;
     c->id = next_id_++;
     c->fd = std::move(fd);
     c->peer = peer;
+    c->place = std::move(place);
     c->deadline = Clock::now() + cfg_.head_timeout;
     uint64_t id = c->id;
-    if (!loop_->watch(c->fd.get(), true, false, [this, id](const Ready& ready) { on_event(id, ready); })) continue;
+    if (!loop_->watch(c->fd.get(), true, false, [this, id](const Ready& ready) { on_event(id, ready); })) return;
     conns_.emplace(id, std::move(c));
-  }
+  });
+  gate_->tick();
 }
 
 void WebServer::on_readable(Conn& c) {

@@ -36,7 +36,9 @@
 #include "web/http_response.hpp"
 
 namespace concur {
-class Acceptor;
+class AcceptGate;
+class Listener;
+struct ServerConfig;
 }
 
 namespace concur::web {
@@ -46,6 +48,8 @@ struct WebConfig {
   size_t max_queue = 1 << 20;                // bytes pending to one WebSocket before it is dropped
   size_t max_message = 64 * 1024;            // largest incoming WebSocket message (close 1009 above)
   Millis head_timeout{10'000};               // a request head must be complete by then
+  size_t max_clients = 0;                    // open connections at once (0: as descriptors allow);
+                                             // extras get 503 and are closed, as --max-clients
 };
 
 class WebServer;
@@ -141,7 +145,9 @@ class WebServer {
 
   const WebConfig cfg_;
   FileDesc listener_;
-  std::unique_ptr<Acceptor> acceptor_;
+  std::unique_ptr<ServerConfig> gate_cfg_;  // what gate_ refers to
+  std::unique_ptr<AcceptGate> gate_;
+  std::unique_ptr<Listener> acceptor_;
   std::map<std::string, PageHandler> pages_;
   std::map<std::string, WsHandler*> sockets_;
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;  // server thread only

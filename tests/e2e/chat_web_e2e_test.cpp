@@ -7,7 +7,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <memory>
 #include <regex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -219,6 +222,41 @@ TEST(ChatWebE2E, WebOriginAllowsOthers) {
   EXPECT_TRUE(ok.ok()) << ok.answer();
   WsClient other(w.web, "/ws", "http://evil.example");
   EXPECT_FALSE(other.ok());
+}
+
+// The web port is a listener like the chat port (one admission gate): --max-clients bounds its
+// open connections, an extra one gets 503 and is closed, and a place that frees up is reused.
+TEST(ChatWebE2E, MaxClientsBoundsTheWebPortToo) {
+  WebChat w({"--max-clients", "2"});
+  ASSERT_NE(w.web, 0);
+  WsClient a(w.web);
+  auto b = std::make_unique<WsClient>(w.web);
+  ASSERT_TRUE(a.ok() && b->ok()) << a.answer() << b->answer();
+  a.send_text("[alice]");
+  ASSERT_TRUE(a.sync());
+  b->send_text("[bob]");
+  EXPECT_EQ(a.recv_text(), "[bob]");
+  std::string full = http_get(w.web, "/");
+  EXPECT_EQ(full.rfind("HTTP/1.1 503 ", 0), 0u) << full;
+  EXPECT_NE(full.find("server full"), std::string::npos) << full;
+  EXPECT_TRUE(w.s.proc.wait_for_stderr("server full (2 clients)"));
+  WsClient c(w.web);
+  EXPECT_FALSE(c.ok());
+  b->send_text("[bob]quit");
+  EXPECT_EQ(b->recv_text(), std::nullopt);  // the server's close frame
+  b.reset();                                // and our side closes: the place frees once it is gone
+  // Nothing says when the server has closed its side; ask again for a bounded time.
+  std::string page;
+  for (auto until = std::chrono::steady_clock::now() + 3s; std::chrono::steady_clock::now() < until;) {
+    page = http_get(w.web, "/");
+    if (page.rfind("HTTP/1.1 200 OK\r\n", 0) == 0) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(page.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << "the freed place is not reused: " << page;
+  WsClient d(w.web);
+  ASSERT_TRUE(d.ok()) << d.answer();
+  d.send_text("[dave]");
+  EXPECT_EQ(a.recv_text(), "[dave]");
 }
 
 TEST(ChatWebE2E, BusyWebPortFailsAtStart) {

@@ -12,7 +12,7 @@ ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamSe
                          const ServerConfig& cfg, AcceptGate& gate, const StopSource& stop)
     : loop_(std::move(poller)),
       listen_fd_(listen_fd),
-      acceptor_(listen_fd),
+      listener_(listen_fd, gate),
       service_(service),
       cfg_(cfg),
       gate_(gate),
@@ -33,33 +33,22 @@ void ReactorLoop::watch_listener() {
 }
 
 void ReactorLoop::accept_ready() {
-  for (int i = 0; i < 64; ++i) {  // bounded: accepting must not starve established clients
-    FileDesc client;
-    Endpoint peer;
-    auto r = acceptor_.accept(client, peer);
-    if (r == Acceptor::Result::again) return;
-    if (r == Acceptor::Result::accepted) {
-      if (gate_.admit(client, peer)) open_conn(std::move(client), peer);
-      continue;
-    }
-    gate_.report(r);
-    ticker_.arm();
-    if (r == Acceptor::Result::error) {
-      // Unknown accept failure: stop watching the listener briefly instead of spinning on it.
-      loop_.unwatch(listen_fd_);
-      loop_.run_after(std::chrono::milliseconds(100), [this] { watch_listener(); });
-    }
-    return;
+  Listener::Pass pass = listener_.accept_pending(
+      [this](FileDesc client, const Endpoint& peer, Admission place) { open_conn(std::move(client), peer, std::move(place)); });
+  if (pass != Listener::Pass::drained) ticker_.arm();
+  if (pass == Listener::Pass::failed) {
+    // Unknown accept failure: stop watching the listener briefly instead of spinning on it.
+    loop_.unwatch(listen_fd_);
+    loop_.run_after(std::chrono::milliseconds(100), [this] { watch_listener(); });
   }
-  ticker_.arm();
 }
 
-void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
+void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place) {
   int raw = fd.get();
   std::shared_ptr<StreamConn> conn;
   Entry* e = nullptr;
   try {
-    conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue);
+    conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue, std::move(place));
     e = &conns_[conn->id()];
     e->conn = conn;
     e->loop = this;
@@ -70,7 +59,6 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
       gate_.tell_full(raw);
       conn->retire();
       gate_.refuse(fd, peer, gate_.refusals(), why);  // fd moved into conn: counts and logs only
-      gate_.leave();
       ticker_.arm();
       return;
     }
@@ -85,7 +73,6 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer) {
       conn->retire();
     }
     gate_.refuse(fd, peer, memory_refusals(), "out of memory");
-    gate_.leave();
     ticker_.arm();
     return;
   }
@@ -129,7 +116,6 @@ void ReactorLoop::drop(uint64_t id) {
   } catch (const std::bad_alloc&) {
     c.retire();  // on_close could not finish; the descriptor at least goes
   }
-  gate_.leave();
   conns_.erase(it);
   ticker_.arm();
 }
@@ -143,7 +129,6 @@ void ReactorLoop::after(Entry& e) {
     loop_.unwatch(fd);
     cancel_timer(e);
     retire(c, service_);
-    gate_.leave();
     conns_.erase(c.id());  // e is gone from here on
     return;
   }
@@ -200,7 +185,6 @@ void ReactorLoop::close_all() {
     loop_.unwatch(e.conn->fd());
     e.conn->settle();  // last chance to write what is queued
     retire(*e.conn, service_);
-    gate_.leave();
   }
   conns_.clear();
   loop_.unwatch(listen_fd_);

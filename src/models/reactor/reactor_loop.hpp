@@ -14,6 +14,7 @@
 #include "loop/event_loop.hpp"
 #include "conn/accept_gate.hpp"
 #include "conn/gate_ticker.hpp"
+#include "conn/listener.hpp"
 #include "models/model.hpp"
 #include "conn/stream_conn.hpp"
 
@@ -39,7 +40,7 @@ class ReactorLoop {
 
   void watch_listener();
   void accept_ready();
-  void open_conn(FileDesc fd, const Endpoint& peer);
+  void open_conn(FileDesc fd, const Endpoint& peer, Admission place);
   static void ready_thunk(void* entry, const Ready& r);
   void on_ready(Entry& e, const Ready& r);
   void flush(uint64_t id);      // a send/close from elsewhere: the queued task
@@ -64,7 +65,7 @@ class ReactorLoop {
 
   EventLoop loop_;
   int listen_fd_;
-  Acceptor acceptor_;
+  Listener listener_;
   StreamService& service_;
   const ServerConfig& cfg_;
   AcceptGate& gate_;
