@@ -16,31 +16,47 @@
 
 namespace concur {
 
-void call_open(StreamConn& c, StreamService& service) {
+namespace {
+
+// Every service callback runs here: inside the connection's CallbackScope, and with the one
+// answer to a std::bad_alloc on this client's path (its buffers, its room entry): this client is
+// dropped, told `server full`, and the server serves on. Models only settle() afterwards.
+template <typename F>
+void dispatch(StreamConn& c, F&& callback) {
   StreamConn::CallbackScope scope(c);
-  service.on_open(c);
+  try {
+    callback();
+  } catch (const std::bad_alloc&) {
+    drop_for_memory(c);
+  }
+}
+
+}  // namespace
+
+void call_open(StreamConn& c, StreamService& service) {
+  dispatch(c, [&] { service.on_open(c); });
 }
 
 void call_data(StreamConn& c, StreamService& service, std::string_view bytes) {
-  StreamConn::CallbackScope scope(c);
-  service.on_data(c, bytes);
+  dispatch(c, [&] { service.on_data(c, bytes); });
 }
 
 void call_peer_closed(StreamConn& c, StreamService& service) {
   c.mark_peer_eof();
-  StreamConn::CallbackScope scope(c);
-  service.on_peer_closed(c);
+  dispatch(c, [&] { service.on_peer_closed(c); });
 }
 
 void call_timeout(StreamConn& c, StreamService& service) {
   c.disarm_timer();
-  StreamConn::CallbackScope scope(c);
-  service.on_timeout(c);
+  dispatch(c, [&] { service.on_timeout(c); });
 }
 
 void call_close(StreamConn& c, StreamService& service) {
   StreamConn::CallbackScope scope(c);
-  service.on_close(c);
+  try {
+    service.on_close(c);
+  } catch (const std::bad_alloc&) {  // the socket is closed already; the service did what it could
+  }
 }
 
 void drop_for_memory(StreamConn& c) {
@@ -100,6 +116,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
     ssize_t n = sys::recv(c.fd(), chunk, kChunk, MSG_DONTWAIT);
     if (n > 0) {
       call_data(c, service, std::string_view(chunk, static_cast<size_t>(n)));
+      if (c.broken()) return ReadOutcome::error;  // dropped for memory in the callback
       taken += static_cast<size_t>(n);
       if (taken >= budget) return ReadOutcome::budget_spent;
       // A short read means the socket is drained: every model waits level-triggered, so skip
@@ -223,14 +240,10 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   bool retired = false;
   try {
     serve_loop(c, service, stop_fd, during_wait, retired);
-  } catch (const std::bad_alloc&) {  // on_open or on_timeout: drop this client, not the server
-    drop_for_memory(*c);
+  } catch (const std::bad_alloc&) {  // the loop's own steps (callbacks handle their own): drop
+    drop_for_memory(*c);             // this client, not the server
   }
-  try {
-    if (!retired) retire(*c, service);
-  } catch (const std::bad_alloc&) {
-    c->retire();  // on_close could not finish; the socket at least goes
-  }
+  if (!retired) retire(*c, service);
   {
     std::lock_guard lock(target->mu);
     target->serving = false;

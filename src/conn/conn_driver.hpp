@@ -14,8 +14,10 @@
 
 namespace concur {
 
-// The one path from a model to a service. Every callback runs inside the connection's
-// CallbackScope: a send() to this connection is written after the callback returns (no wake-up),
+// The one path from a model to a service. A std::bad_alloc in a callback drops that client
+// (drop_for_memory: told `server full`, marked broken, so the model's next settle() retires it)
+// and goes no further: models handle out-of-memory only for their own allocations. Every
+// callback runs inside the connection's CallbackScope: a send() to this connection is written after the callback returns (no wake-up),
 // a send() or close() to any other connection wakes that connection's owner (StreamConn). A model
 // calls the service through these and nothing else, so fan-out works the same from every callback
 // under every model.
@@ -29,8 +31,8 @@ enum class ReadOutcome { again, budget_spent, eof, error };
 
 // Reads until EAGAIN or until `budget` bytes were taken (fairness: one busy peer cannot starve
 // the others, RELIABILITY #13), handing each chunk to service.on_data. On EOF calls
-// on_peer_closed once. Owner thread only. A std::bad_alloc on the way drops this client
-// (drop_for_memory) and returns error.
+// on_peer_closed once. Owner thread only. Out of memory on the way (in the service, or for the
+// thread's read buffer) drops this client (drop_for_memory) and returns error.
 ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget = 256 * 1024);
 
 // The service (or the model) could not get memory for this client: std::bad_alloc on its path.
@@ -45,7 +47,8 @@ bool settle(StreamConn& c, StreamService& service);
 void retire(StreamConn& c, StreamService& service);
 
 // Serves one connection on the calling thread until it ends or `stop_fd` becomes readable:
-// poll() on the socket, a private wake eventfd and the stop fd. Used by iterative, thread and
+// ppoll() on the socket and the stop fd; other threads wake it with a signal (no descriptor per
+// client, see conn_driver.cpp). Used by iterative, thread and
 // process. Calls on_open first and on_close last.
 void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd);
 

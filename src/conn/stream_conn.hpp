@@ -59,8 +59,11 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   // that sends faster than it reads (an echo to a slow reader, RELIABILITY 11) instead of its
   // queue overflowing --max-queue. Other senders (chat fan-out) are still bounded by max_queue.
   bool wants_read() const { return input_open() && !output_backlogged(); }
-  // Input may still arrive and must be handed to the service (no EOF, no close requested).
-  bool input_open() const { return !peer_eof_ && !close_requested_.load(std::memory_order_acquire); }
+  // Input may still arrive and must be handed to the service (no EOF, not broken — a write
+  // error, or dropped for memory inside a callback — and no close requested).
+  bool input_open() const {
+    return !peer_eof_ && !broken_ && !close_requested_.load(std::memory_order_acquire);
+  }
   bool output_backlogged() const;
   size_t high_water() const { return std::min(max_queue_ / 2, kMaxHighWater); }
   static constexpr size_t kMaxHighWater = 256 * 1024;

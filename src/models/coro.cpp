@@ -217,11 +217,7 @@ class CoroLoop {
       ticker_.arm();
     }
     forget(fd);
-    try {
-      retire(*c, service_);
-    } catch (const std::bad_alloc&) {
-      c->retire();  // on_close could not finish; the descriptor at least goes
-    }
+    retire(*c, service_);
   }
 
   EventLoop loop_{EventLoop::Backend::epoll};

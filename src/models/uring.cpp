@@ -386,10 +386,7 @@ class UringLoop {
 
   void retire_entry(Entry& e) {
     e.conn->retire();
-    try {
-      call_close(*e.conn, service_);
-    } catch (const std::bad_alloc&) {  // the descriptor is closed; the service did what it could
-    }
+    call_close(*e.conn, service_);
   }
 
   // Keeps at most one queued timer per connection, never later than its due time (set_timer in

@@ -111,11 +111,7 @@ void ReactorLoop::drop(uint64_t id) {
   drop_for_memory(c);
   loop_.unwatch(c.fd());
   cancel_timer(e);
-  try {
-    retire(c, service_);
-  } catch (const std::bad_alloc&) {
-    c.retire();  // on_close could not finish; the descriptor at least goes
-  }
+  retire(c, service_);
   conns_.erase(it);
   ticker_.arm();
 }
