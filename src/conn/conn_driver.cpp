@@ -59,12 +59,7 @@ void call_close(StreamConn& c, StreamService& service) {
   }
 }
 
-void drop_for_memory(StreamConn& c) {
-  static constexpr std::string_view kFull = "error: server full\n";
-  [[maybe_unused]] ssize_t n = ::send(c.fd(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  c.mark_broken();
-  memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", c.peer().seed_format()); });
-}
+void drop_for_memory(StreamConn& c) { c.drop_for_memory(); }
 
 namespace {
 ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t budget);

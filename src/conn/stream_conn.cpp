@@ -1,8 +1,11 @@
 #include "conn/stream_conn.hpp"
 
 #include <poll.h>
-
 #include <sys/socket.h>
+
+#include <new>
+
+#include "core/log.hpp"
 
 namespace concur {
 
@@ -79,8 +82,50 @@ bool StreamConn::wants_write() const {
   return !out_.empty();
 }
 
+void StreamConn::post(std::function<void(Conn&)> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;  // ended: the task is destroyed, never run
+    posted_.push_back(std::move(task));
+    has_posted_.store(true, std::memory_order_release);
+  }
+  if (needs_notify()) notify_owner();
+}
+
+void StreamConn::run_posted() {
+  // A task may post again (to this connection, from its own callback: no wake-up): a few rounds
+  // here, then a wake-up to come back, so a task that keeps posting cannot hold the owner.
+  for (int round = 0; round < 8 && has_posted_.load(std::memory_order_acquire); ++round) {
+    std::vector<std::function<void(Conn&)>> tasks;
+    {
+      std::lock_guard lock(mu_);
+      tasks.swap(posted_);
+      has_posted_.store(false, std::memory_order_relaxed);
+    }
+    for (auto& task : tasks) {
+      // Ended or ending (broken, or close() asked: no more callbacks): the rest are destroyed unrun.
+      if (broken_ || close_requested_.load(std::memory_order_acquire)) break;
+      CallbackScope scope(*this);
+      try {
+        task(*this);
+      } catch (const std::bad_alloc&) {
+        drop_for_memory();
+      }
+    }
+  }
+  if (has_posted_.load(std::memory_order_acquire)) notify_owner();
+}
+
+void StreamConn::drop_for_memory() {
+  static constexpr std::string_view kFull = "error: server full\n";
+  [[maybe_unused]] ssize_t n = ::send(fd_.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  broken_ = true;
+  memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", peer_.seed_format()); });
+}
+
 StreamConn::State StreamConn::settle() {
   wake_pending_.store(false, std::memory_order_release);
+  if (has_posted_.load(std::memory_order_acquire)) run_posted();
   if (broken_ || overflowed_.load(std::memory_order_acquire)) return State::finished;
   bool drained;
   {
@@ -98,6 +143,7 @@ StreamConn::State StreamConn::settle() {
 
 bool StreamConn::settle_without_write() {
   wake_pending_.store(false, std::memory_order_release);
+  if (has_posted_.load(std::memory_order_acquire)) run_posted();
   return !broken_ && !overflowed_.load(std::memory_order_acquire);
 }
 
@@ -110,10 +156,13 @@ bool StreamConn::take_output(std::string& into) {
 }
 
 void StreamConn::retire() {
+  std::vector<std::function<void(Conn&)>> unrun;  // destroyed outside the lock: they may hold this
   {
     std::lock_guard lock(mu_);
     closed_ = true;
     out_.clear();
+    unrun.swap(posted_);
+    has_posted_.store(false, std::memory_order_relaxed);
   }
   if (fd_ && !broken_) {
     // Closing with unread input makes the kernel send RST, which can destroy the last bytes we

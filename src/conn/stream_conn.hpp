@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/buffer.hpp"
 #include "core/fd.hpp"
@@ -38,6 +39,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   size_t pending_output() const override;
   bool peer_gone() const override;
   void set_timer(Millis after) override;
+  void post(std::function<void(Conn&)> task) override;
   std::shared_ptr<Conn> shared() override { return shared_from_this(); }
 
   // ---- model side; owner thread only unless stated ----
@@ -50,8 +52,8 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
 
   // What the owner should do next, after callbacks and wake-ups.
   enum class State { open, finished };
-  // Writes pending output; decides whether the connection is done (overflow, write error,
-  // close requested and drained, peer gone). Call after every callback and on wake-up.
+  // Runs posted tasks, writes pending output; decides whether the connection is done (overflow,
+  // write error, close requested and drained, peer gone). Call after every callback and on wake-up.
   State settle();
   bool wants_write() const;
   // Read more input? Not after EOF or close(), and not while the peer is behind on its output:
@@ -76,9 +78,14 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   bool broken() const { return broken_; }
   bool close_requested() const { return close_requested_.load(std::memory_order_acquire); }
 
-  // settle() for completion models (uring), which write asynchronously: clears the wake flag and
-  // says whether the connection can go on (not broken, not overflowed); writes nothing.
+  // settle() for completion models (uring), which write asynchronously: clears the wake flag, runs
+  // posted tasks and says whether the connection can go on (not broken, not overflowed); writes
+  // nothing.
   bool settle_without_write();
+  // The client cannot be served for lack of memory (std::bad_alloc on its path): told `server
+  // full` while a line can still be sent, marked broken (the model retires it), counted in
+  // memory_refusals(). Owner thread.
+  void drop_for_memory();
   // Moves all queued output to `into` (appending). Returns false when nothing was queued.
   bool take_output(std::string& into);
   size_t max_queue() const { return max_queue_; }
@@ -107,6 +114,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
  private:
   void notify_owner();
   bool needs_notify() const;
+  void run_posted();
 
   const uint64_t id_;
   FileDesc fd_;
@@ -119,6 +127,8 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   mutable std::mutex mu_;
   Buffer out_;            // guarded by mu_
   bool closed_ = false;   // guarded by mu_
+  std::vector<std::function<void(Conn&)>> posted_;  // guarded by mu_
+  std::atomic<bool> has_posted_{false};             // posted_ is not empty (settle's quick look)
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> close_requested_{false};
   std::atomic<bool> overflowed_{false};

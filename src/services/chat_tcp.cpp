@@ -17,9 +17,9 @@ void ConnMember::evict(std::string_view error_text) {
   conn_->close();
 }
 
-// Per-connection state; lives in Conn::context. Touched by the owner thread's callbacks and, in a
-// federated room, by the claim answer from the bridge's thread: `mu` serializes the two (without
-// federation it is never contended).
+// Per-connection state; lives in Conn::context. Touched only on the connection's owner thread: its
+// callbacks, and in a federated room the claim answer, which the bridge's thread posts there
+// (Conn::post), so it needs no lock.
 struct ChatStreamService::Session {
   enum class Phase { joining, claiming, line, raw, done };
   Session(const ChatSettings& st, const Endpoint& peer)
@@ -37,7 +37,6 @@ struct ChatStreamService::Session {
   bool counted_ip = false;
   bool announced = false;  // "new client" was logged, so "exited" will be
   std::string held;        // claiming: bytes that arrived after the join, framed once it completes
-  std::mutex mu;
 };
 
 namespace {
@@ -84,7 +83,6 @@ void ChatStreamService::on_open(Conn& c) {
 void ChatStreamService::on_data(Conn& c, std::string_view bytes) {
   Session* s = session_of(c);
   if (!s) return;
-  std::lock_guard lock(s->mu);
   switch (s->phase) {
     case Session::Phase::joining: on_join_state(c, *s, s->decoder.feed(bytes)); break;
     case Session::Phase::claiming:
@@ -102,7 +100,6 @@ void ChatStreamService::on_data(Conn& c, std::string_view bytes) {
 void ChatStreamService::on_timeout(Conn& c) {
   Session* s = session_of(c);
   if (!s) return;
-  std::lock_guard lock(s->mu);
   if (s->phase != Session::Phase::joining) return;
   if (s->decoder.state() == JoinDecoder::State::undecided) on_join_state(c, *s, s->decoder.timeout());
   else refuse(c, *s, kErrJoinTimeout, "no join within " + seconds(settings_.join_timeout));
@@ -111,7 +108,6 @@ void ChatStreamService::on_timeout(Conn& c) {
 void ChatStreamService::on_close(Conn& c) {
   Session* s = session_of(c);
   if (!s) return;
-  std::unique_lock lock(s->mu);
   s->phase = Session::Phase::done;
   if (s->member) room_.leave(*s->member);
   if (s->counted_ip) {
@@ -124,7 +120,6 @@ void ChatStreamService::on_close(Conn& c) {
     else
       log_exited(s->who);
   }
-  lock.unlock();
   // The session holds the member, which holds the connection: break the cycle.
   c.context().reset();
 }
@@ -162,12 +157,12 @@ void ChatStreamService::join(Conn& c, Session& s, bool raw) {
   s.phase = Session::Phase::claiming;
   s.held = s.decoder.take_rest();
   c.set_timer(Millis(0));
-  // A federated room asks the other servers; the answer may come later, on the bridge's thread.
-  // The session is kept alive by the callback; a connection that closed meanwhile is `done`.
-  auto answer = room_.claim(s.id, [this, conn = c.shared(), keep = *std::any_cast<std::shared_ptr<Session>>(
-                                                                &c.context())](RemoteIds::Claim claim) {
-    std::lock_guard lock(keep->mu);
-    on_claimed(*conn, *keep, claim);
+  // A federated room asks the other servers; the answer may come later, on the bridge's thread,
+  // which posts it to the connection's owner. A connection that ended meanwhile never runs it.
+  auto answer = room_.claim(s.id, [this, conn = c.shared()](RemoteIds::Claim claim) {
+    conn->post([this, claim = std::move(claim)](Conn& owned) {
+      if (Session* session = session_of(owned)) on_claimed(owned, *session, claim);
+    });
   });
   if (answer) on_claimed(c, s, *answer);
 }

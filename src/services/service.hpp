@@ -6,6 +6,7 @@
 // owner thread. Callbacks of different connections may run at the same time (thread model,
 // epoll --workers), so state shared between connections must be guarded.
 #include <any>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -40,6 +41,13 @@ class Conn {
   // received), so a service doing long work inside a callback can give it up (counter-server).
   // A peer that only half-closed (shutdown SHUT_WR) counts as gone too.
   virtual bool peer_gone() const { return false; }
+
+  // Safe from any thread, never blocks: runs task(conn) on the thread that owns this connection,
+  // as a callback of its own (sends to it need no wake-up; out of memory drops the client), soon
+  // after the current callback there, or at once woken. Tasks run in the order posted, and never
+  // once the connection has ended (they are destroyed then). What an answer from another thread
+  // (a Redis bridge) does to a connection's state goes through here: no per-connection lock.
+  virtual void post(std::function<void(Conn&)> task) = 0;
 
   // Owner thread only. Calls on_timeout after `after`; replaces an earlier timer; 0 cancels.
   virtual void set_timer(Millis after) = 0;

@@ -34,6 +34,10 @@ class FakeConn final : public Conn, public std::enable_shared_from_this<FakeConn
   }
   bool overflowed() const override { return overflowed_; }
   void set_timer(Millis after) override { timer = after; }
+  // The test's thread is the owner: a posted task runs at once (never once closed).
+  void post(std::function<void(Conn&)> task) override {
+    if (!closed_) task(*this);
+  }
   std::shared_ptr<Conn> shared() override { return shared_from_this(); }
 
   std::string take() {
