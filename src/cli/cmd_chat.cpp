@@ -157,8 +157,8 @@ Command chat_server_command() {
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
                 auto web = make_web(*o, service.room(), st);
-                // Federated, the loop ticks often: it applies the bridge's answers about joining IDs.
-                Millis tick = rs ? Millis(10) : Millis(1000);
+                // The bridge's answers (joining IDs, evictions) are posted to the loop: no polling.
+                Millis tick = Millis(1000);
                 return run_with(service.room(), [&](const std::function<void()>& bridge_start) {
                   return serve_udp(o->server, service, [&] {
                     if (web) web->start();

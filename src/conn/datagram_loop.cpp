@@ -16,7 +16,7 @@ namespace {
 
 class SocketSink final : public DatagramSink {
  public:
-  explicit SocketSink(int fd) : fd_(fd) {}
+  SocketSink(int fd, EventLoop& loop) : fd_(fd), mailbox_(loop.mailbox()) {}
   void send_to(const Endpoint& to, std::string_view bytes) override {
     // EAGAIN (buffer full), ECONNREFUSED (an earlier ICMP error) and the like: the datagram is lost,
     // as UDP allows; the loop goes on.
@@ -25,15 +25,22 @@ class SocketSink final : public DatagramSink {
     }
   }
 
+  // The handle holds the mailbox, not the loop: a post after the loop is gone is only destroyed
+  // with it (the loop runs its mailbox's tasks, and only while it runs, so `this` is alive then).
+  Post poster() override {
+    return [mb = mailbox_, this](Task task) { mb->post([this, task = std::move(task)] { task(*this); }); };
+  }
+
  private:
   int fd_;
+  std::shared_ptr<Mailbox> mailbox_;
 };
 
 }  // namespace
 
 void run_datagram_loop(int udp_fd, DatagramService& service, const StopSource& stop, Millis tick) {
   EventLoop loop(EventLoop::Backend::poll);
-  SocketSink sink(udp_fd);
+  SocketSink sink(udp_fd, loop);
   std::vector<char> buf(64 * 1024);
   auto read_batch = [&](const Ready&) {
     // A bounded batch, so that ticks and the stop request are never starved by a flood.

@@ -3,7 +3,8 @@
 // EventLoop (poll backend) watching the socket, on_tick as a loop timer. Datagrams are read with recvmsg(MSG_TRUNC) into a 64 KiB buffer,
 // so one larger than that is reported as truncated instead of being silently cut; on_tick runs
 // about every `tick`. Replies go out with sendto(MSG_DONTWAIT): a full socket buffer drops the
-// datagram (UDP may drop any datagram) rather than stall the loop.
+// datagram (UDP may drop any datagram) rather than stall the loop. Tasks posted through the
+// sink (DatagramSink::poster) run on the loop thread as they arrive.
 #include "core/duration.hpp"
 #include "core/stop.hpp"
 #include "services/service.hpp"

@@ -29,7 +29,6 @@ void ChatDatagramService::handle(DatagramSink& sink, const Endpoint& from, std::
   std::string_view message = bytes;
   if (message.ends_with('\n')) message.remove_suffix(1);  // tolerated, as a line client might add it
   if (message.ends_with('\r')) message.remove_suffix(1);
-  apply_answers(sink, now);
   auto it = members_.find(from);
   if (it != members_.end() && it->second.target->evicted()) {
     apply_evictions(sink);
@@ -65,7 +64,11 @@ void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from
   }
   if (p->rest == "quit") return;
   std::string who = from.seed_format();
-  auto target = std::make_shared<UdpMember>(sink, from);
+  // An eviction (the ID is held on another server) comes from the bridge's thread: the removal is
+  // posted to this loop.
+  auto target = std::make_shared<UdpMember>(sink, from, [this, post = sink.poster()] {
+    post([this](DatagramSink& s) { apply_evictions(s); });
+  });
   auto r = room_.join(p->id, target);
   if (r.status == ChatRoom::JoinStatus::taken) {
     log_refused(who, fmt::format("ID '{}' is taken", escape_for_terminal(p->id)));
@@ -81,10 +84,11 @@ void ChatDatagramService::from_stranger(DatagramSink& sink, const Endpoint& from
       from, Member{target, std::string(p->id), who, FloodGuard(settings_.rate, settings_.burst), now, true, size, {}});
   Member& m = it->second;
   if (!p->rest.empty()) m.held.emplace_back(message);
-  // A federated room asks the other servers; a later answer is applied on this thread.
-  auto answer = room_.claim(m.id, [this, from, target](RemoteIds::Claim claim) {
-    std::lock_guard lock(answers_mu_);
-    answers_.push_back({from, target, std::move(claim)});
+  // A federated room asks the other servers; a later answer is posted to this loop.
+  auto answer = room_.claim(m.id, [this, from, target, post = sink.poster()](RemoteIds::Claim claim) {
+    post([this, from, target, claim = std::move(claim)](DatagramSink& s) {
+      apply_answer(s, from, target, claim, Clock::now());
+    });
   });
   if (answer) on_claimed(sink, it, *answer, now);
 }
@@ -115,19 +119,13 @@ void ChatDatagramService::on_claimed(DatagramSink& sink, Table::iterator it, con
   }
 }
 
-void ChatDatagramService::apply_answers(DatagramSink& sink, Clock::time_point now) {
-  std::vector<Answer> answers;
-  {
-    std::lock_guard lock(answers_mu_);
-    if (answers_.empty()) return;
-    answers.swap(answers_);
-  }
-  for (const Answer& a : answers) {
-    auto it = members_.find(a.from);
-    // The address may have left (idle expiry) and joined again with a new claim meanwhile.
-    if (it == members_.end() || it->second.target != a.target || !it->second.claiming) continue;
-    on_claimed(sink, it, a.claim, now);
-  }
+void ChatDatagramService::apply_answer(DatagramSink& sink, const Endpoint& from,
+                                       const std::shared_ptr<UdpMember>& target, const RemoteIds::Claim& claim,
+                                       Clock::time_point now) {
+  auto it = members_.find(from);
+  // The address may have left (idle expiry) and joined again with a new claim meanwhile.
+  if (it == members_.end() || it->second.target != target || !it->second.claiming) return;
+  on_claimed(sink, it, claim, now);
 }
 
 void ChatDatagramService::apply_evictions(DatagramSink& sink) {
@@ -143,9 +141,7 @@ void ChatDatagramService::apply_evictions(DatagramSink& sink) {
   }
 }
 
-void ChatDatagramService::tick(DatagramSink& sink, Clock::time_point now) {
-  apply_answers(sink, now);
-  apply_evictions(sink);
+void ChatDatagramService::tick(DatagramSink&, Clock::time_point now) {
   if (now < next_expiry_) return;
   next_expiry_ = now + std::chrono::seconds(1);
   expire(now);

@@ -29,8 +29,10 @@ namespace concur::chat {
 
 class UdpMember final : public ChatMember {
  public:
-  // The sink is the loop's socket; it outlives every member.
-  UdpMember(DatagramSink& sink, const Endpoint& to) : sink_(sink), to_(to) {}
+  // The sink is the loop's socket; it outlives every member. `evicted` runs (on any thread) when
+  // evict() is called: the service posts its removal to the loop thread.
+  UdpMember(DatagramSink& sink, const Endpoint& to, std::function<void()> evicted = {})
+      : sink_(sink), to_(to), on_evicted_(std::move(evicted)) {}
   // Until activate(), the member holds its ID while the other servers of a federated room are
   // asked about it: what the room says meanwhile is held (up to 64 datagrams) and sent on
   // activate(), or dropped with the member if it loses the ID.
@@ -58,6 +60,7 @@ class UdpMember final : public ChatMember {
       evict_text_ = error_text;
     }
     evicted_.store(true, std::memory_order_release);
+    if (on_evicted_) on_evicted_();
   }
   bool evicted() const { return evicted_.load(std::memory_order_acquire); }
   std::string evict_text() const {
@@ -68,6 +71,7 @@ class UdpMember final : public ChatMember {
  private:
   DatagramSink& sink_;
   const Endpoint to_;
+  const std::function<void()> on_evicted_;
   std::atomic<bool> evicted_{false};
   std::atomic<bool> active_{false};
   mutable std::mutex mu_;
@@ -89,8 +93,8 @@ class ChatDatagramService final : public DatagramService {
   void handle(DatagramSink& sink, const Endpoint& from, std::string_view bytes, bool truncated,
               Clock::time_point now);
   void expire(Clock::time_point now);
-  // Applies the answers about joining IDs and evictions that the bridge queued, and expires idle
-  // members about once a second.
+  // Expires idle members about once a second. (Answers about joining IDs and evictions from the
+  // bridge arrive as tasks posted to the loop, not by polling.)
   void tick(DatagramSink& sink, Clock::time_point now);
 
   ChatRoom& room() { return room_; }
@@ -107,13 +111,9 @@ class ChatDatagramService final : public DatagramService {
     std::vector<std::string> held;  // claiming: messages to handle once joined
   };
   using Table = std::unordered_map<Endpoint, Member, EndpointHash>;
-  struct Answer {
-    Endpoint from;
-    std::shared_ptr<UdpMember> target;
-    RemoteIds::Claim claim;
-  };
-
-  void apply_answers(DatagramSink& sink, Clock::time_point now);
+  // The answer about a joining ID, on the loop thread.
+  void apply_answer(DatagramSink& sink, const Endpoint& from, const std::shared_ptr<UdpMember>& target,
+                    const RemoteIds::Claim& claim, Clock::time_point now);
   void on_claimed(DatagramSink& sink, Table::iterator it, const RemoteIds::Claim& claim, Clock::time_point now);
   void apply_evictions(DatagramSink& sink);
 
@@ -132,8 +132,6 @@ class ChatDatagramService final : public DatagramService {
   ChatRoom room_;
   Table members_;
   Clock::time_point next_expiry_{};
-  std::mutex answers_mu_;
-  std::vector<Answer> answers_;  // guarded by answers_mu_
 };
 
 }  // namespace concur::chat

@@ -79,6 +79,14 @@ class DatagramSink {
  public:
   virtual ~DatagramSink() = default;
   virtual void send_to(const Endpoint& to, std::string_view bytes) = 0;
+
+  // Conn::post for a datagram service: post(task) runs task(sink) on the thread that serves this
+  // socket, soon (in order, woken at once). The returned handle may be kept and called from any
+  // thread, also after the loop is gone: the task then never runs. An answer from a Redis
+  // bridge reaches the service through it, without polling.
+  using Task = std::function<void(DatagramSink&)>;
+  using Post = std::function<void(Task)>;
+  virtual Post poster() = 0;
 };
 
 class DatagramService {

@@ -278,6 +278,10 @@ struct Sent {
 class FakeSink final : public DatagramSink {
  public:
   void send_to(const Endpoint& to, std::string_view bytes) override { sent.push_back({to.port(), std::string(bytes)}); }
+  // The test's thread is the loop's: a posted task runs at once.
+  Post poster() override {
+    return [this](Task task) { task(*this); };
+  }
   std::vector<std::string> to(uint16_t port) {
     std::vector<std::string> out;
     for (auto& s : sent)
