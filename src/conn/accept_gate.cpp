@@ -13,8 +13,12 @@ namespace concur {
 
 bool AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   size_t now = live_.fetch_add(1, std::memory_order_acq_rel);
-  if (cfg_.max_clients == 0 || now < cfg_.max_clients) return true;
+  if (cfg_.max_clients == 0 || now < cfg_.max_clients) {
+    conn_metrics::accepted();
+    return true;
+  }
   live_.fetch_sub(1, std::memory_order_acq_rel);
+  conn_metrics::refused(conn_metrics::Refusal::max_clients);
   const std::string& msg = cfg_.full_message;
   [[maybe_unused]] ssize_t n = ::send(client.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(client.get(), SHUT_WR);
@@ -39,6 +43,7 @@ void AcceptGate::refuse(FileDesc& client, const Endpoint& peer, LogLimiter& log,
     ::shutdown(client.get(), SHUT_WR);
     client.reset();
   }
+  conn_metrics::refused(&log == &memory_refusals() ? conn_metrics::Refusal::memory : conn_metrics::Refusal::resources);
   log.hit([&] { return fmt::format("refused {}: {}", peer.seed_format(), why); });
 }
 
@@ -50,6 +55,7 @@ void AcceptGate::tick() {
 bool AcceptGate::needs_tick() const { return memory_refusals().active() || refusals_.active(); }
 
 void AcceptGate::report(Acceptor::Result r) {
+  if (r == Acceptor::Result::refused_emfile) conn_metrics::refused(conn_metrics::Refusal::fd_limit);
   using namespace std::chrono;
   long long now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   long long last = last_report_ms_.load();

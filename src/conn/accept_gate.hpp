@@ -9,6 +9,7 @@
 #include "core/fd.hpp"
 #include "core/log_limiter.hpp"
 #include "core/socket.hpp"
+#include "conn/conn_metrics.hpp"
 #include "conn/server_config.hpp"
 
 namespace concur {
@@ -22,7 +23,10 @@ class AcceptGate {
   explicit AcceptGate(const ServerConfig& cfg) : cfg_(cfg) {}
   // True: the client may be served (call leave() when it is gone). False: it was told and closed.
   bool admit(FileDesc& client, const Endpoint& peer);
-  void leave() { live_.fetch_sub(1, std::memory_order_acq_rel); }
+  void leave() {
+    live_.fetch_sub(1, std::memory_order_acq_rel);
+    conn_metrics::closed();
+  }
   size_t live() const { return live_.load(std::memory_order_acquire); }
 
   // Reports an accept that failed (EMFILE refusal, unexpected errno), rate-limited to one line

@@ -22,6 +22,7 @@ void call_open(StreamConn& c, StreamService& service) {
 }
 
 void call_data(StreamConn& c, StreamService& service, std::string_view bytes) {
+  conn_metrics::received(bytes.size());
   StreamConn::CallbackScope scope(c);
   service.on_data(c, bytes);
 }
@@ -47,6 +48,7 @@ void drop_for_memory(StreamConn& c) {
   static constexpr std::string_view kFull = "error: server full\n";
   [[maybe_unused]] ssize_t n = ::send(c.fd(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   c.mark_broken();
+  conn_metrics::refused(conn_metrics::Refusal::memory);
   memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", c.peer().seed_format()); });
 }
 

@@ -4,6 +4,8 @@
 
 #include <sys/socket.h>
 
+#include "conn/conn_metrics.hpp"
+
 namespace concur {
 
 namespace {
@@ -39,6 +41,7 @@ bool StreamConn::send(std::string_view bytes) {
     if (out_.size() + bytes.size() > max_queue_) {
       overflowed_.store(true, std::memory_order_release);
       out_.clear();
+      conn_metrics::slow_consumer();
     } else {
       out_.append(bytes);
     }
@@ -89,6 +92,7 @@ StreamConn::State StreamConn::settle() {
       broken_ = true;
       return State::finished;
     }
+    conn_metrics::sent(static_cast<size_t>(n));
     drained = out_.empty();
   }
   if (drained && close_requested_.load(std::memory_order_acquire)) return State::finished;
@@ -103,6 +107,7 @@ bool StreamConn::settle_without_write() {
 bool StreamConn::take_output(std::string& into) {
   std::lock_guard lock(mu_);
   if (out_.empty()) return false;
+  conn_metrics::sent(out_.size());  // the completion model writes all of it (a short write is resubmitted)
   into.append(out_.view());
   out_.clear();
   return true;

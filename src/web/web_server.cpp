@@ -216,6 +216,9 @@ void WebServer::on_accept() {
     auto r = acceptor_->accept(fd, peer);
     if (r == Acceptor::Result::again || r == Acceptor::Result::error) return;
     if (r != Acceptor::Result::accepted) continue;
+    // Over the cap (slow or stuck clients hold every slot): close at once, so that they cost
+    // neither memory nor sweep time, and the slots free up as their head timeout cuts them off.
+    if (cfg_.max_connections && conns_.size() >= cfg_.max_connections) continue;
     auto c = std::make_unique<Conn>();
     c->server = this;
     c->id = next_id_++;

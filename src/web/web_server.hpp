@@ -46,6 +46,7 @@ struct WebConfig {
   size_t max_queue = 1 << 20;                // bytes pending to one WebSocket before it is dropped
   size_t max_message = 64 * 1024;            // largest incoming WebSocket message (close 1009 above)
   Millis head_timeout{10'000};               // a request head must be complete by then
+  size_t max_connections = 0;                // open connections at most; past that a new one is closed at once (0: no cap)
 };
 
 class WebServer;
