@@ -201,6 +201,7 @@ void RedisBridge::set_link(Link l) {
   link_ = l;
   link_state_.store(static_cast<int>(l), std::memory_order_release);
   redis_series().link_up.set(l == Link::up ? 1 : 0);
+  wedged_ = false;
   if (l == Link::up) ready_.ready();
 }
 
@@ -280,6 +281,16 @@ void RedisBridge::on_timer(Clock::time_point now) {
   if (outstanding_ > 0 && now - progress_ > s_.reply_timeout) {
     fail(fmt::format("no reply for {} ms", s_.reply_timeout.count()));
     return;
+  }
+  // Not ready once a reply is two thirds of reply_timeout late: a stalled Redis (SIGSTOP, a long
+  // fork) shows on /readyz within ping_every + 2/3 of it (1.5 s by default), before the link is
+  // given up; a late reply makes it ready again.
+  bool wedged = outstanding_ > 0 && now - progress_ > s_.reply_timeout * 2 / 3;
+  if (wedged != wedged_) {
+    wedged_ = wedged;
+    if (wedged) ready_.not_ready(fmt::format("Redis at {} has not answered for {} ms", where_,
+                                             std::chrono::duration_cast<Millis>(now - progress_).count()));
+    else ready_.ready();
   }
   if (now >= next_ping_ && outstanding_ == 0) {
     next_ping_ = now + s_.ping_every;

@@ -166,6 +166,7 @@ class RedisBridge final : public chat::RemoteIds {
   Clock::time_point next_ping_{}, next_renew_{};
   Clock::time_point progress_{};  // last reply, or when a reply became due
   size_t outstanding_ = 0;        // command replies due on cmd_
+  bool wedged_ = false;           // up, but a reply is overdue (/readyz says so before the link is dropped)
   std::unordered_map<std::string, Lease> leases_;  // folded ID -> lease of a local member
   std::vector<std::string> unreleased_;            // folded IDs given up while the link was down
   std::vector<std::pair<std::string, Done>> waiting_;  // claims made while connecting
