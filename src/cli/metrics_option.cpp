@@ -26,8 +26,8 @@ MetricsRun::~MetricsRun() {
 
 void MetricsRun::serving() {
   if (!server_) return;
+  listening_->ready();  // first: a scraper that read "metrics on" must find the server ready
   server_->start();
-  listening_->ready();
 }
 
 void MetricsRun::stopping() {

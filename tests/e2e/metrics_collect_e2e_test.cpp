@@ -47,7 +47,7 @@ TEST(MetricsCollectE2E, ReadingsCountedPerSinkEqualTheLinesStored) {
   EXPECT_EQ(static_cast<double>(line_count(out)), *total);
   auto commits = wait_sample(mport, R"(concur_collect_sink_write_seconds_count{sink="sqlite"})", [](double v) { return v >= 1; });
   EXPECT_GE(commits.value_or(0), 1);
-  HttpReply ready = http_get(mport, "/readyz");
+  HttpReply ready = http_fetch(mport, "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
   col.signal(SIGTERM);
   EXPECT_EQ(col.wait(), 0);
@@ -64,18 +64,18 @@ TEST(MetricsCollectE2E, ReadyzIs503WhileTheMqttBrokerIsUnreachableAnd200OnceItIs
                            "--mqtt", loopback(broker_port), "--metrics", ":0"}));
   int mport = wait_metrics_port(col);
   ASSERT_GT(mport, 0);
-  HttpReply r = http_get(mport, "/readyz");
+  HttpReply r = http_fetch(mport, "/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("mqtt mqtt://127.0.0.1:" + std::to_string(broker_port)), std::string::npos) << r.body;
-  EXPECT_EQ(http_get(mport, "/healthz").status, 200);  // alive, only not ready
+  EXPECT_EQ(http_fetch(mport, "/healthz").status, 200);  // alive, only not ready
   // Still 503 a while later (the collector retries, with backoff).
   ASSERT_TRUE(col.wait_for_stderr("readings are queued", Ms(10000)));
-  EXPECT_EQ(http_get(mport, "/readyz").status, 503);
+  EXPECT_EQ(http_fetch(mport, "/readyz").status, 503);
 
   MosquittoBroker broker(dir, broker_port);
   ASSERT_TRUE(broker.ready);
   ASSERT_TRUE(col.wait_for_stderr("connected", Ms(10000)));  // the backoff is at most 5 s
-  r = http_get(mport, "/readyz");
+  r = http_fetch(mport, "/readyz");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(wait_sample(mport, "concur_mqtt_published_total", [](double v) { return v >= 1; }));
   col.signal(SIGTERM);

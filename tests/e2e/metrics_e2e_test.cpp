@@ -22,15 +22,15 @@ TEST(MetricsE2E, MetricsLineFollowsTheListeningLineAndHealthAnswers) {
   ASSERT_TRUE(line);
   EXPECT_TRUE(std::regex_match(*line, std::regex(R"(metrics on 127\.0\.0\.1:\d+)"))) << *line;
   int port = std::stoi(line->substr(line->rfind(':') + 1));
-  HttpReply h = http_get(port, "/healthz");
+  HttpReply h = http_fetch(port, "/healthz");
   EXPECT_EQ(h.status, 200);
   EXPECT_EQ(h.body, "ok\n");
-  HttpReply r = http_get(port, "/readyz");
+  HttpReply r = http_fetch(port, "/readyz");
   EXPECT_EQ(r.status, 200) << r.body;
-  HttpReply m = http_get(port, "/metrics");
+  HttpReply m = http_fetch(port, "/metrics");
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("# TYPE concur_connections_open gauge\n"), std::string::npos) << m.body;
-  EXPECT_EQ(http_get(port, "/nope").status, 404);
+  EXPECT_EQ(http_fetch(port, "/nope").status, 404);
   s.proc.signal(SIGTERM);
   EXPECT_EQ(s.proc.wait(), 0);
 }
@@ -82,7 +82,9 @@ TEST(MetricsE2E, ChatMembersAndMessagesAreCounted) {
   for (int i = 0; i < kMembers; ++i) {
     m.push_back(std::make_unique<TestClient>(s.port));
     m.back()->send_all("[m" + std::to_string(i) + "]\n");
-    // Everyone already in sees the join: the new member is in the room before the next joins.
+    // In the room before the next joins (each connection has its own thread: joins sent back to
+    // back could be handled in either order); everyone already in sees the join.
+    ASSERT_EQ(wait_sample(mport, R"(concur_chat_members{room="lobby"})", [&](double v) { return v == i + 1; }), i + 1);
     for (int j = 0; j < i; ++j) ASSERT_EQ(m[j]->recv_line(), "[m" + std::to_string(i) + "]");
   }
   EXPECT_EQ(wait_sample(mport, R"(concur_chat_members{room="lobby"})", [](double v) { return v == kMembers; }), kMembers);
@@ -131,8 +133,8 @@ TEST(MetricsE2E, EveryServerCommandTakesMetrics) {
     Server s(args);
     int mport = wait_metrics_port(s.proc);
     ASSERT_GT(mport, 0);
-    EXPECT_EQ(http_get(mport, "/readyz").status, 200);
-    EXPECT_EQ(http_get(mport, "/metrics").status, 200);
+    EXPECT_EQ(http_fetch(mport, "/readyz").status, 200);
+    EXPECT_EQ(http_fetch(mport, "/metrics").status, 200);
     s.proc.signal(SIGTERM);
     EXPECT_EQ(s.proc.wait(), 0);
   }

@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 std::optional<Ms> until_status(int port, int want, Ms timeout, std::string* body = nullptr) {
   auto start = Clock::now();
   while (Clock::now() - start < timeout) {
-    HttpReply r = http_get(port, "/readyz", Ms(1000));
+    HttpReply r = http_fetch(port, "/readyz", Ms(1000));
     if (r.status == want) {
       if (body) *body = r.body;
       return std::chrono::duration_cast<Ms>(Clock::now() - start);

@@ -11,7 +11,7 @@
 
 namespace concur::test {
 
-HttpReply http_get(int port, const std::string& path, Ms timeout) {
+HttpReply http_fetch(int port, const std::string& path, Ms timeout) {
   HttpReply reply;
   TestClient c(port);
   c.send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -46,7 +46,7 @@ std::optional<double> wait_sample(int port, const std::string& series, const std
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::optional<double> last;
   for (;;) {
-    HttpReply r = http_get(port, "/metrics");
+    HttpReply r = http_fetch(port, "/metrics");
     if (r.status == 200) last = sample(r.body, series);
     if (last && want(*last)) return last;
     if (std::chrono::steady_clock::now() >= deadline) return last;

@@ -15,7 +15,7 @@ struct HttpReply {
 };
 
 // GET `path` from 127.0.0.1:port (HTTP/1.1, Connection: close), reading until the server closes.
-HttpReply http_get(int port, const std::string& path, Ms timeout = Ms(3000));
+HttpReply http_fetch(int port, const std::string& path, Ms timeout = Ms(3000));
 
 // Reads `proc`'s stdout until its "metrics on <ip>:<port>" line; the port, or 0 when none came.
 int wait_metrics_port(Process& proc, Ms timeout = Ms(10000));
