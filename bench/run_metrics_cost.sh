@@ -6,12 +6,16 @@
 # round-trip (its CPU time, every thread — the endpoint's too — over the measured round-trips);
 # round-trips/s are printed as well. Medians over RUNS and the on/off ratio.
 #
-# Usage: bench/run_metrics_cost.sh [RUNS=5] [DURATION=10s] [CONNECTIONS=1000]
+# Usage: bench/run_metrics_cost.sh [RUNS=5] [DURATION=10s] [CONNECTIONS=1000] [RATE=20000]
+#   RATE: offered round-trips/s in all (`bench echo --rate`; 0 = closed loop). A fixed offered load
+#   keeps the server's batching alike in both arms, so CPU per round-trip compares like with like
+#   (closed loop on a shared machine moves it by ±25 % between runs of one arm).
 #   MODELS="epoll thread"   models to run
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
 DURATION=${2:-10s}
 CONNS=${3:-1000}
+RATE=${4:-20000}
 MODELS=${MODELS:-epoll thread}
 ulimit -n 20000
 [ -x "$CONCUR" ] || (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 >/dev/null)
@@ -41,7 +45,7 @@ for run in $(seq "$RUNS"); do
         scraper=$!
       fi
       json=$(load echo --port "$SERVER_PORT" --connections "$CONNS" --size 64 --duration "$DURATION" --warmup 2s \
-             --sources 4 --server-pid "$SERVER_PID" --json 2>/dev/null || true)
+             --rate "$RATE" --sources 4 --server-pid "$SERVER_PID" --json 2>/dev/null || true)
       scrape=
       [ -n "$MPORT" ] && scrape=$(curl -s "http://127.0.0.1:$MPORT/metrics" | grep -E '^concur_(connections_accepted|received_bytes)_total ' | tr '\n' ' ')
       [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true; }
