@@ -2,8 +2,8 @@
 
 namespace concur::conn_metrics {
 
-Series& series() {
-  static Series& s = [] () -> Series& {
+Series& make_series() {
+  return [] () -> Series& {
     auto& r = metrics::registry();
     auto refused = [&](const char* reason) {
       return &r.counter("concur_connections_refused_total",
@@ -25,7 +25,6 @@ Series& series() {
         r.counter("concur_datagrams_sent_total", "UDP datagrams sent (a full socket buffer drops one: not counted)."),
     };
   }();
-  return s;
 }
 
 }  // namespace concur::conn_metrics

@@ -11,17 +11,11 @@ namespace concur::metrics {
 
 namespace {
 std::atomic<unsigned> g_next_stripe{0};
-// 0: not assigned yet; else the stripe + 1. Constant-initialised, so reading it is a plain TLS load.
-thread_local unsigned t_stripe = 0;
 }  // namespace
 
-unsigned this_thread_stripe() {
-  unsigned s = t_stripe;
-  if (s == 0) [[unlikely]] {
-    s = g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes + 1;
-    t_stripe = s;
-  }
-  return s - 1;
+unsigned detail::assign_stripe() {
+  t_stripe = g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes + 1;
+  return t_stripe;
 }
 
 uint64_t Counter::value() const {
