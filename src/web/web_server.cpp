@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "conn/conn_metrics.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -45,6 +46,7 @@ bool WsConn::send_text(std::string_view text) {
   if (outbox_.size() + unsent_.load(std::memory_order_relaxed) + text.size() + 10 > max_queue_) {
     overflowed_ = true;
     close_req_ = true;
+    conn_metrics::slow_consumer();  // a browser that stopped reading, as a TCP member would be
   } else {
     append_text_frame(outbox_, text);
   }
