@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what concur needs on Debian 12 (only what is missing), as root or through sudo.
 set -euo pipefail
-pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config python3
+pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config python3 curl
       libcli11-dev libfmt-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
       redis-server libuv1-dev libasio-dev libhiredis-dev gnuplot-nox procps
       libsqlite3-dev sqlite3 libmosquitto-dev mosquitto mosquitto-clients
       libedit-dev tmux
-      libwslay-dev chromium)
+      libwslay-dev chromium prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

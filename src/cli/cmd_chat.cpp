@@ -3,12 +3,16 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
+#include "conn/conn_metrics.hpp"
 #include "conn/datagram_loop.hpp"
+#include "metrics/registry.hpp"
+#include "services/chat_metrics.hpp"
 #include "redis/redis_bridge.hpp"
 #include "services/chat_tcp.hpp"
 #include "services/chat_udp.hpp"
@@ -69,6 +73,14 @@ std::optional<redis::RedisSettings> redis_settings(const ChatOptions& o) {
   return rs;
 }
 
+// concur_chat_members{room}: read at scrape time, so joins and leaves cost nothing. The room label
+// is the --room name, one per process.
+metrics::Probe members_probe(const chat::ChatRoom& room, const std::string& name) {
+  chat::chat_metrics::series();  // the chat counters show from the first scrape
+  return metrics::registry().probe(metrics::Type::gauge, "concur_chat_members", "Members in the chat room now (this server's).",
+                                   {{"room", name}}, [&room] { return static_cast<double>(room.size()); });
+}
+
 // The room name is part of Redis keys and the channel: printable ASCII without spaces.
 bool valid_room(const std::string& room) {
   if (room.empty() || room.size() > 64) return false;
@@ -89,10 +101,14 @@ int serve_udp(const ServerOptions& o, DatagramService& service, const std::funct
   }
   StopSource stop;
   StopSignalGuard signals(stop);
+  MetricsRun metrics(o.metrics);
+  conn_metrics::series();
   FileDesc sock = udp_bind(at);
   outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
   if (on_listening) on_listening();
+  metrics.serving();
   run_datagram_loop(sock.get(), service, stop, tick);
+  metrics.stopping();
   return 0;
 }
 
@@ -156,6 +172,7 @@ Command chat_server_command() {
               if (o->transport == "udp") {
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
+                auto members = members_probe(service.room(), o->room);
                 auto web = make_web(*o, service.room(), st);
                 // The bridge's answers (joining IDs, evictions) are posted to the loop: no polling.
                 Millis tick = Millis(1000);
@@ -167,6 +184,7 @@ Command chat_server_command() {
                 });
               }
               chat::ChatStreamService service(st);
+              auto members = members_probe(service.room(), o->room);
               auto web = make_web(*o, service.room(), st);
               return run_with(service.room(), [&](const std::function<void()>& bridge_start) {
                 return serve_stream(o->server, service, tcp_models(), "chat-server", {}, [&] {

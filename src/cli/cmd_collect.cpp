@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -42,6 +43,7 @@ struct CollectArgs {
   std::string mqtt_topic = "concur";
   int web_port = -1;  // --web: the live dashboard on this port
   std::vector<std::string> web_origins;
+  std::string metrics;  // --metrics ADDR:PORT
 };
 
 // --mqtt HOST:PORT: a host name or address (IPv6 in brackets) and a port 1..65535.
@@ -141,6 +143,9 @@ int run_collect(const CollectArgs& a) {
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
   ::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit, write() fails with EFBIG instead of killing us
+  // Before the sinks: they register their series and readiness checks with it counting already;
+  // destroyed after them (declared first), so the endpoint stops before what its probes read.
+  MetricsRun metrics(a.metrics);
 
   iot::FileSink sink(a.out, a.fsync);  // "cannot open data.txt: Permission denied" -> exit 1
   std::vector<iot::ReadingSink*> sinks{&sink};
@@ -180,7 +185,9 @@ int run_collect(const CollectArgs& a) {
   for (size_t k = 1; k < sinks.size(); ++k) into += " and " + sinks[k]->name();
   errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", into);
   iot::Collector collector(o, sinks, stop);
+  metrics.serving();  // "metrics on …": the collector has no listening line of its own
   int rc = collector.run();
+  metrics.stopping();
   signals.reset();  // a ^C during the final flush below ends the process as usual
   const auto& st = collector.stats();
   errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
@@ -243,6 +250,7 @@ Command collect_command() {
                            "given the same list and 1/N .. N/N take every device exactly once; adding a collector "
                            "moves only about 1/N of them")
                 ->type_name("I/N");
+            add_metrics_option(app, a->metrics);
             return CommandRun([a] { return run_collect(*a); });
           }};
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "cli/commands.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/fd_limit.hpp"
@@ -25,6 +26,7 @@ struct DeviceArgs {
   bool quiet = false;
   bool stats = false;
   size_t max_pending = 64 * 1024;
+  std::string metrics;
 };
 
 int run_device(const DeviceArgs& a) {
@@ -69,9 +71,12 @@ int run_device(const DeviceArgs& a) {
   }
   StopSource stop;
   StopSignalGuard signals(stop);
+  MetricsRun metrics(a.metrics);
   iot::DeviceServer server(o, stop);
   for (const auto& d : server.devices()) outf("listening on {} (tcp, model=epoll)", d.at.to_string());
+  metrics.serving();
   server.run();
+  metrics.stopping();
   if (a.stats) {
     uint64_t total = 0;
     for (const auto& d : server.devices()) {
@@ -110,6 +115,7 @@ Command device_command() {
                 ->check(CLI::Range(size_t{256}, size_t{1} << 30))
                 ->type_name("BYTES")
                 ->capture_default_str();
+            add_metrics_option(app, a->metrics);
             return CommandRun([a] { return run_device(*a); });
           }};
 }

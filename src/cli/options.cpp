@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/metrics_option.hpp"
+#include "conn/conn_metrics.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -94,6 +96,7 @@ void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const
       ->capture_default_str();
   app.add_option("--max-clients", o.max_clients, "refuse clients beyond this many (0 = as descriptors allow)")
       ->capture_default_str();
+  add_metrics_option(app, o.metrics);
 }
 
 void add_client_options(CLI::App& app, std::string& host, int& port, int default_port) {
@@ -140,11 +143,15 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   StopSource own_stop;
   StopSource& stop = stop_in ? *stop_in : own_stop;
   StopSignalGuard signals(stop);
+  MetricsRun metrics(o.metrics);
+  conn_metrics::series();  // every connection series shows from the first scrape
   FileDesc listener = tcp_listen(at);
   Endpoint bound = local_endpoint(listener.get());
   outf("listening on {} (tcp, model={})", bound.to_string(), info.name);
   if (on_listening) on_listening();
+  metrics.serving();
   model->run(listener.get(), service, cfg, stop);
+  metrics.stopping();
   return 0;
 }
 

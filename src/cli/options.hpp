@@ -24,10 +24,11 @@ struct ServerOptions {
   bool workers_given = false;
   size_t max_queue = 1 << 20;
   size_t max_clients = 0;
+  std::string metrics;        // --metrics ADDR:PORT; empty: no endpoint
 };
 
 // --port, --bind, --model (checked against `models`), --quiet, --workers (checked against the
-// model), --max-queue, --max-clients.
+// model), --max-queue, --max-clients, --metrics.
 void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
                         const std::vector<std::string>& models, const std::string& command);
 // --host and --port for clients.
@@ -43,6 +44,7 @@ std::vector<std::string> all_model_names();
 // Binds, prints "listening on <ip>:<port> (tcp, model=<m>)", serves until SIGINT/SIGTERM. Returns 0.
 // `on_listening` runs right after that line (a second listener, e.g. --web, announces itself there).
 // `stop`, when given, is the stop source the signals fire (for a service that watches it too).
+// With --metrics, the endpoint is bound before and announced after those (cli/metrics_option.hpp).
 int serve_stream(const ServerOptions& o, StreamService& service, const std::vector<std::string>& supported,
                  const std::string& command, ServerConfig cfg = {}, const std::function<void()>& on_listening = {},
                  StopSource* stop = nullptr);

@@ -17,13 +17,19 @@ void Admission::release() {
 
 Admission AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   size_t now = live_.fetch_add(1, std::memory_order_acq_rel);
-  if (cfg_.max_clients == 0 || now < cfg_.max_clients) return Admission(this);
+  if (cfg_.max_clients == 0 || now < cfg_.max_clients) {
+    if (cfg_.counted) conn_metrics::accepted();
+    return Admission(this);
+  }
   live_.fetch_sub(1, std::memory_order_acq_rel);
+  if (cfg_.counted) conn_metrics::refused(conn_metrics::Refusal::max_clients);
   const std::string& msg = cfg_.full_message;
   [[maybe_unused]] ssize_t n = ::send(client.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(client.get(), SHUT_WR);
   client.reset();
-  errf("refused {}: server full ({} clients)", peer.seed_format(), cfg_.max_clients);
+  // A flood past the limit (slow scrapers holding a --metrics port, a reconnect storm) costs a few
+  // lines and a count, not a line per refused client.
+  full_log_.hit([&] { return fmt::format("refused {}: server full ({} clients)", peer.seed_format(), cfg_.max_clients); });
   return {};
 }
 
@@ -43,17 +49,23 @@ void AcceptGate::refuse(FileDesc& client, const Endpoint& peer, LogLimiter& log,
     ::shutdown(client.get(), SHUT_WR);
     client.reset();
   }
+  if (cfg_.counted)
+    conn_metrics::refused(&log == &memory_refusals() ? conn_metrics::Refusal::memory : conn_metrics::Refusal::resources);
   log.hit([&] { return fmt::format("refused {}: {}", peer.seed_format(), why); });
 }
 
 void AcceptGate::tick() {
   memory_refusals().flush();
   refusals_.flush();
+  full_log_.flush();
 }
 
-bool AcceptGate::needs_tick() const { return memory_refusals().active() || refusals_.active(); }
+bool AcceptGate::needs_tick() const {
+  return memory_refusals().active() || refusals_.active() || full_log_.active();
+}
 
 void AcceptGate::report(Acceptor::Result r) {
+  if (r == Acceptor::Result::refused_emfile && cfg_.counted) conn_metrics::refused(conn_metrics::Refusal::fd_limit);
   using namespace std::chrono;
   long long now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   long long last = last_report_ms_.load();

@@ -11,6 +11,7 @@
 #include "core/fd.hpp"
 #include "core/log_limiter.hpp"
 #include "core/socket.hpp"
+#include "conn/conn_metrics.hpp"
 #include "conn/server_config.hpp"
 
 namespace concur {
@@ -80,12 +81,17 @@ class AcceptGate {
 
  private:
   friend class Admission;
-  void leave() { live_.fetch_sub(1, std::memory_order_acq_rel); }
+  void leave() {
+    live_.fetch_sub(1, std::memory_order_acq_rel);
+    if (cfg_.counted) conn_metrics::closed();
+  }
 
   const ServerConfig& cfg_;
   std::atomic<size_t> live_{0};
   std::atomic<long long> last_report_ms_{0};
   LogLimiter refusals_ = LogLimiter::per_burst("clients refused for the same reason");
+  // Refused for --max-clients: 5 lines in full per 10 s, then a count.
+  LogLimiter full_log_{"clients refused: server full", 5, std::chrono::seconds(10), std::chrono::seconds(1)};
 };
 
 }  // namespace concur

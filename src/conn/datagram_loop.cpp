@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "conn/conn_metrics.hpp"
 #include "core/error.hpp"
 #include "loop/event_loop.hpp"
 
@@ -20,9 +21,11 @@ class SocketSink final : public DatagramSink {
   void send_to(const Endpoint& to, std::string_view bytes) override {
     // EAGAIN (buffer full), ECONNREFUSED (an earlier ICMP error) and the like: the datagram is lost,
     // as UDP allows; the loop goes on.
-    while (::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, to.sa(), to.len()) < 0 &&
+    ssize_t n;
+    while ((n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, to.sa(), to.len())) < 0 &&
            errno == EINTR) {
     }
+    if (n >= 0) conn_metrics::datagram_sent(static_cast<size_t>(n));
   }
 
   // The handle holds the mailbox, not the loop: a post after the loop is gone is only destroyed
@@ -60,6 +63,7 @@ void run_datagram_loop(int udp_fd, DatagramService& service, const StopSource& s
       from.set_len(msg.msg_namelen);
       size_t got = std::min(static_cast<size_t>(n), buf.size());
       bool truncated = (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(n) > buf.size();
+      conn_metrics::datagram_received(got);
       service.on_datagram(sink, from, std::string_view(buf.data(), got), truncated);
     }
   };

@@ -12,6 +12,7 @@ struct ServerConfig {
   size_t max_clients = 0;          // 0: as many as descriptors allow
   int workers = 0;                 // --workers (epoll loops, prefork children, pool threads); 0: the model's default
   std::string full_message = "error: server full\n";  // sent to a client refused by max_clients
+  bool counted = true;  // in the concur_connections_* metrics (not the --metrics port's own scrapes)
 };
 
 }  // namespace concur

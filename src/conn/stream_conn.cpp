@@ -5,6 +5,7 @@
 
 #include <new>
 
+#include "conn/conn_metrics.hpp"
 #include "core/log.hpp"
 
 namespace concur {
@@ -43,6 +44,7 @@ bool StreamConn::send(std::string_view bytes) {
     if (out_.size() + bytes.size() > max_queue_) {
       overflowed_.store(true, std::memory_order_release);
       out_.clear();
+      conn_metrics::slow_consumer();
     } else {
       out_.append(bytes);
     }
@@ -120,6 +122,7 @@ void StreamConn::drop_for_memory() {
   static constexpr std::string_view kFull = "error: server full\n";
   [[maybe_unused]] ssize_t n = ::send(fd_.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   broken_ = true;
+  conn_metrics::refused(conn_metrics::Refusal::memory);
   memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", peer_.seed_format()); });
 }
 
@@ -135,6 +138,7 @@ StreamConn::State StreamConn::settle() {
       broken_ = true;
       return State::finished;
     }
+    conn_metrics::sent(static_cast<size_t>(n));
     drained = out_.empty();
   }
   if (drained && close_requested_.load(std::memory_order_acquire)) return State::finished;
@@ -150,6 +154,7 @@ bool StreamConn::settle_without_write() {
 bool StreamConn::take_output(std::string& into) {
   std::lock_guard lock(mu_);
   if (out_.empty()) return false;
+  conn_metrics::sent(out_.size());  // the completion model writes all of it (a short write is resubmitted)
   into.append(out_.view());
   out_.clear();
   return true;

@@ -14,6 +14,7 @@
 #include "core/socket.hpp"
 #include "core/sys.hpp"
 #include "iot/backoff.hpp"
+#include "iot/collector_metrics.hpp"
 #include "iot/line_assembler.hpp"
 #include "iot/reading.hpp"
 #include "loop/event_loop.hpp"
@@ -67,13 +68,18 @@ struct Collector::Impl {
     int error = 0;
     bool unsynced = false;  // lines stored since the last sync()
     SinkStats* stats;
+    std::shared_ptr<SinkSeries> metrics;  // set in Impl's constructor
   };
 
   Impl(CollectOptions o, std::vector<ReadingSink*> s, const StopSource& st, std::function<double()> u01,
        CollectStats& stats)
       : opts(std::move(o)), stop(st), stats(stats) {
     stats.sinks.resize(s.size());
-    for (size_t k = 0; k < s.size(); ++k) slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k]});
+    for (size_t k = 0; k < s.size(); ++k) {
+      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr});
+      slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
+    }
+    collector_series().devices.set(static_cast<int64_t>(opts.devices.size()));
     if (!u01) u01 = Backoff::seeded_uniform01();
     targets.reserve(opts.devices.size());  // never grows again: watches point at the targets
     for (const Endpoint& ep : opts.devices) {
@@ -158,6 +164,7 @@ struct Collector::Impl {
   }
 
   void close_target(Target& t) {
+    if (t.state == Target::State::connected) collector_series().online.sub();
     if (t.fd) {
       loop->unwatch(t.fd.get());
       t.fd.reset();
@@ -177,6 +184,7 @@ struct Collector::Impl {
                       seconds(opts.backoff_cap));
     t.down = true;
     ++stats.reconnects;
+    collector_series().reconnects.add();
     arm(t, now + delay);
   }
 
@@ -188,6 +196,7 @@ struct Collector::Impl {
       return fail(i, n < 0 ? std::string("cannot send Register: ") + std::strerror(errno) : "cannot send Register");
     loop->modify(t.fd.get(), true, false);
     t.state = Target::State::connected;
+    collector_series().online.add();
     t.last_rx = now;
     arm(t, now + opts.offline_after);
     errf("concur: registered with {}{}", t.label, t.ever_registered ? " again" : "");
@@ -205,6 +214,7 @@ struct Collector::Impl {
             std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view line) { on_line(i, line); },
             [&](size_t) {
               ++stats.malformed;
+              collector_series().malformed.add();
               if (admit(i, &Target::Reports::malformed, "malformed lines"))
                 errf("concur: {}: reading longer than {} bytes not stored", t.label, kMaxReading);
             });
@@ -260,6 +270,7 @@ struct Collector::Impl {
     auto reading = parse_reading(line, &why);
     if (!reading) {
       ++stats.malformed;
+      collector_series().malformed.add();
       if (admit(i, &Target::Reports::malformed, "malformed lines"))
         errf("concur: {}: malformed reading not stored ({}): {}", t.label, why, log_excerpt(line));
       return;
@@ -270,6 +281,7 @@ struct Collector::Impl {
       t.name.assign(reading->name);
     } else if (reading->name != t.name) {
       ++stats.misnamed;
+      collector_series().misnamed.add();
       if (admit(i, &Target::Reports::misnamed, "readings under another device's name"))
         errf("concur: {}: reading under another device's name not stored (this connection is {}): {}", t.label,
              t.name, log_excerpt(line));
@@ -288,6 +300,7 @@ struct Collector::Impl {
     if (opts.count && accepted >= opts.count) return;
     batch.add(stamp, line, unix_now);
     ++accepted;
+    collector_series().readings.add();
     ++t.stored;
     if (opts.per_device && t.stored == opts.per_device) ++targets_done;
     if (opts.count && accepted >= opts.count) done = true;
@@ -331,9 +344,14 @@ struct Collector::Impl {
     }
     const Batch& data = slot.backlog.empty() ? batch : slot.backlog;
     if (data.empty()) return;
+    auto started = Clock::now();
     int err = slot.sink->write_batch(data);
+    SinkSeries& m = *slot.metrics;
+    m.write_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
     if (err == 0) {
       slot.stats->stored += data.lines();
+      m.written.add(data.lines());
+      if (m.ready) m.ready->ready();
       slot.unsynced = true;
       slot.backlog.clear();
       if (slot.error) errf("concur: writing to {} works again", slot.sink->name());
@@ -345,6 +363,8 @@ struct Collector::Impl {
       errf("concur: cannot write {}: {}; readings are kept in memory and the write is retried", slot.sink->name(),
            slot.sink->describe(err));
     slot.error = err;
+    m.errors.add();
+    if (m.ready) m.ready->not_ready("cannot write: " + slot.sink->describe(err));
     slot.retry_at = now + opts.retry_every;
     if (&data == &batch) slot.backlog = batch;
     trim_backlog(slot);
@@ -354,6 +374,7 @@ struct Collector::Impl {
     size_t dropped = slot.backlog.drop_oldest(opts.max_backlog);
     if (!dropped) return;
     slot.stats->lost += dropped;
+    slot.metrics->lost.add(dropped);
     errf("concur: backlog for {} is full: {} oldest readings dropped", slot.sink->name(), dropped);
   }
 

@@ -51,6 +51,7 @@ class DbSink final : public ReadingSink {
   // going from 100 ms to 1 s.
   std::chrono::milliseconds write_interval() const override { return std::chrono::milliseconds(1000); }
   const std::string& name() const override { return path_; }
+  const char* kind() const override { return "sqlite"; }
   uint64_t rows() const { return rows_; }  // rows inserted by this sink
 
  private:

@@ -13,8 +13,31 @@
 #include "core/socket.hpp"
 #include "core/sys.hpp"
 #include "iot/line_assembler.hpp"
+#include "metrics/registry.hpp"
 
 namespace concur::iot {
+
+namespace {
+// --metrics (issue 22): no label per device — a fleet is thousands of them.
+struct DeviceSeries {
+  metrics::Counter& sent;
+  metrics::Gauge& registrants;
+  metrics::Counter& slow;
+};
+DeviceSeries& device_series() {
+  static DeviceSeries& s = []() -> DeviceSeries& {
+    auto& r = metrics::registry();
+    return *new DeviceSeries{
+        r.counter("concur_device_readings_sent_total", "Reading lines handed to registered clients."),
+        r.gauge("concur_device_registrants", "Clients registered with this process's devices now."),
+        r.counter("concur_device_slow_registrants_dropped_total",
+                  "Registered clients dropped for not reading (pending output past --max-pending)."),
+    };
+  }();
+  return s;
+}
+}  // namespace
+
 
 using Clock = EventLoop::Clock;
 
@@ -43,6 +66,7 @@ struct DeviceServer::Slot {
 DeviceServer::DeviceServer(DeviceOptions opts, const StopSource& stop)
     : opts_(std::move(opts)), spec_(kind_spec(opts_.kind)), stop_(stop),
       rng_(std::random_device{}()), reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+  device_series();  // its series show from the first scrape
   int n = opts_.fleet > 0 ? opts_.fleet : 1;
   devices_.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
@@ -151,6 +175,7 @@ void DeviceServer::on_client(int fd, bool in, bool out, bool err) {
       }
       if (st == RegisterMatcher::State::registered) {
         c.registered = true;
+        device_series().registrants.add();
         c.gen = next_gen_++;
         loop_.cancel_timer(c.timer);  // the registration timeout; send_reading() queues the next
         c.timer = TimerQueue::kNoTimer;
@@ -191,6 +216,7 @@ void DeviceServer::send_reading(Client& c) {
   if (c.out.size() + line.size() > opts_.max_pending) return drop(fd, "not reading (output limit reached)", true);
   c.out.append(line);
   ++d.sent;
+  device_series().sent.add();
   if (c.out.flush_to(fd) < 0) return drop(fd, "write failed");
   update_interest(c);
   // Next reading one interval after this one's due time; a loop that fell behind does not burst.
@@ -204,6 +230,8 @@ void DeviceServer::drop(int fd, const char* why, bool warn) {
   Slot& s = slots_[static_cast<size_t>(fd)];
   if (!s.client) return;
   Device& d = devices_[static_cast<size_t>(s.client->device)];
+  if (s.client->registered) device_series().registrants.sub();
+  if (warn) device_series().slow.add();
   // A registrant cut off for not reading is worth a line even with --quiet.
   if (warn)
     errf("concur: {}: dropped {}: {}", d.name, s.client->peer.seed_format(), why);

@@ -87,6 +87,7 @@ struct MqttSink::Client {
       if (state == State::idle) start_connect();
       after_event();
     });
+    sink.ready_.not_ready(reason);
     if (!down) {
       errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
            label(), reason, thousands(sink.opts_.max_queue), seconds(delay), seconds(sink.opts_.backoff_cap));
@@ -172,6 +173,7 @@ struct MqttSink::Client {
       return;
     }
     state = State::connected;
+    sink.ready_.ready();
     cancel(deadline_timer);
     backoff.reset();
     uint64_t dropped;
@@ -268,6 +270,15 @@ MqttSink::MqttSink(MqttOptions opts)
     : opts_(std::move(opts)), name_(fmt::format("mqtt://{}:{}", opts_.host, opts_.port)) {
   static const int init = mosquitto_lib_init();  // once per process; thread-safe static
   if (init != MOSQ_ERR_SUCCESS) throw std::runtime_error("cannot initialise libmosquitto: " + std::string(mosquitto_strerror(init)));
+  auto& reg = metrics::registry();
+  auto stat = [this](uint64_t Stats::*field) {
+    return [this, field] { return static_cast<double>(stats().*field); };
+  };
+  probes_.push_back(reg.probe(metrics::Type::counter, "concur_mqtt_published_total",
+                              "Readings the MQTT broker acknowledged (PUBACK).", {}, stat(&Stats::published)));
+  probes_.push_back(reg.probe(metrics::Type::counter, "concur_mqtt_dropped_total",
+                              "Readings dropped, oldest first, from the queue while the broker was unreachable.", {},
+                              stat(&Stats::dropped)));
   thread_ = std::thread([this] { run(); });
 }
 

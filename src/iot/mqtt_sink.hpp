@@ -33,6 +33,8 @@
 #include "core/duration.hpp"
 #include "iot/reading_sink.hpp"
 #include "loop/event_loop.hpp"
+#include "metrics/readiness.hpp"
+#include "metrics/registry.hpp"
 
 namespace concur::iot {
 
@@ -75,6 +77,7 @@ class MqttSink final : public ReadingSink {
   int write_batch(const Batch& batch) override;
   int write_lines(std::string_view whole_lines) override;
   const std::string& name() const override { return name_; }
+  const char* kind() const override { return "mqtt"; }
   // Hand batches over at most every 50 ms: one queue lock and one wake-up of the thread per
   // interval instead of per loop pass (readings come at 1 Hz; 50 ms is not noticed downstream).
   std::chrono::milliseconds write_interval() const override { return std::chrono::milliseconds(50); }
@@ -100,6 +103,9 @@ class MqttSink final : public ReadingSink {
   std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
   bool drop_logged_ = false;  // guarded by mu_: "queue full" said once per outage
   std::atomic<bool> wake_pending_{false};  // one posted wake-up at a time
+  // /readyz: connected to the broker (set by the thread). Probes read stats_ under mu_.
+  metrics::ReadyFlag ready_{"mqtt " + name_, "not connected to the broker yet"};
+  std::vector<metrics::Probe> probes_;
   std::thread thread_;
 };
 

@@ -68,6 +68,9 @@ class ReadingSink {
   virtual void sync() {}
   // What the sink writes to, for messages ("data.txt").
   virtual const std::string& name() const = 0;
+  // What kind of store it is, as a metric label ("file", "sqlite", "mqtt", "web"): a fixed word,
+  // unlike name().
+  virtual const char* kind() const { return "other"; }
 };
 
 // Appends to a text file (O_APPEND), one write() per batch.
@@ -86,6 +89,7 @@ class FileSink final : public ReadingSink {
   FileSink(std::string path, bool fsync);
   int write_lines(std::string_view whole_lines) override;
   const std::string& name() const override { return path_; }
+  const char* kind() const override { return "file"; }
   void sync() override;
   // Bytes of a torn last line that open() cut off (0: the file ended with a newline).
   uint64_t dropped_on_open() const { return dropped_; }

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "redis/redis_metrics.hpp"
 #include "services/chat_protocol.hpp"
 
 namespace concur::redis {
@@ -130,6 +131,8 @@ void RedisBridge::start() {
   } else {
     outf("redis: cannot reach {} ({}); serving local members, retrying", where_, start_problem_);
     outage_logged_ = true;
+    redis_series().outages.add();
+    ready_.not_ready(fmt::format("no link to {} ({})", where_, start_problem_));
   }
   next_attempt_ = Clock::now();
   thread_ = std::thread([this] { run(); });
@@ -157,9 +160,12 @@ void RedisBridge::publish(std::string_view text) {
     std::string payload = encode_envelope(instance_, next_seq_, text);
     if (queue_.push(std::move(payload), Clock::now())) {
       ++next_seq_;
-    } else if (!dropping_) {
-      dropping_ = started_dropping = true;
-      dropped_logged_ = queue_.dropped() - 1;
+    } else {
+      redis_series().publish_dropped.add();
+      if (!dropping_) {
+        dropping_ = started_dropping = true;
+        dropped_logged_ = queue_.dropped() - 1;
+      }
     }
   }
   if (started_dropping)
@@ -194,6 +200,9 @@ void RedisBridge::release(std::string_view id) {
 void RedisBridge::set_link(Link l) {
   link_ = l;
   link_state_.store(static_cast<int>(l), std::memory_order_release);
+  redis_series().link_up.set(l == Link::up ? 1 : 0);
+  wedged_ = false;
+  if (l == Link::up) ready_.ready();
 }
 
 void RedisBridge::run() {
@@ -273,6 +282,16 @@ void RedisBridge::on_timer(Clock::time_point now) {
     fail(fmt::format("no reply for {} ms", s_.reply_timeout.count()));
     return;
   }
+  // Not ready once a reply is two thirds of reply_timeout late: a stalled Redis (SIGSTOP, a long
+  // fork) shows on /readyz within ping_every + 2/3 of it (1.5 s by default), before the link is
+  // given up; a late reply makes it ready again.
+  bool wedged = outstanding_ > 0 && now - progress_ > s_.reply_timeout * 2 / 3;
+  if (wedged != wedged_) {
+    wedged_ = wedged;
+    if (wedged) ready_.not_ready(fmt::format("Redis at {} has not answered for {} ms", where_,
+                                             std::chrono::duration_cast<Millis>(now - progress_).count()));
+    else ready_.ready();
+  }
   if (now >= next_ping_ && outstanding_ == 0) {
     next_ping_ = now + s_.ping_every;
     const char* argv[] = {"PING"};
@@ -333,11 +352,13 @@ void RedisBridge::teardown(Clock::time_point now) {
     loop_.quit();
     return;
   }
-  if (!outage_logged_) {
+  if (!outage_logged_) {  // once per outage
+    redis_series().outages.add();
     if (ever_up_) outf("redis: lost {} ({}); local chat goes on, retrying", where_, fail_why_);
     else outf("redis: cannot reach {} ({}); serving local members, retrying", where_, fail_why_);
     outage_logged_ = true;
   }
+  ready_.not_ready(fmt::format("no link to {} ({})", where_, fail_why_));
   fail_why_.clear();
   set_link(Link::down);
   // Freeing runs the pending callbacks with no reply: claims in flight become provisional.
@@ -360,6 +381,7 @@ void RedisBridge::become_up() {
   backoff_.reset();
   if (!ever_up_) outf("redis: connected to {} (room {}, channel {})", where_, s_.room, channel_);
   else outf("redis: reconnected to {} (re-claiming {} IDs)", where_, leases_.size());
+  if (ever_up_) redis_series().reconnects.add();
   ever_up_ = true;
   outage_logged_ = false;
   for (const std::string& key : unreleased_) send_release(key);
@@ -440,12 +462,17 @@ void RedisBridge::on_message(std::string_view payload) {
     return;
   }
   if (env->instance == instance_) return;           // our own publication, back from Redis
-  if (!seen_.fresh(env->instance, env->seq)) return;  // sent again after a reconnect: already delivered
+  if (!seen_.fresh(env->instance, env->seq)) {  // sent again after a reconnect: already delivered
+    redis_series().duplicates.add();
+    return;
+  }
+  redis_series().received.add();
   room_.broadcast(outlet_.get(), chat::ChatMessage(env->text));
 }
 
 void RedisBridge::log_garbage() {
   uint64_t n = garbage_.fetch_add(1) + 1;
+  redis_series().garbage.add();
   // 1, 10, 100, …: counted always, logged rarely, so garbage cannot flood the log.
   uint64_t p = 1;
   while (p < n && p <= UINT64_MAX / 10) p *= 10;
@@ -496,6 +523,7 @@ void RedisBridge::on_publish_reply(redisAsyncContext*, void* reply, void* privda
   auto* b = static_cast<RedisBridge*>(privdata);
   if (!reply) return;  // lost with the connection: requeued, sent again after the reconnect
   b->got_reply(Clock::now());
+  redis_series().published.add();
   size_t dropped = 0;
   bool drained = false;
   {

@@ -29,6 +29,7 @@
 #include "iot/backoff.hpp"
 #include "redis/envelope.hpp"
 #include "loop/event_loop.hpp"
+#include "metrics/readiness.hpp"
 #include "redis/hiredis_loop.hpp"
 #include "redis/publish_queue.hpp"
 #include "services/chat_room.hpp"
@@ -146,6 +147,7 @@ class RedisBridge final : public chat::RemoteIds {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> garbage_{0};
   EventLoop loop_{EventLoop::Backend::poll};
+  metrics::ReadyFlag ready_{"redis", "not connected to Redis yet"};  // /readyz: the link is up
   std::thread thread_;
   std::string start_problem_;  // check_at_start: why Redis was unreachable
   bool start_checked_ok_ = false;
@@ -164,6 +166,7 @@ class RedisBridge final : public chat::RemoteIds {
   Clock::time_point next_ping_{}, next_renew_{};
   Clock::time_point progress_{};  // last reply, or when a reply became due
   size_t outstanding_ = 0;        // command replies due on cmd_
+  bool wedged_ = false;           // up, but a reply is overdue (/readyz says so before the link is dropped)
   std::unordered_map<std::string, Lease> leases_;  // folded ID -> lease of a local member
   std::vector<std::string> unreleased_;            // folded IDs given up while the link was down
   std::vector<std::pair<std::string, Done>> waiting_;  // claims made while connecting

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "services/chat_metrics.hpp"
 #include "services/chat_protocol.hpp"
 
 namespace concur::chat {
@@ -27,11 +28,14 @@ Outcome relay_message(ChatRoom& room, const ChatMember& self, std::string_view i
   Classified c = classify(message, id);
   if (c.kind == Kind::quit) return {Outcome::Kind::quit, {}};
   if (c.kind == Kind::empty) return {Outcome::Kind::ignored, {}};
+  chat_metrics::Series& m = chat_metrics::series();
+  m.received.add();
   switch (flood.on_message(now)) {
     case FloodGuard::Verdict::pass: break;
-    case FloodGuard::Verdict::warn: return {Outcome::Kind::refused, std::string(kErrSlowDown)};
-    case FloodGuard::Verdict::drop: return {Outcome::Kind::ignored, {}};
+    case FloodGuard::Verdict::warn: m.flood_warned.add(); return {Outcome::Kind::refused, std::string(kErrSlowDown)};
+    case FloodGuard::Verdict::drop: m.flood_dropped.add(); return {Outcome::Kind::ignored, {}};
     case FloodGuard::Verdict::disconnect:
+      m.flood_disconnected.add();
       log_refused(who, "flooding: disconnected");
       return {Outcome::Kind::disconnect, std::string(kErrFlood)};
   }
@@ -44,6 +48,7 @@ Outcome relay_message(ChatRoom& room, const ChatMember& self, std::string_view i
     default: break;
   }
   if (!settings.quiet) log_message(who, c.text);
+  m.relayed.add();
   room.broadcast(&self, ChatMessage(c.text));
   return {Outcome::Kind::relayed, {}};
 }
@@ -52,6 +57,7 @@ void announce_join(ChatRoom& room, const ChatMember& self, std::string_view id, 
                    const ChatSettings& settings) {
   std::string join = "[" + std::string(id) + "]";
   if (!settings.quiet) log_message(who, join);
+  chat_metrics::series().joins.add();
   room.broadcast(&self, ChatMessage(join));
 }
 

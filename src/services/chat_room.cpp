@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "services/chat_metrics.hpp"
 #include "services/chat_protocol.hpp"
 
 namespace concur::chat {
@@ -83,6 +84,7 @@ size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m) const {
   size_t delivered = 0;
   for (const auto& member : *snapshot)
     if (member.get() != from && member->deliver(m)) ++delivered;
+  chat_metrics::series().delivered.add(delivered);
   return delivered;
 }
 

@@ -50,6 +50,7 @@ class WebSink final : public iot::ReadingSink {
   int write_batch(const iot::Batch& batch) override;
   int write_lines(std::string_view whole_lines) override;  // lines without times: stamped now
   const std::string& name() const override { return name_; }
+  const char* kind() const override { return "web"; }
 
  private:
   Dashboard& dashboard_;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "conn/conn_metrics.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
@@ -48,6 +49,7 @@ bool WsConn::send_text(std::string_view text) {
   if (outbox_.size() + unsent_.load(std::memory_order_relaxed) + text.size() + 10 > max_queue_) {
     overflowed_ = true;
     close_req_ = true;
+    conn_metrics::slow_consumer();  // a browser that stopped reading, as a TCP member would be
   } else {
     append_text_frame(outbox_, text);
   }
@@ -159,6 +161,7 @@ WebServer::WebServer(const Endpoint& at, WebConfig cfg) : cfg_(std::move(cfg)) {
   listener_ = tcp_listen(at);
   gate_cfg_ = std::make_unique<ServerConfig>();
   gate_cfg_->max_clients = cfg_.max_clients;
+  gate_cfg_->counted = cfg_.counted;
   gate_cfg_->full_message =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
       "Connection: close\r\n\r\nserver full\n";
@@ -220,6 +223,9 @@ void WebServer::on_event(uint64_t id, const Ready& r) {
 }
 
 void WebServer::on_accept() {
+  // Over --max-clients (slow or stuck clients hold every place) the gate answers 503 and closes at
+  // once, so they cost neither memory nor sweep time; places free up as the head timeout cuts
+  // the holders off.
   acceptor_->accept_pending([this](FileDesc fd, const Endpoint& peer, Admission place) {
     auto c = std::make_unique<Conn>();
     c->server = this;

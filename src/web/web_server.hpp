@@ -50,6 +50,7 @@ struct WebConfig {
   Millis head_timeout{10'000};               // a request head must be complete by then
   size_t max_clients = 0;                    // open connections at once (0: as descriptors allow);
                                              // extras get 503 and are closed, as --max-clients
+  bool counted = true;                       // in concur_connections_* (not the --metrics port's own)
 };
 
 class WebServer;
