@@ -6,6 +6,7 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/sd_notify.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
 #include "conn/datagram_loop.hpp"
@@ -89,6 +90,7 @@ int serve_udp(const ServerOptions& o, DatagramService& service, const std::funct
   FileDesc sock = udp_bind(at);
   outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
   if (on_listening) on_listening();
+  sd::notify_ready();
   run_datagram_loop(sock.get(), service, stop, tick);
   return 0;
 }
