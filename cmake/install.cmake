@@ -26,9 +26,10 @@ set(CPACK_PACKAGE_NAME concur)
 set(CPACK_PACKAGE_VENDOR "concur authors")
 set(CPACK_PACKAGE_CONTACT "concur authors <concur@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "concurrent socket servers and clients under many concurrency models")
-set(CPACK_PACKAGE_DESCRIPTION "One binary: echo, chat, counter and hello servers under iterative, thread,
-process, prefork, pool, select, poll, epoll, io_uring and coroutine models; an IoT device simulator and
-collector (data.txt, SQLite, MQTT); load generator. systemd units for chat, device and collect.")
+set(CPACK_PACKAGE_DESCRIPTION "One binary: hello, echo, chat and counter servers under the iterative,
+thread, process, prefork, pool, select, poll, epoll, io_uring and coroutine models;
+an IoT device simulator and its collector (data.txt, SQLite, MQTT); a load generator.
+systemd units (Type=notify) for chat-server, device and collect.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 # Installed with DESTDIR=<staging> and the real prefix, so that the units' ExecStart says /usr/bin/concur
 # (without it cpack would install with the staging directory as the prefix).
