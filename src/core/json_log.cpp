@@ -56,7 +56,7 @@ std::string listening_fields(std::string_view m) {
   return out;
 }
 
-int hex_value(char c) {
+int json_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -138,7 +138,7 @@ std::optional<std::string> json_log_message(std::string_view line) {
         if (i + 4 >= line.size()) return std::nullopt;
         unsigned cp = 0;
         for (size_t k = 1; k <= 4; ++k) {
-          int h = hex_value(line[i + k]);
+          int h = json_hex_digit(line[i + k]);
           if (h < 0) return std::nullopt;
           cp = cp * 16 + static_cast<unsigned>(h);
         }
