@@ -2,12 +2,14 @@
 // a datagram socket the test bound, as systemd does for Type=notify units.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <functional>
 
 #include "core/child_process.hpp"
+#include "core/fd.hpp"
 #include "support/net.hpp"
 #include "support/notify_socket.hpp"
 #include "support/ports.hpp"
@@ -169,7 +171,15 @@ TEST(SdNotify, WatchdogPingsWhenWatchdogPidIsOurs) {
 TEST(SdNotify, CollectIsReadyOnceCollecting) {
   NotifySocket ns;
   TempDir dir;
-  Process p = notified(ns, {}, {"collect", "--device", loopback(free_port()), "--out", dir.file("data.txt")});
+  // A port bound here and never listened on: connecting is refused, and no server of a test
+  // running beside this one can take it (a free_port() could be, and feed the collector).
+  FileDesc held(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(held);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(held.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  Process p = notified(ns, {}, {"collect", "--device", loopback(local_port(held.get())), "--out", dir.file("data.txt")});
   auto ready = ns.recv(kStart);
   ASSERT_TRUE(ready) << p.read_all_stderr(100ms);
   EXPECT_EQ(*ready, "READY=1");
