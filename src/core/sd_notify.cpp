@@ -106,7 +106,9 @@ bool enabled() noexcept { return g_state.fd >= 0; }
 bool notify(std::string_view state) noexcept {
   if (g_state.fd < 0 || ::getpid() != g_state.pid) return false;
   int saved = errno;  // callable from a signal handler
-  ssize_t n = ::sendto(g_state.fd, state.data(), state.size(), MSG_NOSIGNAL,
+  // MSG_DONTWAIT (libsystemd's send blocks): a manager that does not read, its queue full, must
+  // never block a signal handler or the watchdog thread. The state is then lost, and false says so.
+  ssize_t n = ::sendto(g_state.fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
                        reinterpret_cast<const sockaddr*>(&g_state.addr), g_state.addr_len);
   errno = saved;
   return n == static_cast<ssize_t>(state.size());
