@@ -6,7 +6,8 @@ pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config python3 curl
       redis-server libuv1-dev libasio-dev libhiredis-dev gnuplot-nox procps
       libsqlite3-dev sqlite3 libmosquitto-dev mosquitto mosquitto-clients
       libedit-dev tmux
-      libwslay-dev chromium prometheus)
+      libwslay-dev chromium prometheus
+      systemd man-db dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/sd_notify.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
 #include "conn/conn_metrics.hpp"
@@ -107,6 +108,7 @@ int serve_udp(const ServerOptions& o, DatagramService& service, const std::funct
   outf("listening on {} (udp, model={})", local_endpoint(sock.get()).to_string(), info.name);
   if (on_listening) on_listening();
   metrics.serving();
+  sd::notify_ready();
   run_datagram_loop(sock.get(), service, stop, tick);
   metrics.stopping();
   return 0;

@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/sd_notify.hpp"
 #include "core/stop.hpp"
 #include "iot/collector.hpp"
 #include "iot/db_sink.hpp"
@@ -186,6 +187,7 @@ int run_collect(const CollectArgs& a) {
   errf("concur: collecting from {} device{} into {}", o.devices.size(), o.devices.size() == 1 ? "" : "s", into);
   iot::Collector collector(o, sinks, stop);
   metrics.serving();  // "metrics on …": the collector has no listening line of its own
+  sd::notify_ready();  // the sinks are open (and --web is listening); devices are retried until they answer
   int rc = collector.run();
   metrics.stopping();
   signals.reset();  // a ^C during the final flush below ends the process as usual
@@ -225,6 +227,7 @@ Command collect_command() {
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
             app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            add_log_format_option(app);
             app.add_option("--web", a->web_port,
                            "also serve a live dashboard (one chart per device) and /readings.json on this port (0 = any free port)")
                 ->check(CLI::Range(0, 65535))

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/fd_limit.hpp"
 #include "core/log.hpp"
+#include "core/sd_notify.hpp"
 #include "core/stop.hpp"
 #include "iot/device_server.hpp"
 
@@ -75,6 +76,7 @@ int run_device(const DeviceArgs& a) {
   iot::DeviceServer server(o, stop);
   for (const auto& d : server.devices()) outf("listening on {} (tcp, model=epoll)", d.at.to_string());
   metrics.serving();
+  sd::notify_ready();  // after the last of a fleet's listening lines
   server.run();
   metrics.stopping();
   if (a.stats) {
@@ -109,6 +111,7 @@ Command device_command() {
                 ->check(CLI::Range(1, 30000))
                 ->type_name("N");
             app.add_flag("--quiet", a->quiet, "no per-client log lines");
+            add_log_format_option(app);
             app.add_flag("--stats", a->stats, "on exit, print how many readings each device sent (stderr)");
             app.add_option("--max-pending", a->max_pending,
                            "bytes of unread readings per client before it is dropped")

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/fd_limit.hpp"
 #include "core/log.hpp"
+#include "core/sd_notify.hpp"
 #include "core/stop.hpp"
 
 namespace concur {
@@ -36,6 +37,7 @@ std::string one_line(std::string s) {
 
 int run_cli(int argc, char** argv) {
   ignore_sigpipe();  // no command ever dies of SIGPIPE
+  sd::init_from_environment();  // before any thread: it unsets NOTIFY_SOCKET for our children
   CLI::App app{"concur — concurrent socket servers and clients, one service under every concurrency model",
                "concur"};
   app.set_version_flag("--version", std::string("concur ") + CONCUR_VERSION);

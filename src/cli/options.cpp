@@ -6,6 +6,7 @@
 #include "conn/conn_metrics.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/sd_notify.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
 
@@ -97,6 +98,17 @@ void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const
   app.add_option("--max-clients", o.max_clients, "refuse clients beyond this many (0 = as descriptors allow)")
       ->capture_default_str();
   add_metrics_option(app, o.metrics);
+  add_log_format_option(app);
+}
+
+void add_log_format_option(CLI::App& app) {
+  app.add_option_function<std::string>(
+         "--log-format", [](const std::string& f) { set_log_format(f == "json" ? LogFormat::json : LogFormat::text); },
+         "text (the default: the lines of SPEC) or json (one object a line: time, stream, message, and the "
+         "parts of a listening line as fields)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT")
+      ->default_str("text");
 }
 
 void add_client_options(CLI::App& app, std::string& host, int& port, int default_port) {
@@ -150,6 +162,7 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   outf("listening on {} (tcp, model={})", bound.to_string(), info.name);
   if (on_listening) on_listening();
   metrics.serving();
+  sd::notify_ready();  // every listening line is out (--web's too)
   model->run(listener.get(), service, cfg, stop);
   metrics.stopping();
   return 0;

@@ -28,9 +28,12 @@ struct ServerOptions {
 };
 
 // --port, --bind, --model (checked against `models`), --quiet, --workers (checked against the
-// model), --max-queue, --max-clients, --metrics.
+// model), --max-queue, --max-clients, --metrics, --log-format.
 void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
                         const std::vector<std::string>& models, const std::string& command);
+// --log-format text|json for every server command (set as soon as it is parsed, so that even a
+// usage error after it comes out as JSON). Part of add_server_options; device and collect call it.
+void add_log_format_option(CLI::App& app);
 // --host and --port for clients.
 void add_client_options(CLI::App& app, std::string& host, int& port, int default_port);
 // A duration option ("0.5", "500ms", "3s", "2m"); a bad value names the option.

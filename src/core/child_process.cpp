@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/json_log.hpp"
 
 namespace concur {
 
@@ -149,7 +150,8 @@ std::string self_executable() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-int port_from_listening_line(const std::string& line) {
+int port_from_listening_line(const std::string& logged) {
+  std::string line = log_message_of(logged);  // a --log-format json line carries it as "message"
   if (line.rfind("listening on ", 0) != 0) return 0;
   auto paren = line.find(" (");
   auto colon = line.rfind(':', paren);

@@ -60,7 +60,8 @@ class ChildProcess {
 
 // Path of the running executable (/proc/self/exe), to run sibling commands.
 std::string self_executable();
-// Parses the port from a "listening on <ip>:<port> (...)" line; 0 if it is not one.
+// Parses the port from a "listening on <ip>:<port> (...)" line, as text or as the message of a
+// --log-format json line; 0 if it is not one.
 int port_from_listening_line(const std::string& line);
 
 }  // namespace concur

@@ -3,7 +3,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <atomic>
 #include <mutex>
+
+#include "core/json_log.hpp"
 
 namespace concur {
 
@@ -12,13 +15,40 @@ std::mutex& out_mutex() {
   static std::mutex m;
   return m;
 }
+
+std::atomic<LogFormat> g_format{LogFormat::text};
+
+// One whole line to `f`, flushed, under the lock.
+void write_line(FILE* f, std::string_view line) {
+  std::lock_guard lock(out_mutex());
+  std::fwrite(line.data(), 1, line.size(), f);
+  std::fputc('\n', f);
+  std::fflush(f);
+}
 }  // namespace
 
+void set_log_format(LogFormat f) { g_format.store(f, std::memory_order_relaxed); }
+LogFormat log_format() noexcept { return g_format.load(std::memory_order_relaxed); }
+
 void out_line(std::string_view line) {
-  std::lock_guard lock(out_mutex());
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  if (log_format() == LogFormat::json)
+    write_line(stdout, json_log_line("stdout", line, std::chrono::system_clock::now()));
+  else
+    write_line(stdout, line);
+}
+
+void out_lines(std::string_view text) {
+  if (log_format() != LogFormat::json) return out_raw(text);
+  auto now = std::chrono::system_clock::now();
+  std::string json;
+  for (size_t at = 0; at < text.size();) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string_view::npos) nl = text.size();
+    json += json_log_line("stdout", text.substr(at, nl - at), now);
+    json += '\n';
+    at = nl + 1;
+  }
+  out_raw(json);
 }
 
 void out_raw(std::string_view text) {
@@ -28,10 +58,10 @@ void out_raw(std::string_view text) {
 }
 
 void err_line(std::string_view line) {
-  std::lock_guard lock(out_mutex());
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fputc('\n', stderr);
-  std::fflush(stderr);
+  if (log_format() == LogFormat::json)
+    write_line(stderr, json_log_line("stderr", line, std::chrono::system_clock::now()));
+  else
+    write_line(stderr, line);
 }
 
 std::string asctime_of(std::chrono::system_clock::time_point t) {

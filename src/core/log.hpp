@@ -9,8 +9,17 @@
 
 namespace concur {
 
+// text: the lines of SPEC, byte for byte (the default). json: each line of out_line/err_line as
+// one JSON object (core/json_log.hpp), for log collectors; prompts (out_raw) stay as they are.
+enum class LogFormat { text, json };
+void set_log_format(LogFormat f);  // at start-up (--log-format), before the server's threads
+LogFormat log_format() noexcept;
+
 void out_line(std::string_view line);  // stdout, flushed
 void err_line(std::string_view line);  // stderr, flushed
+// Writes `text`, whole lines each ending in '\n', to stdout in one write, flushed (the collector's
+// batches); with --log-format json each of its lines becomes one object.
+void out_lines(std::string_view text);
 // Writes raw text to stdout without adding a newline (prompts), flushed.
 void out_raw(std::string_view text);
 

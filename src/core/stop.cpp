@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/error.hpp"
+#include "core/sd_notify.hpp"
 
 namespace concur {
 
@@ -23,7 +24,10 @@ namespace {
 std::atomic<StopSource*> g_stop{nullptr};
 extern "C" void on_stop_signal(int) {
   int saved = errno;
-  if (StopSource* s = g_stop.load()) s->request();
+  if (StopSource* s = g_stop.load()) {
+    sd::notify_stopping();  // tell a service manager the drain has begun (no-op without one)
+    s->request();
+  }
   errno = saved;
 }
 }  // namespace

@@ -329,7 +329,7 @@ struct Collector::Impl {
 
   // Hands the pass's lines to every sink (one write each), or keeps them for a sink that fails.
   void commit(bool force) {
-    if (!batch.empty() && !opts.quiet) out_raw(batch.text);
+    if (!batch.empty() && !opts.quiet) out_lines(batch.text);
     for (Slot& slot : slots) commit_to(slot, force);
     batch.clear();
   }

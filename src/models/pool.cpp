@@ -21,9 +21,9 @@ constexpr int kPoolDefaultWorkers = 32;
 constexpr int kPoolMaxWorkers = 4096;
 // Each worker runs one client; its stack only costs the pages it touches.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr size_t kStack = 4 << 20;  // sanitizers need room for their own frames
+constexpr size_t kPoolStack = 4 << 20;  // sanitizers need room for their own frames
 #else
-constexpr size_t kStack = 1 << 20;
+constexpr size_t kPoolStack = 1 << 20;
 #endif
 
 class PoolModel final : public Model {
@@ -39,7 +39,7 @@ class PoolModel final : public Model {
     for (int i = 0; i < n; ++i) {
       pthread_attr_t attr;
       pthread_attr_init(&attr);
-      pthread_attr_setstacksize(&attr, kStack);
+      pthread_attr_setstacksize(&attr, kPoolStack);
       pthread_t tid;
       failed = pthread_create(&tid, &attr, &PoolModel::worker_main, &shared);
       pthread_attr_destroy(&attr);

@@ -1,6 +1,7 @@
 #include "support/process.hpp"
 
 #include "core/child_process.hpp"
+#include "core/json_log.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -92,6 +93,16 @@ std::optional<std::string> Process::read_line(Ms timeout) {
   }
 }
 
+std::optional<std::string> Process::read_line_now() {
+  for (;;) {
+    if (auto line = concur::take_line(out_buf_)) {
+      lines_.push_back(*line);
+      return line;
+    }
+    if (!fill(out_, out_buf_, 0ms)) return std::nullopt;  // poll() with no timeout
+  }
+}
+
 std::optional<std::string> Process::wait_for_line(const std::string& needle, Ms timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -153,7 +164,9 @@ int read_listening_port(Process& proc, Ms timeout, std::string& line_out) {
   line_out = *line;
   std::smatch m;
   static const std::regex re(R"(^listening on .*:(\d+) \((tcp|udp), model=[a-z]+\)$)");
-  if (!std::regex_search(line_out, m, re)) throw std::runtime_error("unexpected first line: " + line_out);
+  // With --log-format json the line is an object whose "message" is the text line.
+  std::string message = log_message_of(line_out);
+  if (!std::regex_search(message, m, re)) throw std::runtime_error("unexpected first line: " + line_out);
   return std::stoi(m[1]);
 }
 }  // namespace

@@ -36,6 +36,9 @@ class Process {
 
   // Next stdout line (without '\n') within timeout, or nullopt (timeout or EOF).
   std::optional<std::string> read_line(Ms timeout = 5000ms);
+  // A stdout line that the child has already written (it is in the pipe), without waiting at all;
+  // nullopt if there is none. To check that something was written before an event we observed.
+  std::optional<std::string> read_line_now();
   // Reads stdout lines until one contains `needle`; returns it, or nullopt on timeout/EOF.
   std::optional<std::string> wait_for_line(const std::string& needle, Ms timeout = 5000ms);
   // Everything on stdout seen so far plus what arrives until EOF or timeout.
