@@ -25,8 +25,6 @@ namespace {
 
 // One room for every client: the models that serve them at once in this process.
 std::vector<std::string> tcp_models() { return model_names(can_share_a_room); }
-// UDP has no connections to spread over threads: one thread waits with poll() for datagrams.
-const std::vector<std::string> kUdpModels = {"thread", "poll"};
 
 struct ChatOptions {
   ServerOptions server;
@@ -93,7 +91,7 @@ bool valid_room(const std::string& room) {
 int serve_udp(const ServerOptions& o, DatagramService& service, const std::function<void()>& on_listening,
               Millis tick) {
 
-  const ModelInfo& info = pick_model(o.model, kUdpModels, "chat-server --transport udp");
+  const ModelInfo& info = pick_model(o.model, datagram_models(), "chat-server --transport udp");
   Endpoint at;
   try {
     at = Endpoint::parse(o.bind, static_cast<uint16_t>(o.port));

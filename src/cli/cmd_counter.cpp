@@ -9,13 +9,15 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/socket.hpp"
+#include "models/model.hpp"
 #include "services/counter.hpp"
 
 namespace concur {
 
 namespace {
 
-const std::vector<std::string> kCounterModels = {"thread", "pool"};
+// The models that give each client a thread of its own (the registry's can_run_long_callbacks).
+std::vector<std::string> counter_models() { return model_names(can_run_long_callbacks); }
 constexpr size_t kDefaultCountingClients = 64;
 
 void add_sync_option(CLI::App& app, std::string& sync) {
@@ -34,7 +36,7 @@ Command counter_server_command() {
             // Counting threads are CPU-bound: past a few per core they only slow each other down,
             // and each costs a thread. Extras are told `error: server full`.
             o->max_clients = kDefaultCountingClients;
-            add_server_options(app, *o, 2500, "thread", kCounterModels, "counter-server");
+            add_server_options(app, *o, 2500, "thread", counter_models(), "counter-server");
             add_sync_option(app, *sync);
             app.add_option("--increments", *increments, "additions per connection")->capture_default_str();
             return CommandRun([o, sync, increments] {
@@ -42,7 +44,7 @@ Command counter_server_command() {
               parse_sync_mode(*sync, mode);
               StopSource stop;  // the service watches it too: SIGTERM ends a count in progress
               CounterService service(mode, *increments, o->quiet, &stop);
-              return serve_stream(*o, service, kCounterModels, "counter-server", {}, {}, &stop);
+              return serve_stream(*o, service, counter_models(), "counter-server", {}, {}, &stop);
             });
           }};
 }

@@ -78,4 +78,9 @@ void run_datagram_loop(int udp_fd, DatagramService& service, const StopSource& s
   loop.unwatch(udp_fd);
 }
 
+const std::vector<std::string>& datagram_models() {
+  static const std::vector<std::string> names = {"thread", "poll"};
+  return names;
+}
+
 }  // namespace concur

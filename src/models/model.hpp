@@ -42,6 +42,11 @@ struct ModelInfo {
   int max_workers = 0;
   // Each worker serves one client at a time (prefork, pool): N workers hold N clients.
   bool one_client_per_worker = false;
+  // Each client is served on a thread of its own while it is served (thread, pool): a callback may
+  // run long (counter-server's CPU-bound count) without holding up the other clients.
+  bool thread_per_client = false;
+  // Writes complete asynchronously (io_uring): output does not go through send(2) (sys::send).
+  bool completion_io = false;
   // Clients it serves at once by design when that is fewer than descriptors allow (0: none).
   size_t max_connections = 0;
   // Serves only descriptor numbers below this (select: FD_SETSIZE); a client whose descriptor is
@@ -65,5 +70,8 @@ std::vector<std::string> model_names(const std::function<bool(const ModelInfo&)>
 inline bool can_share_a_room(const ModelInfo& m) {
   return m.concurrent && m.shares_memory && !m.one_client_per_worker;
 }
+// Callbacks that run long (a count of ten million, under one shared counter) need a thread per
+// client, all in one address space.
+inline bool can_run_long_callbacks(const ModelInfo& m) { return m.thread_per_client && m.shares_memory; }
 
 }  // namespace concur

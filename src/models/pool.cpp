@@ -90,6 +90,7 @@ ModelInfo pool_model() {
           .default_workers = kPoolDefaultWorkers,
           .max_workers = kPoolMaxWorkers,
           .one_client_per_worker = true,
+          .thread_per_client = true,
           .max_connections = kPoolMaxWorkers};
 }
 

@@ -135,7 +135,11 @@ class ThreadModel final : public Model {
 }  // namespace
 
 ModelInfo thread_model() {
-  return ModelInfo{"thread", "one thread per client", true, [] { return std::make_unique<ThreadModel>(); }};
+  return ModelInfo{.name = "thread",
+                   .summary = "one thread per client",
+                   .concurrent = true,
+                   .make = [] { return std::make_unique<ThreadModel>(); },
+                   .thread_per_client = true};
 }
 
 }  // namespace concur

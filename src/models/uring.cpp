@@ -515,6 +515,7 @@ ModelInfo uring_model() {
           .summary = "io_uring completions: multishot accept/recv, provided buffers",
           .concurrent = true,
           .make = [] { return std::make_unique<UringModel>(); },
+          .completion_io = true,
           .unavailable = [] {
             static const std::string why = probe_uring();  // the kernel does not change while we run
             return why;

@@ -14,6 +14,7 @@
 
 #include "core/endpoint.hpp"
 #include "core/socket.hpp"
+#include "conn/datagram_loop.hpp"
 #include "models/model.hpp"
 #include "support/installed.hpp"
 #include "support/model_available.hpp"
@@ -571,12 +572,12 @@ TEST_P(ChatRedisModels, JoinsAndMessagesCrossBothWays) {
   EXPECT_TRUE(alice->silent_for(Ms(10)));
 }
 
-// TCP: every model chat-server takes (the registry's can_share_a_room). UDP: the two ways its
-// datagram loop runs (chat-server --transport udp --model thread|poll; not registry rows).
+// TCP: every model chat-server takes (the registry's can_share_a_room). UDP: the names its one
+// datagram loop answers to (datagram_models(); not registry rows).
 std::vector<std::string> redis_cases() {
   std::vector<std::string> out;
   for (const auto& m : model_names(can_share_a_room)) out.push_back("tcp:" + m);
-  for (const char* m : {"thread", "poll"}) out.push_back(std::string("udp:") + m);
+  for (const std::string& m : datagram_models()) out.push_back("udp:" + m);
   return out;
 }
 
