@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/fd.hpp"
@@ -25,6 +26,7 @@ namespace {
 
 using Clock = EventLoop::Clock;
 constexpr Millis kBatchGap{10};
+constexpr Millis kExitDrain{2000};  // how long the last backlogs are retried at the end
 
 double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
@@ -427,6 +429,24 @@ struct Collector::Impl {
     });
   }
 
+  // At the end (a limit reached, or a stop asked for), a sink that refused the last writes gets a
+  // few more tries, every retry_every, for at most kExitDrain: a disk that was briefly full or a
+  // database that was locked loses nothing. What is still unwritten then is counted as lost.
+  void drain_backlogs() {
+    auto until = Clock::now() + kExitDrain;
+    auto pending = [&] {
+      for (const Slot& slot : slots)
+        if (!slot.backlog.empty()) return true;
+      return false;
+    };
+    while (pending() && Clock::now() < until) {
+      std::this_thread::sleep_for(std::min<Clock::duration>(opts.retry_every, until - Clock::now()));
+      now = Clock::now();
+      for (Slot& slot : slots)
+        if (!slot.backlog.empty()) commit_to(slot, true);
+    }
+  }
+
   int run() {
     loop = std::make_unique<EventLoop>(EventLoop::Backend::epoll);
     // Readings trickle in from thousands of devices: without batching each one costs a wait, a
@@ -439,6 +459,7 @@ struct Collector::Impl {
     if (!done) loop->run(stop);
     now = Clock::now();
     commit(true);
+    drain_backlogs();
     summarise_noisy(true);
     for (Slot& slot : slots)
       if (slot.unsynced) slot.sink->sync();
