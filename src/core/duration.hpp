@@ -9,6 +9,9 @@ namespace concur {
 
 using Millis = std::chrono::milliseconds;
 
+// A duration in seconds, for messages ("retried in 0.5 s").
+inline double seconds_of(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
+
 std::optional<Millis> parse_duration(std::string_view text);
 
 }  // namespace concur

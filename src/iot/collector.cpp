@@ -28,7 +28,6 @@ using Clock = EventLoop::Clock;
 constexpr Millis kBatchGap{10};
 constexpr Millis kExitDrain{2000};  // how long the last backlogs are retried at the end
 
-double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
 }  // namespace
 
@@ -182,8 +181,8 @@ struct Collector::Impl {
     Target& t = targets[static_cast<size_t>(i)];
     close_target(t);
     Millis delay = t.backoff.next();
-    if (!t.down) errf("concur: {}: {}; retrying in {:.1f} s (backoff up to {:.0f} s)", t.label, reason, seconds(delay),
-                      seconds(opts.backoff_cap));
+    if (!t.down) errf("concur: {}: {}; retrying in {:.1f} s (backoff up to {:.0f} s)", t.label, reason, seconds_of(delay),
+                      seconds_of(opts.backoff_cap));
     t.down = true;
     ++stats.reconnects;
     collector_series().reconnects.add();
@@ -293,7 +292,7 @@ struct Collector::Impl {
       t.down = false;
       if (t.last_reading != Clock::time_point{})
         errf("concur: {}: collecting again (no reading for {:.1f} s)", t.label,
-             seconds(std::chrono::duration_cast<Millis>(now - t.last_reading)));
+             seconds_of(std::chrono::duration_cast<Millis>(now - t.last_reading)));
       else
         errf("concur: {}: collecting", t.label);
     }
@@ -320,7 +319,7 @@ struct Collector::Impl {
       case Target::State::connected:
         if (now - t.last_rx >= opts.offline_after) {
           errf("concur: {}: offline (no reading for {:.1f} s); replacing the connection", t.label,
-               seconds(std::chrono::duration_cast<Millis>(now - t.last_rx)));
+               seconds_of(std::chrono::duration_cast<Millis>(now - t.last_rx)));
           t.down = true;  // fail() then stays quiet; "collecting again" ends it
           return fail(i, "offline");
         }

@@ -18,7 +18,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-double seconds(Millis m) { return static_cast<double>(m.count()) / 1000.0; }
 
 }  // namespace
 
@@ -90,7 +89,7 @@ struct MqttSink::Client {
     sink.ready_.not_ready(reason);
     if (!down) {
       errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
-           label(), reason, thousands(sink.opts_.max_queue), seconds(delay), seconds(sink.opts_.backoff_cap));
+           label(), reason, thousands(sink.opts_.max_queue), seconds_of(delay), seconds_of(sink.opts_.backoff_cap));
       std::lock_guard lock(sink.mu_);
       dropped_at_outage = sink.stats_.dropped;
     }
