@@ -17,6 +17,7 @@ uint32_t epoll_mask(bool in, bool out) { return (in ? EPOLLIN : 0u) | (out ? EPO
 
 class EpollPoller final : public Poller {
  public:
+  const char* name() const override { return "epoll"; }
   EpollPoller() : ep_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!ep_) throw_errno("epoll_create1");
     events_.resize(256);

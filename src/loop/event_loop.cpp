@@ -32,7 +32,7 @@ const char* backend_name(EventLoop::Backend b) {
 EventLoop::EventLoop(Backend backend) : EventLoop(make_poller(backend)) {}
 
 EventLoop::EventLoop(std::unique_ptr<Poller> poller)
-    : poller_(std::move(poller)), mailbox_(std::make_shared<Mailbox>()) {
+    : poller_(std::move(poller)), metrics_(loop_metrics::for_backend(poller_->name())), mailbox_(std::make_shared<Mailbox>()) {
   mailbox_->set_owner(std::this_thread::get_id());
   std::string why;
   if (!watch(mailbox_->fd(), true, false, [mb = mailbox_.get()](const Ready&) { mb->clear_wake(); }, &why))
@@ -83,6 +83,7 @@ void EventLoop::iterate() {
   }
   int timeout = timers_.timeout_ms(Clock::now());
   poller_->wait(timeout, ready_);
+  loop_metrics::Pass pass(metrics_);  // from here to the end of the pass: busy
   if (batch_gap_.count() > 0) last_wait_ = Clock::now();
   dispatching_ = true;
   mailbox_->set_dispatching(true);

@@ -19,6 +19,7 @@
 
 #include "core/stop.hpp"
 #include "loop/mailbox.hpp"
+#include "loop/loop_metrics.hpp"
 #include "loop/poller.hpp"
 #include "loop/timer_queue.hpp"
 
@@ -118,6 +119,7 @@ class EventLoop {
   void iterate();
 
   std::unique_ptr<Poller> poller_;
+  loop_metrics::Series& metrics_;  // wake-ups and busy time, under the poller's name
   std::shared_ptr<Mailbox> mailbox_;
   TimerQueue timers_;
   // Indexed by descriptor; plain values, copied out before a call, so a callback may unwatch

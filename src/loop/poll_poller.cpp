@@ -15,6 +15,7 @@ short poll_mask(bool in, bool out) { return static_cast<short>((in ? POLLIN : 0)
 
 class PollPoller final : public Poller {
  public:
+  const char* name() const override { return "poll"; }
   bool add(int fd, bool in, bool out, std::string*) override {
     // Strong guarantee: a bad_alloc leaves neither the array nor the index changed.
     fds_.push_back({fd, poll_mask(in, out), 0});

@@ -26,6 +26,8 @@ class Poller {
   virtual void remove(int fd) = 0;
   // Waits up to timeout_ms (-1: forever) and fills `ready`. EINTR returns with nothing ready.
   virtual void wait(int timeout_ms, std::vector<Ready>& ready) = 0;
+  // "select", "poll" or "epoll" (the loop's metric label).
+  virtual const char* name() const = 0;
 };
 
 std::unique_ptr<Poller> make_select_poller();

@@ -13,6 +13,7 @@ namespace {
 
 class SelectPoller final : public Poller {
  public:
+  const char* name() const override { return "select"; }
   SelectPoller() {
     FD_ZERO(&rd_);
     FD_ZERO(&wr_);

@@ -25,6 +25,7 @@
 #include "conn/accept_gate.hpp"
 #include "conn/conn_driver.hpp"
 #include "conn/listener.hpp"
+#include "loop/loop_metrics.hpp"
 #include "conn/stream_conn.hpp"
 #include "models/uring/buffer_ring.hpp"
 #include "models/uring/held_input.hpp"
@@ -80,6 +81,7 @@ class UringLoop {
       if (gate_.needs_tick() && (!t || *t > std::chrono::milliseconds(1000))) t = std::chrono::milliseconds(1000);
       int rc = owner_.submit_and_wait(t);
       if (rc < 0 && rc != -ETIME && rc != -EINTR) throw SysError("io_uring_submit_and_wait", -rc);
+      loop_metrics::Pass pass(metrics_);  // from the wake-up to the next submit: busy
       // One batch of what is ready now, then back to submit: io_uring_for_each_cqe would also
       // take completions that arrive while we handle these, and a peer flooding a multishot
       // recv would keep us here forever, with our sends (and recv cancels) never submitted.
@@ -471,6 +473,7 @@ class UringLoop {
   Listener listener_{listen_fd_, gate_};  // accepts itself only when short of descriptors
   const StopSource& stop_;
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
+  loop_metrics::Series& metrics_ = loop_metrics::for_backend("uring");
   std::unordered_map<uint64_t, Entry> conns_;
   TimerQueue timers_;
 };

@@ -10,6 +10,7 @@
 
 #include "support/http_scrape.hpp"
 #include "support/net.hpp"
+#include "support/model_available.hpp"
 #include "support/process.hpp"
 #include "support/usage_error.hpp"
 
@@ -55,6 +56,29 @@ TEST(MetricsE2E, EchoConnectionsOpenAcceptedAndBytes) {
     EXPECT_EQ(wait_sample(mport, "concur_connections_open", [](double v) { return v == 2; }), 2);
     EXPECT_EQ(wait_sample(mport, "concur_connections_closed_total", [](double v) { return v == 3; }), 3);
     EXPECT_EQ(wait_sample(mport, "concur_connections_accepted_total", [](double v) { return v == 5; }), 5);
+    s.proc.signal(SIGTERM);
+    EXPECT_EQ(s.proc.wait(), 0);
+  }
+}
+
+// Every event loop counts its wake-ups and busy time under its backend: the model shows in the
+// label (epoll's loop, uring's ring), and both grow with traffic.
+TEST(MetricsE2E, LoopWakeupsAndBusyTimeByBackend) {
+  for (const char* model : {"epoll", "poll", "uring"}) {
+    SCOPED_TRACE(model);
+    SKIP_IF_MODEL_UNAVAILABLE(model);
+    Server s({"echo-server", "--port", "0", "--quiet", "--model", model, "--metrics", ":0"});
+    int mport = wait_metrics_port(s.proc);
+    ASSERT_GT(mport, 0);
+    std::string wakeups = std::string("concur_loop_wakeups_total{backend=\"") + model + "\"}";
+    std::string busy = std::string("concur_loop_busy_seconds_total{backend=\"") + model + "\"}";
+    TestClient c(s.port);
+    for (int i = 0; i < 50; ++i) {
+      c.send_all("ping\n");
+      ASSERT_EQ(c.recv_line(), "ping");
+    }
+    EXPECT_GE(wait_sample(mport, wakeups, [](double v) { return v >= 50; }), 50) << "a wake-up per round-trip at least";
+    EXPECT_GT(wait_sample(mport, busy, [](double v) { return v > 0; }), 0);
     s.proc.signal(SIGTERM);
     EXPECT_EQ(s.proc.wait(), 0);
   }

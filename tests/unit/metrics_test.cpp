@@ -119,13 +119,18 @@ TEST_F(MetricsEnabled, ProbesAreReadAtScrapeTimeAndVanishWhenDestroyed) {
 }
 
 TEST(MetricsRegistry, NothingIsCountedBeforeEnable) {
-  // The process-wide flag: this test binary's other tests enable it, so only check the gate
-  // itself on a fresh counter while it is off.
-  if (enabled()) GTEST_SKIP() << "another test of this binary enabled metrics first";
+  // The process-wide flag: other tests of this binary may have enabled it; turn it off for this
+  // one (single-threaded here) and restore it.
+  bool was = enabled();
+  g_enabled.store(false, std::memory_order_relaxed);
   Registry r;
   Counter& c = r.counter("t_total", "T.");
   c.add(5);
   EXPECT_EQ(c.value(), 0u);
+  enable();
+  c.add(2);
+  EXPECT_EQ(c.value(), 2u) << "counted from enable() on";
+  g_enabled.store(was, std::memory_order_relaxed);
 }
 
 TEST_F(MetricsEnabled, CountsFromManyThreadsAddUpExactly) {
