@@ -169,7 +169,7 @@ int run_collect(const CollectArgs& a) {
     cfg.max_queue = 16u << 20;  // a page starts with every device's history
     Endpoint at = Endpoint::parse("0.0.0.0", static_cast<uint16_t>(a.web_port));
     dashboard = std::make_unique<web::CollectWeb>(at, cfg, static_cast<double>(o.offline_after.count()) / 1000.0);
-    sinks.push_back(&dashboard->sink());  // last, so the stats of data.txt, --db and --mqtt keep their places
+    sinks.push_back(&dashboard->sink());
     if (!a.db.empty()) {  // the charts start with the stored history of the last hour
       double hour_ago = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - 3600;
       size_t n = web::load_history(a.db, dashboard->dashboard().hub(), hour_ago);
@@ -194,7 +194,7 @@ int run_collect(const CollectArgs& a) {
   const auto& st = collector.stats();
   errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
        st.misnamed ? fmt::format(", {} under another device's name not stored", st.misnamed) : "");
-  if (db) errf("concur: {} readings stored in {} ({} rows)", st.sinks[1].stored, a.db, db->rows());
+  if (db) errf("concur: {} readings stored in {} ({} rows)", st.of(db.get()).stored, a.db, db->rows());
   if (mqtt) {
     mqtt->close(Millis(2000));  // what is still queued gets up to 2 s to reach the broker
     auto ms = mqtt->stats();

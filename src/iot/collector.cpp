@@ -77,6 +77,7 @@ struct Collector::Impl {
       : opts(std::move(o)), stop(st), stats(stats) {
     stats.sinks.resize(s.size());
     for (size_t k = 0; k < s.size(); ++k) {
+      stats.sinks[k].sink = s[k];
       slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr});
       slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
     }

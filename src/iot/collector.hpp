@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct CollectOptions {
 };
 
 struct SinkStats {
+  const ReadingSink* sink = nullptr;  // whose stats these are
   uint64_t stored = 0;  // lines this sink took
   uint64_t lost = 0;    // lines dropped from its full backlog, or unwritten at exit
 };
@@ -56,6 +58,14 @@ struct CollectStats {
   uint64_t lost = 0;       // lines dropped from a full backlog, or unwritten at exit, over all sinks
   uint64_t reconnects = 0;
   std::vector<SinkStats> sinks;  // in the order the sinks were given
+
+  // The stats of `sink`, asked by the sink itself (not by its place among the sinks). Throws
+  // std::out_of_range for a sink the collector was not given.
+  const SinkStats& of(const ReadingSink* sink) const {
+    for (const SinkStats& s : sinks)
+      if (s.sink == sink) return s;
+    throw std::out_of_range("CollectStats::of: not one of the collector's sinks");
+  }
 };
 
 class Collector {

@@ -190,9 +190,9 @@ TEST(IotCollector, AFailingSinkNeverHoldsUpTheOthers) {
   run.join();
   EXPECT_EQ(rc, 1);
   ASSERT_EQ(collector.stats().sinks.size(), 2u);
-  EXPECT_EQ(collector.stats().sinks[0].lost, 5u);
-  EXPECT_EQ(collector.stats().sinks[1].stored, 5u);
-  EXPECT_EQ(collector.stats().sinks[1].lost, 0u);
+  EXPECT_EQ(collector.stats().of(&bad).lost, 5u);
+  EXPECT_EQ(collector.stats().of(&good).stored, 5u);
+  EXPECT_EQ(collector.stats().of(&good).lost, 0u);
 }
 
 }  // namespace
