@@ -40,8 +40,6 @@ class Mailbox {
   }
   // Any thread. Makes fd() readable (one write).
   void wake();
-  // Any thread: the first post into an empty queue wakes the loop (see post()).
-  void queued(bool was_empty);
   // Loop thread, when fd() was reported readable: clears the wake-up.
   void clear_wake();
   // Loop thread. Runs the tasks queued so far, in order, then the flushes; what they post runs on
@@ -60,6 +58,9 @@ class Mailbox {
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
  private:
+  // The first post into an empty queue wakes the loop (see post()).
+  void queued(bool was_empty);
+
   FileDesc efd_;
   std::atomic<std::thread::id> owner_{};
   // The thread inside a dispatch of this loop, or none. One atomic and not "owner && flag": a loop
