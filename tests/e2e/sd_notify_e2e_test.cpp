@@ -186,8 +186,10 @@ TEST(SdNotify, CollectIsReadyOnceCollecting) {
   // Written before READY=1, so it is in the pipe already (a few ms of slack for poll).
   EXPECT_TRUE(p.wait_for_stderr("collecting from 1 device", 5ms)) << p.read_all_stderr(0ms);
   p.signal(SIGTERM);
-  EXPECT_TRUE(ns.wait_for("STOPPING=1", kStart));
-  EXPECT_EQ(p.wait(kStart), 0);
+  bool stopping = ns.wait_for("STOPPING=1", kStart);
+  EXPECT_TRUE(stopping) << "no STOPPING=1 after SIGTERM; the collector's stderr: " << p.read_all_stderr(100ms);
+  auto rc = p.wait(kStart);
+  EXPECT_EQ(rc, 0) << (stopping ? p.read_all_stderr(100ms) : std::string());
 }
 
 }  // namespace
