@@ -88,7 +88,8 @@ void StreamConn::post(std::function<void(Conn&)> task) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;  // ended: the task is destroyed, never run
-    posted_.push_back(std::move(task));
+    if (!posted_) posted_ = std::make_unique<std::vector<std::function<void(Conn&)>>>();
+    posted_->push_back(std::move(task));
     has_posted_.store(true, std::memory_order_release);
   }
   if (needs_notify()) notify_owner();
@@ -101,7 +102,7 @@ void StreamConn::run_posted() {
     std::vector<std::function<void(Conn&)>> tasks;
     {
       std::lock_guard lock(mu_);
-      tasks.swap(posted_);
+      if (posted_) tasks.swap(*posted_);
       has_posted_.store(false, std::memory_order_relaxed);
     }
     for (auto& task : tasks) {
@@ -161,8 +162,8 @@ bool StreamConn::take_output(std::string& into) {
 }
 
 void StreamConn::retire() {
-  std::vector<std::function<void(Conn&)>> unrun;  // destroyed outside the lock: they may hold this
-  {
+  std::unique_ptr<std::vector<std::function<void(Conn&)>>> unrun;  // destroyed outside the lock: they
+  {                                                                 // may hold this connection
     std::lock_guard lock(mu_);
     closed_ = true;
     out_.clear();
