@@ -14,7 +14,8 @@ namespace concur::loop_metrics {
 
 struct Series {
   metrics::Counter& wakeups;
-  metrics::Counter& busy_ns;  // exposed as concur_loop_busy_seconds_total
+  metrics::Counter busy_ns;  // exposed as concur_loop_busy_seconds_total (through busy_probe)
+  metrics::Probe busy_probe;
 };
 // backend: "select", "poll", "epoll" or "uring" (a fixed set: the label stays bounded).
 Series& for_backend(const char* backend);
