@@ -44,6 +44,9 @@ class Admission {
   explicit operator bool() const { return gate_ != nullptr; }
   // Gives the place back now (idempotent).
   void release();
+  // The client counts in the connection metrics (its bytes too): not a --metrics scrape. True
+  // for an empty Admission.
+  bool counted() const;
 
  private:
   friend class AcceptGate;
@@ -93,5 +96,7 @@ class AcceptGate {
   // Refused for --max-clients: 5 lines in full per 10 s, then a count.
   LogLimiter full_log_{"clients refused: server full", 5, std::chrono::seconds(10), std::chrono::seconds(1)};
 };
+
+inline bool Admission::counted() const { return gate_ == nullptr || gate_->cfg_.counted; }
 
 }  // namespace concur

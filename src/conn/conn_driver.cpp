@@ -38,7 +38,7 @@ void call_open(StreamConn& c, StreamService& service) {
 }
 
 void call_data(StreamConn& c, StreamService& service, std::string_view bytes) {
-  conn_metrics::received(bytes.size());
+  if (c.counted()) conn_metrics::received(bytes.size());
   dispatch(c, [&] { service.on_data(c, bytes); });
 }
 

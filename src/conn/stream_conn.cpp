@@ -139,7 +139,7 @@ StreamConn::State StreamConn::settle() {
       broken_ = true;
       return State::finished;
     }
-    conn_metrics::sent(static_cast<size_t>(n));
+    if (place_.counted()) conn_metrics::sent(static_cast<size_t>(n));
     drained = out_.empty();
   }
   if (drained && close_requested_.load(std::memory_order_acquire)) return State::finished;
@@ -155,7 +155,7 @@ bool StreamConn::settle_without_write() {
 bool StreamConn::take_output(std::string& into) {
   std::lock_guard lock(mu_);
   if (out_.empty()) return false;
-  conn_metrics::sent(out_.size());  // the completion model writes all of it (a short write is resubmitted)
+  if (place_.counted()) conn_metrics::sent(out_.size());  // the completion model writes all of it (a short write is resubmitted)
   into.append(out_.view());
   out_.clear();
   return true;

@@ -89,6 +89,8 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   // Moves all queued output to `into` (appending). Returns false when nothing was queued.
   bool take_output(std::string& into);
   size_t max_queue() const { return max_queue_; }
+  // In the connection metrics (bytes included): not a --metrics scrape (ServerConfig::counted).
+  bool counted() const { return place_.counted(); }
 
   // While alive, the calling thread is running this connection's callbacks (conn_driver's call_*
   // set it around every service callback). A send() to this connection then needs no wake-up (the

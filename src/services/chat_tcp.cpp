@@ -14,21 +14,24 @@ void ConnMember::evict(std::string_view error_text) {
   std::string line = "error: " + std::string(error_text);
   if (!raw_) line.push_back('\n');
   conn_->send(line);
-  conn_->close();
+  conn_->close_refused();
 }
 
 // Per-connection state; lives in Conn::context. Touched only on the connection's owner thread: its
 // callbacks, and in a federated room the claim answer, which the bridge's thread posts there
 // (Conn::post), so it needs no lock.
 struct ChatStreamService::Session {
-  enum class Phase { joining, claiming, line, raw, done };
+  // line and raw frame a byte stream (TCP); message is a transport that frames whole messages
+  // (Conn::Framing::message: a WebSocket), so every on_data is one message.
+  enum class Phase { joining, claiming, line, raw, message, done };
   Session(const ChatSettings& st, const Endpoint& peer)
       : flood(st.rate, st.burst), who(peer.seed_format()), ip(peer.ip()) {}
 
   Phase phase = Phase::joining;
   JoinDecoder decoder;
   LineFramer framer{kMaxMessage};
-  bool raw_framing = false;  // what we send carries no newline (a raw client)
+  bool raw_framing = false;  // what we send carries no newline (a raw client, a message transport)
+  bool messages = false;     // the transport frames messages (Conn::Framing::message)
   std::string id;
   std::shared_ptr<ConnMember> member;  // set once joined
   FloodGuard flood;
@@ -37,18 +40,23 @@ struct ChatStreamService::Session {
   bool counted_ip = false;
   bool announced = false;  // "new client" was logged, so "exited" will be
   std::string held;        // claiming: bytes that arrived after the join, framed once it completes
+  std::vector<std::string> held_messages;  // the same for a message transport
 };
 
 namespace {
 // Input held while the other servers are asked about an ID (well under a second): at most this much.
 constexpr size_t kMaxHeldWhileClaiming = 64 * 1024;
+constexpr size_t kMaxHeldMessagesWhileClaiming = 64;
 }  // namespace
 
 namespace {
 std::string seconds(Millis d) { return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0); }
 }  // namespace
 
-ChatStreamService::ChatStreamService(ChatSettings settings) : settings_(settings) {}
+ChatStreamService::ChatStreamService(ChatSettings settings)
+    : settings_(settings), own_room_(std::make_unique<ChatRoom>()), room_(*own_room_) {}
+
+ChatStreamService::ChatStreamService(ChatSettings settings, ChatRoom& room) : settings_(settings), room_(room) {}
 
 ChatStreamService::Session* ChatStreamService::session_of(Conn& c) {
   auto* p = std::any_cast<std::shared_ptr<Session>>(&c.context());
@@ -57,6 +65,8 @@ ChatStreamService::Session* ChatStreamService::session_of(Conn& c) {
 
 void ChatStreamService::on_open(Conn& c) {
   auto s = std::make_shared<Session>(settings_, c.peer());
+  s->messages = c.framing() == Conn::Framing::message;
+  s->raw_framing = s->messages;
   c.context() = s;
   if (settings_.max_per_ip != 0) {
     bool over;
@@ -69,8 +79,8 @@ void ChatStreamService::on_open(Conn& c) {
     if (over) {
       s->phase = Session::Phase::done;
       log_refused(s->who, fmt::format("more than {} connections from {}", settings_.max_per_ip, s->ip));
-      c.send(fmt::format("error: {}\n", kErrTooManyFromIp));
-      c.close();
+      send_error(c, *s, kErrTooManyFromIp);
+      c.close_refused();
       return;
     }
     s->counted_ip = true;
@@ -83,16 +93,27 @@ void ChatStreamService::on_open(Conn& c) {
 void ChatStreamService::on_data(Conn& c, std::string_view bytes) {
   Session* s = session_of(c);
   if (!s) return;
+  if (s->messages && bytes.size() > kMaxMessage && s->phase != Session::Phase::done) {
+    refuse(c, *s, kErrLineTooLong, fmt::format("message longer than {} bytes", kMaxMessage));
+    return;
+  }
   switch (s->phase) {
-    case Session::Phase::joining: on_join_state(c, *s, s->decoder.feed(bytes)); break;
+    case Session::Phase::joining:
+      if (s->messages) join_message(c, *s, bytes);
+      else on_join_state(c, *s, s->decoder.feed(bytes));
+      break;
     case Session::Phase::claiming:
-      if (s->held.size() + bytes.size() > kMaxHeldWhileClaiming)
+      if (s->messages) {
+        if (s->held_messages.size() < kMaxHeldMessagesWhileClaiming) s->held_messages.emplace_back(bytes);
+        else refuse(c, *s, kErrServerFull, "too much input while its ID was being claimed");
+      } else if (s->held.size() + bytes.size() > kMaxHeldWhileClaiming)
         refuse(c, *s, kErrLineTooLong, "more than 64 KiB sent before the join completed");
       else
         s->held.append(bytes);
       break;
     case Session::Phase::line: feed_lines(c, *s, bytes); break;
     case Session::Phase::raw: feed_raw(c, *s, bytes); break;
+    case Session::Phase::message: on_message(c, *s, bytes); break;
     case Session::Phase::done: break;
   }
 }
@@ -101,7 +122,7 @@ void ChatStreamService::on_timeout(Conn& c) {
   Session* s = session_of(c);
   if (!s) return;
   if (s->phase != Session::Phase::joining) return;
-  if (s->decoder.state() == JoinDecoder::State::undecided) on_join_state(c, *s, s->decoder.timeout());
+  if (!s->messages && s->decoder.state() == JoinDecoder::State::undecided) on_join_state(c, *s, s->decoder.timeout());
   else refuse(c, *s, kErrJoinTimeout, "no join within " + seconds(settings_.join_timeout));
 }
 
@@ -135,14 +156,29 @@ void ChatStreamService::on_join_state(Conn& c, Session& s, JoinDecoder::State st
       finish(c, s);
       return;
     case St::invalid: refuse(c, s, s.decoder.error(), s.decoder.error()); return;
-    case St::line: join(c, s, false); return;
-    case St::raw: join(c, s, true); return;
+    case St::line: join(c, s, s.decoder.id(), false); return;
+    case St::raw: join(c, s, s.decoder.id(), true); return;
   }
 }
 
-void ChatStreamService::join(Conn& c, Session& s, bool raw) {
+void ChatStreamService::join_message(Conn& c, Session& s, std::string_view text) {
+  auto prefix = split_prefix(text);
+  if (!prefix) {
+    refuse(c, s, kErrNotJoined, "did not join with [ID]");
+    return;
+  }
+  if (IdError e = check_id(prefix->id); e != IdError::none) {
+    std::string why = id_error_text(e, prefix->id);
+    refuse(c, s, why, why);
+    return;
+  }
+  if (!prefix->rest.empty()) s.held_messages.emplace_back(prefix->rest);  // "[ID]text" as the first message
+  join(c, s, std::string(prefix->id), true);
+}
+
+void ChatStreamService::join(Conn& c, Session& s, std::string id, bool raw) {
   s.raw_framing = raw;
-  s.id = s.decoder.id();
+  s.id = std::move(id);
   auto member = std::make_shared<ConnMember>(c.shared(), raw);
   auto r = room_.join(s.id, member);
   if (r.status == ChatRoom::JoinStatus::taken) {
@@ -174,9 +210,18 @@ void ChatStreamService::on_claimed(Conn& c, Session& s, const RemoteIds::Claim& 
            fmt::format("ID '{}' is taken on another server", escape_for_terminal(s.id)));
     return;
   }
-  s.phase = s.raw_framing ? Session::Phase::raw : Session::Phase::line;
+  s.phase = s.messages ? Session::Phase::message : s.raw_framing ? Session::Phase::raw : Session::Phase::line;
   s.member->activate();
   announce_join(room_, *s.member, s.id, s.who, settings_);
+  if (s.messages) {
+    std::vector<std::string> held = std::move(s.held_messages);
+    s.held_messages.clear();
+    for (const auto& text : held) {
+      if (s.phase != Session::Phase::message) return;
+      on_message(c, s, text);
+    }
+    return;
+  }
   std::string rest = std::move(s.held);
   if (rest.empty()) return;
   if (s.raw_framing) feed_raw(c, s, rest);
@@ -215,7 +260,7 @@ void ChatStreamService::on_message(Conn& c, Session& s, std::string_view message
     case Outcome::Kind::refused: send_error(c, s, o.error); return;
     case Outcome::Kind::disconnect:
       send_error(c, s, o.error);
-      finish(c, s);
+      finish(c, s, true);
       return;
   }
 }
@@ -223,7 +268,7 @@ void ChatStreamService::on_message(Conn& c, Session& s, std::string_view message
 void ChatStreamService::refuse(Conn& c, Session& s, std::string_view text, std::string_view log_why) {
   log_refused(s.who, log_why);
   send_error(c, s, text);
-  finish(c, s);
+  finish(c, s, true);
 }
 
 void ChatStreamService::send_error(Conn& c, const Session& s, std::string_view text) {
@@ -232,10 +277,11 @@ void ChatStreamService::send_error(Conn& c, const Session& s, std::string_view t
   c.send(line);
 }
 
-void ChatStreamService::finish(Conn& c, Session& s) {
+void ChatStreamService::finish(Conn& c, Session& s, bool refused) {
   s.phase = Session::Phase::done;
   if (s.member) room_.leave(*s.member);
-  c.close();
+  if (refused) c.close_refused();
+  else c.close();
 }
 
 }  // namespace concur::chat

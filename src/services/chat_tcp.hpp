@@ -1,6 +1,7 @@
 #pragma once
 // chat-server over TCP: the StreamService that every stream model (thread, select, poll, epoll,
-// coro) drives. It turns a connection's bytes into joins and messages (chat_protocol) and makes
+// coro) drives, and over the WebSocket of --web too (a message transport, Conn::Framing::message:
+// each text message is one chat message; web/ws_conn.hpp). It turns a connection's bytes into joins and messages (chat_protocol) and makes
 // the connection a member of the room through ConnMember, the room's only view of a socket.
 //
 // Thread contract: the callbacks of one connection run on its owner thread (service.hpp); its
@@ -60,7 +61,10 @@ class ConnMember final : public ChatMember {
 
 class ChatStreamService final : public StreamService {
  public:
+  // With a room of its own, or members of `room` (shared with a datagram service: chat-server
+  // --transport udp --web).
   explicit ChatStreamService(ChatSettings settings);
+  ChatStreamService(ChatSettings settings, ChatRoom& room);
 
   void on_open(Conn& c) override;
   void on_data(Conn& c, std::string_view bytes) override;
@@ -73,7 +77,9 @@ class ChatStreamService final : public StreamService {
   struct Session;
   static Session* session_of(Conn& c);
   void on_join_state(Conn& c, Session& s, JoinDecoder::State state);
-  void join(Conn& c, Session& s, bool raw);
+  void join(Conn& c, Session& s, std::string id, bool raw);
+  // A message transport's join: the first message is "[ID]" or "[ID]text".
+  void join_message(Conn& c, Session& s, std::string_view text);
   // The room's answer about the ID on the other servers (federation); at once, or later from the
   // bridge's thread (then under the session's lock, like every callback).
   void on_claimed(Conn& c, Session& s, const RemoteIds::Claim& claim);
@@ -83,10 +89,12 @@ class ChatStreamService final : public StreamService {
   // Sends "error: <text>" (framed as the client frames) and closes, leaving the room.
   void refuse(Conn& c, Session& s, std::string_view text, std::string_view log_why);
   void send_error(Conn& c, const Session& s, std::string_view text);
-  void finish(Conn& c, Session& s);
+  // Leaves the room and closes; `refused`: close_refused() (a page does not reconnect).
+  void finish(Conn& c, Session& s, bool refused = false);
 
   const ChatSettings settings_;
-  ChatRoom room_;
+  std::unique_ptr<ChatRoom> own_room_;  // unless the room is shared
+  ChatRoom& room_;
   std::mutex ip_mu_;
   std::unordered_map<std::string, size_t> per_ip_;  // guarded by ip_mu_
 };

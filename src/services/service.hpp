@@ -49,6 +49,16 @@ class Conn {
   // (a Redis bridge) does to a connection's state goes through here: no per-connection lock.
   virtual void post(std::function<void(Conn&)> task) = 0;
 
+  // How the transport frames what passes through it. stream: bytes (TCP), the service finds its
+  // own boundaries. message: every on_data is one whole message and every send() one message (a
+  // WebSocket text message, web/ws_conn.hpp), so a line protocol adds no newline of its own.
+  enum class Framing { stream, message };
+  virtual Framing framing() const { return Framing::stream; }
+  // close() for a client that was refused: where clients reconnect by themselves the transport
+  // tells them not to (WebSocket close status 4000, which the chat page honours); elsewhere the
+  // same as close(). Safe from any thread.
+  virtual void close_refused() { close(); }
+
   // Owner thread only. Calls on_timeout after `after`; replaces an earlier timer; 0 cancels.
   virtual void set_timer(Millis after) = 0;
   // Owner thread only. Per-connection service state (muduo's context).

@@ -32,17 +32,17 @@ void Dashboard::publish(std::string_view device, StoredReading r) {
   std::string msg = "{\"type\":\"reading\",\"reading\":" + reading_json(device, r) + "}";
   std::lock_guard lock(mu_);
   if (!hub_.add(device, std::move(r))) return;
-  for (const auto& p : pages_) p->send_text(msg);  // a page past its queue bound is dropped by the server
+  for (const auto& p : pages_) p->send(msg);  // a page past its queue bound is dropped by the server
 }
 
-void Dashboard::on_open(const std::shared_ptr<WsConn>& c) {
+void Dashboard::on_open(Conn& c) {
   std::lock_guard lock(mu_);
-  c->send_text(fmt::format("{{\"type\":\"hello\",\"offline_after\":{},\"now\":{:.3f}}}", offline_after_s_, unix_now()));
-  for (const auto& m : hub_.history_messages(kHistoryPerDevice)) c->send_text(m);
-  pages_.push_back(c);
+  c.send(fmt::format("{{\"type\":\"hello\",\"offline_after\":{},\"now\":{:.3f}}}", offline_after_s_, unix_now()));
+  for (const auto& m : hub_.history_messages(kHistoryPerDevice)) c.send(m);
+  pages_.push_back(c.shared());
 }
 
-void Dashboard::on_close(WsConn& c) {
+void Dashboard::on_close(Conn& c) {
   std::lock_guard lock(mu_);
   std::erase_if(pages_, [&](const auto& p) { return p.get() == &c; });
 }

@@ -10,7 +10,10 @@
 // where <reading> is {"time":…,"device":"D","Temp":20,…}. GET /readings.json?device=D&since=S
 // answers the same readings as a JSON array for scripts (at most ReadingsHub::kMaxAnswer).
 //
-// Thread contract: publish() runs on the collector's thread, the WsHandler callbacks on the web
+// The Dashboard is a StreamService over the WebSocket codec (a message-framed Conn, ws_conn.hpp):
+// every send is one message.
+//
+// Thread contract: publish() runs on the collector's thread, the service callbacks on the web
 // server's thread; mu_ makes "history, then every later reading" exact for each page.
 #include <memory>
 #include <mutex>
@@ -23,7 +26,7 @@
 
 namespace concur::web {
 
-class Dashboard final : public WsHandler {
+class Dashboard final : public StreamService {
  public:
   static constexpr size_t kHistoryPerDevice = 600;  // readings per device a new page starts with
 
@@ -32,15 +35,15 @@ class Dashboard final : public WsHandler {
   void publish(std::string_view device, StoredReading r);
   ReadingsHub& hub() { return hub_; }
 
-  void on_open(const std::shared_ptr<WsConn>& c) override;
-  void on_text(WsConn&, std::string_view) override {}  // pages only listen
-  void on_close(WsConn& c) override;
+  void on_open(Conn& c) override;
+  void on_data(Conn&, std::string_view) override {}  // pages only listen
+  void on_close(Conn& c) override;
 
  private:
   const double offline_after_s_;
   std::mutex mu_;
   ReadingsHub hub_;
-  std::vector<std::shared_ptr<WsConn>> pages_;  // guarded by mu_
+  std::vector<std::shared_ptr<Conn>> pages_;  // guarded by mu_
 };
 
 // The collector's view of the dashboard: a sink that never fails.

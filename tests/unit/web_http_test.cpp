@@ -3,7 +3,7 @@
 
 #include "web/http_request.hpp"
 #include "web/http_response.hpp"
-#include "web/web_server.hpp"
+#include "web/ws_conn.hpp"
 #include "web/ws_handshake.hpp"
 
 namespace concur::web {
