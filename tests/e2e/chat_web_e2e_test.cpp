@@ -259,6 +259,52 @@ TEST(ChatWebE2E, MaxClientsBoundsTheWebPortToo) {
   EXPECT_EQ(a.recv_text(), "[dave]");
 }
 
+// The web chat is the TCP chat service over the WebSocket codec, so what binds a TCP member binds
+// a page too: --max-per-ip counts its connections (the old copy of the join flow had no such
+// limit), and a refusal closes with 4000 ("do not reconnect") while a quit closes with 1000.
+TEST(ChatWebE2E, MaxPerIpAndCloseCodesAreTheChatServicesOwn) {
+  WebChat w({"--max-per-ip", "1"});
+  ASSERT_NE(w.web, 0);
+  WsClient a(w.web);
+  ASSERT_TRUE(a.ok()) << a.answer();
+  a.send_text("[alice]");
+  ASSERT_TRUE(a.sync());
+  WsClient b(w.web);
+  ASSERT_TRUE(b.ok()) << b.answer();
+  EXPECT_EQ(b.recv_text(), "error: too many connections from your address");
+  EXPECT_EQ(b.recv_text(), std::nullopt);
+  EXPECT_EQ(b.close_code(), std::optional<uint16_t>(4000));
+  EXPECT_TRUE(w.s.proc.wait_for_line("more than 1 connections from 127.0.0.1"));
+  a.send_text("[alice]quit");
+  EXPECT_EQ(a.recv_text(), std::nullopt);
+  EXPECT_EQ(a.close_code(), std::optional<uint16_t>(1000));
+}
+
+// A message split over several frames (a continuation) and frames split over TCP segments reach
+// the service as one message: the codec, not the transport, decides where a message ends.
+TEST(ChatWebE2E, FragmentedMessagesArriveWhole) {
+  WebChat w;
+  ASSERT_NE(w.web, 0);
+  WsClient a(w.web), b(w.web);
+  ASSERT_TRUE(a.ok() && b.ok());
+  a.send_text("[alice]");
+  ASSERT_TRUE(a.sync());
+  b.send_text("[bob]");
+  EXPECT_EQ(a.recv_text(), "[bob]");
+  b.send_frame(1, "[bob]hel", false);
+  b.send_frame(0, "lo ", false);
+  b.send_frame(0, "there", true);
+  EXPECT_EQ(a.recv_text(), "[bob]hello there");
+  b.send_frame(2, "binary");  // text messages only: closed with 1003, the room goes on
+  EXPECT_EQ(b.recv_text(), std::nullopt);
+  EXPECT_EQ(b.close_code(), std::optional<uint16_t>(1003));
+  WsClient c(w.web);
+  ASSERT_TRUE(c.ok());
+  c.send_text("[carol]hi");
+  EXPECT_EQ(a.recv_text(), "[carol]");
+  EXPECT_EQ(a.recv_text(), "[carol]hi");
+}
+
 TEST(ChatWebE2E, BusyWebPortFailsAtStart) {
   WebChat w;
   Process p({concur_binary(), "chat-server", "--port", "0", "--web", std::to_string(w.web)});
