@@ -82,8 +82,8 @@ int run_device(const DeviceArgs& a) {
   if (a.stats) {
     uint64_t total = 0;
     for (const auto& d : server.devices()) {
-      errf("{} sent {}", d.name, d.sent);
-      total += d.sent;
+      errf("{} sent {}", d.name(), d.sent());
+      total += d.sent();
     }
     errf("total sent {}", total);
   }

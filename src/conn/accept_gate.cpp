@@ -19,6 +19,8 @@ Admission AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   size_t now = live_.fetch_add(1, std::memory_order_acq_rel);
   if (cfg_.max_clients == 0 || now < cfg_.max_clients) {
     if (cfg_.counted) conn_metrics::accepted();
+    if (cfg_.send_buffer > 0)
+      ::setsockopt(client.get(), SOL_SOCKET, SO_SNDBUF, &cfg_.send_buffer, sizeof cfg_.send_buffer);
     return Admission(this);
   }
   live_.fetch_sub(1, std::memory_order_acq_rel);

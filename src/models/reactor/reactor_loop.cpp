@@ -1,5 +1,7 @@
 #include "models/reactor/reactor_loop.hpp"
 
+#include <fcntl.h>
+
 #include <thread>
 
 #include "core/error.hpp"
@@ -10,40 +12,48 @@ namespace concur {
 
 ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamService& service,
                          const ServerConfig& cfg, AcceptGate& gate, const StopSource& stop)
-    : loop_(std::move(poller)),
-      listen_fd_(listen_fd),
-      listener_(listen_fd, gate),
-      service_(service),
-      cfg_(cfg),
-      gate_(gate),
-      stop_(stop) {
+    : ReactorLoop(std::move(poller), std::vector<Port>{{listen_fd, &service}}, cfg, gate, stop) {}
+
+ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, const std::vector<Port>& ports, const ServerConfig& cfg,
+                         AcceptGate& gate, const StopSource& stop)
+    : loop_(std::move(poller)), cfg_(cfg), gate_(gate), stop_(stop) {
+  if (ports.size() > 1) reserve_ = FileDesc(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ports_.reserve(ports.size());
+  for (const Port& p : ports) {
+    auto listener = ports.size() > 1 ? std::make_unique<Listener>(p.listen_fd, gate, reserve_)
+                                     : std::make_unique<Listener>(p.listen_fd, gate);
+    ports_.push_back({p.listen_fd, std::move(listener), p.service});
+  }
   loop_.mailbox()->set_flush_handler([](void* self, uint64_t id) { static_cast<ReactorLoop*>(self)->flush(id); }, this);
 }
 
 void ReactorLoop::run() {
-  watch_listener();
+  for (size_t i = 0; i < ports_.size(); ++i) watch_listener(i);
   loop_.run(stop_);
   close_all();
 }
 
-void ReactorLoop::watch_listener() {
+void ReactorLoop::watch_listener(size_t port) {
   std::string why;
-  if (!loop_.watch_listener(listen_fd_, [this](const Ready&) { accept_ready(); }, &why))
-    throw SysError("cannot watch the listening socket: " + why, EINVAL);
+  if (!loop_.watch_listener(ports_[port].fd, [this, port](const Ready&) { accept_ready(port); }, &why))
+    throw SysError("cannot watch the listening socket " + local_endpoint(ports_[port].fd).to_string() + ": " + why,
+                   EINVAL);
 }
 
-void ReactorLoop::accept_ready() {
-  Listener::Pass pass = listener_.accept_pending(
-      [this](FileDesc client, const Endpoint& peer, Admission place) { open_conn(std::move(client), peer, std::move(place)); });
+void ReactorLoop::accept_ready(size_t port) {
+  Listening& l = ports_[port];
+  Listener::Pass pass = l.listener->accept_pending([this, &l](FileDesc client, const Endpoint& peer, Admission place) {
+    open_conn(std::move(client), peer, std::move(place), *l.service);
+  });
   if (pass != Listener::Pass::drained) ticker_.arm();
   if (pass == Listener::Pass::failed) {
     // Unknown accept failure: stop watching the listener briefly instead of spinning on it.
-    loop_.unwatch(listen_fd_);
-    loop_.run_after(std::chrono::milliseconds(100), [this] { watch_listener(); });
+    loop_.unwatch(l.fd);
+    loop_.run_after(std::chrono::milliseconds(100), [this, port] { watch_listener(port); });
   }
 }
 
-void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place) {
+void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place, StreamService& service) {
   int raw = fd.get();
   std::shared_ptr<StreamConn> conn;
   Entry* e = nullptr;
@@ -52,6 +62,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place) 
     e = &conns_[conn->id()];
     e->conn = conn;
     e->loop = this;
+    e->service = &service;
     std::string why;
     if (!loop_.watch(raw, true, false, &ReactorLoop::ready_thunk, e, &why)) {
       // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
@@ -77,7 +88,7 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place) 
     return;
   }
   guarded(conn->id(), [&] {
-    call_open(*e->conn, service_);
+    call_open(*e->conn, service);
     after(*e);
   });
 }
@@ -91,7 +102,7 @@ void ReactorLoop::on_ready(Entry& e, const Ready& r) {
   guarded(e.conn->id(), [&] {
     StreamConn& c = *e.conn;
     if (r.in || r.err) {
-      if (c.wants_read()) pump_input(c, service_);
+      if (c.wants_read()) pump_input(c, *e.service);
       else if (r.err) c.mark_broken();
     }
     after(e);  // also flushes when r.out
@@ -111,7 +122,7 @@ void ReactorLoop::drop(uint64_t id) {
   drop_for_memory(c);
   loop_.unwatch(c.fd());
   cancel_timer(e);
-  retire(c, service_);
+  retire(c, *e.service);
   conns_.erase(it);
   ticker_.arm();
 }
@@ -124,7 +135,7 @@ void ReactorLoop::after(Entry& e) {
     // may be handed the same number the moment it is closed.
     loop_.unwatch(fd);
     cancel_timer(e);
-    retire(c, service_);
+    retire(c, *e.service);
     conns_.erase(c.id());  // e is gone from here on
     return;
   }
@@ -171,7 +182,7 @@ void ReactorLoop::on_timer(uint64_t id) {
       sync_timer(e);  // pushed back since: queue it again for the due time in force
       return;
     }
-    call_timeout(c, service_);
+    call_timeout(c, *e.service);
     after(e);
   });
 }
@@ -180,10 +191,10 @@ void ReactorLoop::close_all() {
   for (auto& [id, e] : conns_) {
     loop_.unwatch(e.conn->fd());
     e.conn->settle();  // last chance to write what is queued
-    retire(*e.conn, service_);
+    retire(*e.conn, *e.service);
   }
   conns_.clear();
-  loop_.unwatch(listen_fd_);
+  for (const Listening& l : ports_) loop_.unwatch(l.fd);
   gate_.tick();
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 #include <unordered_map>
+#include <vector>
 
 #include "core/socket.hpp"
 #include "loop/event_loop.hpp"
@@ -24,6 +25,15 @@ class ReactorLoop {
  public:
   ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamService& service, const ServerConfig& cfg,
               AcceptGate& gate, const StopSource& stop);
+  // One listening socket and the service for its clients.
+  struct Port {
+    int listen_fd;
+    StreamService* service;
+  };
+  // Several listeners on one loop, each with its own service, one gate for all (a device fleet:
+  // thousands of ports on one thread). They share one reserve descriptor for the EMFILE refusal.
+  ReactorLoop(std::unique_ptr<Poller> poller, const std::vector<Port>& ports, const ServerConfig& cfg,
+              AcceptGate& gate, const StopSource& stop);
   // Serves on the calling thread until stop, then closes every connection.
   void run();
 
@@ -32,15 +42,21 @@ class ReactorLoop {
   struct Entry {
     std::shared_ptr<StreamConn> conn;
     ReactorLoop* loop;  // for the watch's plain-function callback (no allocation per watch)
+    StreamService* service;  // its listener's
     bool in = true, out = false;                    // interest last given to the loop
     // The one loop timer kept for conn's due time (lazy extension, see sync_timer()).
     EventLoop::TimerId timer = TimerQueue::kNoTimer;
     Clock::time_point timer_queued{};               // when that timer fires
   };
 
-  void watch_listener();
-  void accept_ready();
-  void open_conn(FileDesc fd, const Endpoint& peer, Admission place);
+  struct Listening {
+    int fd;
+    std::unique_ptr<Listener> listener;
+    StreamService* service;
+  };
+  void watch_listener(size_t port);
+  void accept_ready(size_t port);
+  void open_conn(FileDesc fd, const Endpoint& peer, Admission place, StreamService& service);
   static void ready_thunk(void* entry, const Ready& r);
   void on_ready(Entry& e, const Ready& r);
   void flush(uint64_t id);      // a send/close from elsewhere: the queued task
@@ -64,9 +80,8 @@ class ReactorLoop {
   void close_all();
 
   EventLoop loop_;
-  int listen_fd_;
-  Listener listener_;
-  StreamService& service_;
+  FileDesc reserve_;  // shared by several listeners (Acceptor); before them: outlives them
+  std::vector<Listening> ports_;
   const ServerConfig& cfg_;
   AcceptGate& gate_;
   const StopSource& stop_;
