@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the whole suite three times: Release, ASan+UBSan, TSan (CMakePresets.json),
-# then runs every libFuzzer target for a bounded time. Ends with one line
+# then runs clang's thread-safety analysis (scripts/check-thread-safety.sh) and every libFuzzer
+# target for a bounded time. Ends with one line
 # "N passed, M failed, K skipped" that adds up every ctest run, the soak and every fuzz target
 # (a skipped test is counted as skipped, never as passed).
 #
@@ -40,7 +41,11 @@ start_side() {
   side_what=$1
   (
     renice -n 19 -p "$BASHPID" >/dev/null  # inherited by everything the job starts
-    if [ "$side_what" = fuzz ]; then scripts/fuzz.sh "$fuzz_secs" >build/fuzz.log 2>&1; else build "$side_what"; fi
+    if [ "$side_what" = fuzz ]; then
+      # clang's -Wthread-safety over the annotated sources first (about a minute), then the fuzzers.
+      scripts/check-thread-safety.sh 1 >build/thread-safety.log 2>&1
+      scripts/fuzz.sh "$fuzz_secs" >build/fuzz.log 2>&1
+    else build "$side_what"; fi
   ) &
   side_pid=$!
   echo "$(stamp)=== $side_what: started beside the tests (nice 19) ==="
@@ -126,6 +131,9 @@ if [ "$fuzz_secs" != 0 ]; then
   echo "$(stamp)=== fuzz: ${fuzz_secs}s per target ==="
   cat build/fuzz.log
   [ "$fuzz_rc" -eq 0 ] || status=1
+  echo "$(stamp)=== thread-safety (clang -Wthread-safety) ==="
+  cat build/thread-safety.log
+  if grep -q ' 0 findings$' build/thread-safety.log; then passed=$((passed + 1)); else failed=$((failed + 1)) status=1; fi
   passed=$((passed + $(grep -c 'clean' build/fuzz.log)))
   failed=$((failed + $(grep -c 'FAILED\|fails again' build/fuzz.log)))
 fi

@@ -1,3 +1,4 @@
+#include "core/thread_annotations.hpp"
 #include "conn/conn_driver.hpp"
 
 #include <poll.h>
@@ -170,9 +171,9 @@ void install_wake_handler() {
 // Who to signal, for as long as the thread serves the connection; guarded so that no signal is
 // sent to a thread that has finished (its id may belong to another thread by then).
 struct WakeTarget {
-  std::mutex mu;
+  Mutex mu;
   pthread_t thread;
-  bool serving = true;  // guarded by mu
+  bool serving CONCUR_GUARDED_BY(mu) = true;
 };
 
 }  // namespace
@@ -229,7 +230,7 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   // copyable enough for std::function's inline storage (no allocation per client for it).
   c->attach(
       [t = target.get()] {
-        std::lock_guard lock(t->mu);
+        MutexLock lock(t->mu);
         if (t->serving) ::pthread_kill(t->thread, kWakeSignal);
       },
       target);
@@ -241,7 +242,7 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   }
   if (!retired) retire(*c, service);
   {
-    std::lock_guard lock(target->mu);
+    MutexLock lock(target->mu);
     target->serving = false;
   }
   // A wake-up sent just before `serving` went false may still be pending: take it, so that the

@@ -1,3 +1,4 @@
+#include "core/thread_annotations.hpp"
 #include "metrics/readiness.hpp"
 
 #include <algorithm>
@@ -15,9 +16,9 @@ struct Check {
 
 // Checks change state rarely (a link going up or down): one mutex is plenty.
 struct Checks {
-  std::mutex mu;
-  std::vector<Check> list;  // guarded by mu
-  uint64_t next_id = 1;     // guarded by mu
+  Mutex mu;
+  std::vector<Check> list CONCUR_GUARDED_BY(mu);
+  uint64_t next_id CONCUR_GUARDED_BY(mu) = 1;
 };
 
 Checks& checks() {
@@ -28,7 +29,7 @@ Checks& checks() {
 template <typename F>
 void with_check(uint64_t id, F&& f) {
   Checks& c = checks();
-  std::lock_guard lock(c.mu);
+  MutexLock lock(c.mu);
   for (Check& k : c.list)
     if (k.id == id) f(k);
 }
@@ -36,14 +37,14 @@ void with_check(uint64_t id, F&& f) {
 
 ReadyFlag::ReadyFlag(std::string name, std::string why) {
   Checks& c = checks();
-  std::lock_guard lock(c.mu);
+  MutexLock lock(c.mu);
   id_ = c.next_id++;
   c.list.push_back(Check{id_, std::move(name), false, std::move(why)});
 }
 
 ReadyFlag::~ReadyFlag() {
   Checks& c = checks();
-  std::lock_guard lock(c.mu);
+  MutexLock lock(c.mu);
   std::erase_if(c.list, [this](const Check& k) { return k.id == id_; });
 }
 
@@ -64,7 +65,7 @@ void ReadyFlag::not_ready(std::string why) {
 ReadyVerdict readiness() {
   ReadyVerdict v;
   Checks& c = checks();
-  std::lock_guard lock(c.mu);
+  MutexLock lock(c.mu);
   for (const Check& k : c.list)
     if (!k.ok) v.failing.emplace_back(k.name, k.why);
   v.ready = v.failing.empty();

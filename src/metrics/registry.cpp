@@ -104,14 +104,14 @@ Registry::Series& Registry::find_or_add(std::string_view name, std::string_view 
 }
 
 Counter& Registry::counter(std::string_view name, std::string_view help, const Labels& labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Series& s = find_or_add(name, help, Type::counter, labels, false);
   if (!s.counter) s.counter = std::make_unique<Counter>();
   return *s.counter;
 }
 
 Gauge& Registry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Series& s = find_or_add(name, help, Type::gauge, labels, false);
   if (!s.gauge) s.gauge = std::make_unique<Gauge>();
   return *s.gauge;
@@ -119,7 +119,7 @@ Gauge& Registry::gauge(std::string_view name, std::string_view help, const Label
 
 Histogram& Registry::histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                                const Labels& labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Series& s = find_or_add(name, help, Type::histogram, labels, false);
   if (!s.histogram) s.histogram = std::make_unique<Histogram>(std::move(bounds));
   else if (s.histogram->bounds() != bounds)
@@ -130,7 +130,7 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help, std
 Probe Registry::probe(Type type, std::string_view name, std::string_view help, const Labels& labels,
                       std::function<double()> fn) {
   if (type == Type::histogram) throw std::logic_error("a probe is a counter or a gauge");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Series& s = find_or_add(name, help, type, labels, true);
   s.fn = std::move(fn);
   s.probe_id = next_probe_++;
@@ -138,14 +138,14 @@ Probe Registry::probe(Type type, std::string_view name, std::string_view help, c
 }
 
 void Registry::remove_probe(uint64_t id) {
-  std::lock_guard lock(mu_);  // waits for a scrape that may be calling the probe right now
+  MutexLock lock(mu_);  // waits for a scrape that may be calling the probe right now
   for (auto& f : families_)
     std::erase_if(f->series, [id](const auto& s) { return s->probe_id == id; });
 }
 
 std::string Registry::render() const {
   std::string out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& f : families_) {
     if (f->series.empty()) continue;
     write_header(out, f->name, f->help, f->type);

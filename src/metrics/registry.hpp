@@ -12,6 +12,7 @@
 // Thread contract: registering (start-up, locked) and scraping are safe from any thread. A
 // registered Counter/Gauge/Histogram is never removed, so a hot path may keep its reference in a
 // static. A Probe is removed when it is destroyed (its callback may refer to an object that dies).
+#include "core/thread_annotations.hpp"
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -151,12 +152,12 @@ class Registry {
     std::vector<std::string> label_names;
     std::vector<std::unique_ptr<Series>> series;
   };
-  Series& find_or_add(std::string_view name, std::string_view help, Type type, const Labels& labels, bool probe);
+  Series& find_or_add(std::string_view name, std::string_view help, Type type, const Labels& labels, bool probe) CONCUR_REQUIRES(mu_);
   void remove_probe(uint64_t id);
 
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Family>> families_;  // guarded by mu_
-  uint64_t next_probe_ = 1;                         // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<Family>> families_ CONCUR_GUARDED_BY(mu_);
+  uint64_t next_probe_ CONCUR_GUARDED_BY(mu_) = 1;
 };
 
 // The process's registry, which --metrics serves. Lives until exit (never destroyed, so that a

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "core/thread_annotations.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "conn/blocking_accept.hpp"
@@ -43,7 +44,7 @@ class ThreadModel final : public Model {
             return;
           }
           {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             ++running_;
           }
           if (!spawn(job)) {
@@ -55,8 +56,7 @@ class ThreadModel final : public Model {
           }
         });
     // Every connection thread watches the stop fd too; wait until they have all said goodbye.
-    std::unique_lock lock(mu_);
-    done_.wait(lock, [&] { return running_ == 0; });
+    wait_all_finished();
   }
 
  private:
@@ -123,13 +123,18 @@ class ThreadModel final : public Model {
   }
 
   void finished() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (--running_ == 0) done_.notify_all();
   }
+  // The condition variable waits on the native mutex, which the analysis cannot follow.
+  void wait_all_finished() CONCUR_NO_THREAD_SAFETY_ANALYSIS {
+    std::unique_lock lock(mu_.native());
+    while (running_ != 0) done_.wait(lock);
+  }
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable done_;
-  size_t running_ = 0;  // guarded by mu_
+  size_t running_ CONCUR_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

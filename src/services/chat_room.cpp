@@ -10,7 +10,7 @@ namespace concur::chat {
 
 ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMember> member) {
   std::string key = fold_id(id);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = by_id_.find(key); it != by_id_.end()) {
     if (it->second.member == member.get()) return {JoinStatus::already_member, it->second.id};
     return {JoinStatus::taken, it->second.id};
@@ -27,7 +27,7 @@ bool ChatRoom::leave(const ChatMember& member) {
   std::shared_ptr<const List> old;  // released after the lock: the last reference may free members
   std::string released;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto pos = std::find_if(members_->begin(), members_->end(), [&](const auto& m) { return m.get() == &member; });
     if (pos == members_->end()) return false;
     auto next = std::make_shared<List>();
@@ -48,7 +48,7 @@ bool ChatRoom::leave(const ChatMember& member) {
 }
 
 void ChatRoom::federate(std::shared_ptr<ChatMember> bridge, RemoteIds* ids) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   remote_ = ids;
   auto next = std::make_shared<List>(*members_);
   next->push_back(std::move(bridge));
@@ -64,7 +64,7 @@ std::optional<RemoteIds::Claim> ChatRoom::claim(std::string_view id, RemoteIds::
 bool ChatRoom::evict(std::string_view id, std::string_view error_text) {
   std::shared_ptr<ChatMember> target;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = by_id_.find(fold_id(id));
     if (it == by_id_.end()) return false;
     for (const auto& m : *members_)
@@ -78,7 +78,7 @@ bool ChatRoom::evict(std::string_view id, std::string_view error_text) {
 size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m) const {
   std::shared_ptr<const List> snapshot;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     snapshot = members_;
   }
   size_t delivered = 0;
@@ -89,14 +89,14 @@ size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m) const {
 }
 
 size_t ChatRoom::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return members_->size() - listeners_;
 }
 
 std::vector<std::string> ChatRoom::ids() const {
   std::vector<std::string> out;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [key, e] : by_id_) out.push_back(e.id);
   }
   std::sort(out.begin(), out.end());

@@ -9,6 +9,7 @@
 // the lock while sending, and concurrent fan-outs (thread model, epoll --workers) do not
 // serialize on it. A member that left may still receive a message from a snapshot taken just
 // before it left; its deliver() must then do nothing (a closed Conn refuses sends).
+#include "core/thread_annotations.hpp"
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -101,10 +102,10 @@ class ChatRoom {
 
   const size_t max_members_;
   RemoteIds* remote_ = nullptr;  // set before serving, then read-only
-  size_t listeners_ = 0;         // members without an ID (the bridge); guarded by mu_
-  mutable std::mutex mu_;
-  std::shared_ptr<const List> members_ = std::make_shared<List>();  // guarded by mu_; never mutated
-  std::unordered_map<std::string, Entry> by_id_;                  // folded ID -> entry; guarded by mu_
+  size_t listeners_ CONCUR_GUARDED_BY(mu_) = 0;         // members without an ID (the bridge)
+  mutable Mutex mu_;
+  std::shared_ptr<const List> members_ CONCUR_GUARDED_BY(mu_) = std::make_shared<List>();  // never mutated
+  std::unordered_map<std::string, Entry> by_id_ CONCUR_GUARDED_BY(mu_);                  // folded ID -> entry
 };
 
 }  // namespace concur::chat

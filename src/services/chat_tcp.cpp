@@ -71,7 +71,7 @@ void ChatStreamService::on_open(Conn& c) {
   if (settings_.max_per_ip != 0) {
     bool over;
     {
-      std::lock_guard lock(ip_mu_);
+      MutexLock lock(ip_mu_);
       size_t& n = per_ip_[s->ip];
       over = n >= settings_.max_per_ip;
       if (!over) ++n;
@@ -132,7 +132,7 @@ void ChatStreamService::on_close(Conn& c) {
   s->phase = Session::Phase::done;
   if (s->member) room_.leave(*s->member);
   if (s->counted_ip) {
-    std::lock_guard lock(ip_mu_);
+    MutexLock lock(ip_mu_);
     if (auto it = per_ip_.find(s->ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
   }
   if (s->announced) {

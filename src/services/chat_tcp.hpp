@@ -8,6 +8,7 @@
 // Session (in Conn::context) is touched only there. The room and the per-address counts are
 // shared and locked; ConnMember::deliver runs on any thread and only calls Conn::send, which
 // never blocks.
+#include "core/thread_annotations.hpp"
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,7 @@ class ConnMember final : public ChatMember {
   bool deliver(const ChatMessage& m) override {
     std::string_view bytes = raw_ ? m.text() : m.line();
     if (!active_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(held_mu_);
+      MutexLock lock(held_mu_);
       if (!active_.load(std::memory_order_relaxed)) {
         if (held_.size() + bytes.size() <= kMaxHeld) held_.append(bytes);
         return true;
@@ -41,7 +42,7 @@ class ConnMember final : public ChatMember {
     return conn_->send(bytes);
   }
   void activate() {
-    std::lock_guard lock(held_mu_);
+    MutexLock lock(held_mu_);
     if (!held_.empty()) conn_->send(held_);
     held_.clear();
     active_.store(true, std::memory_order_release);
@@ -55,8 +56,8 @@ class ConnMember final : public ChatMember {
   std::atomic<bool> evicted_{false};
   static constexpr size_t kMaxHeld = 64 * 1024;
   std::atomic<bool> active_{false};
-  std::mutex held_mu_;
-  std::string held_;  // guarded by held_mu_
+  Mutex held_mu_;
+  std::string held_ CONCUR_GUARDED_BY(held_mu_);
 };
 
 class ChatStreamService final : public StreamService {
@@ -95,8 +96,8 @@ class ChatStreamService final : public StreamService {
   const ChatSettings settings_;
   std::unique_ptr<ChatRoom> own_room_;  // unless the room is shared
   ChatRoom& room_;
-  std::mutex ip_mu_;
-  std::unordered_map<std::string, size_t> per_ip_;  // guarded by ip_mu_
+  Mutex ip_mu_;
+  std::unordered_map<std::string, size_t> per_ip_ CONCUR_GUARDED_BY(ip_mu_);
 };
 
 }  // namespace concur::chat

@@ -12,6 +12,7 @@
 // gets at most 3x the size of the datagram that caused the reply (QUIC's anti-amplification
 // limit): a short text when the full one is larger (`[bob]` taken -> `error: ID taken`), nothing
 // when even that is larger. Only members get relays.
+#include "core/thread_annotations.hpp"
 #include <chrono>
 #include <atomic>
 #include <memory>
@@ -38,7 +39,7 @@ class UdpMember final : public ChatMember {
   // activate(), or dropped with the member if it loses the ID.
   bool deliver(const ChatMessage& m) override {
     if (!active_.load(std::memory_order_acquire)) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (!active_.load(std::memory_order_relaxed)) {
         if (held_.size() < 64) held_.emplace_back(m.text());
         return true;
@@ -48,7 +49,7 @@ class UdpMember final : public ChatMember {
     return true;  // UDP: the kernel may drop it, as it may drop any datagram
   }
   void activate() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& d : held_) sink_.send_to(to_, d);
     held_.clear();
     active_.store(true, std::memory_order_release);
@@ -56,7 +57,7 @@ class UdpMember final : public ChatMember {
   // Applied by the service on its loop thread (the error reply and the removal).
   void evict(std::string_view error_text) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       evict_text_ = error_text;
     }
     evicted_.store(true, std::memory_order_release);
@@ -64,7 +65,7 @@ class UdpMember final : public ChatMember {
   }
   bool evicted() const { return evicted_.load(std::memory_order_acquire); }
   std::string evict_text() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return evict_text_;
   }
 
@@ -74,9 +75,9 @@ class UdpMember final : public ChatMember {
   const std::function<void()> on_evicted_;
   std::atomic<bool> evicted_{false};
   std::atomic<bool> active_{false};
-  mutable std::mutex mu_;
-  std::string evict_text_;          // guarded by mu_
-  std::vector<std::string> held_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::string evict_text_ CONCUR_GUARDED_BY(mu_);
+  std::vector<std::string> held_ CONCUR_GUARDED_BY(mu_);
 };
 
 class ChatDatagramService final : public DatagramService {

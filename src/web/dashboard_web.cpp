@@ -30,20 +30,20 @@ std::optional<StoredReading> to_stored(std::string_view reading, double time, st
 
 void Dashboard::publish(std::string_view device, StoredReading r) {
   std::string msg = "{\"type\":\"reading\",\"reading\":" + reading_json(device, r) + "}";
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!hub_.add(device, std::move(r))) return;
   for (const auto& p : pages_) p->send(msg);  // a page past its queue bound is dropped by the server
 }
 
 void Dashboard::on_open(Conn& c) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   c.send(fmt::format("{{\"type\":\"hello\",\"offline_after\":{},\"now\":{:.3f}}}", offline_after_s_, unix_now()));
   for (const auto& m : hub_.history_messages(kHistoryPerDevice)) c.send(m);
   pages_.push_back(c.shared());
 }
 
 void Dashboard::on_close(Conn& c) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::erase_if(pages_, [&](const auto& p) { return p.get() == &c; });
 }
 

@@ -15,6 +15,7 @@
 //
 // Thread contract: publish() runs on the collector's thread, the service callbacks on the web
 // server's thread; mu_ makes "history, then every later reading" exact for each page.
+#include "core/thread_annotations.hpp"
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,9 +42,9 @@ class Dashboard final : public StreamService {
 
  private:
   const double offline_after_s_;
-  std::mutex mu_;
+  Mutex mu_;
   ReadingsHub hub_;
-  std::vector<std::shared_ptr<Conn>> pages_;  // guarded by mu_
+  std::vector<std::shared_ptr<Conn>> pages_ CONCUR_GUARDED_BY(mu_);
 };
 
 // The collector's view of the dashboard: a sink that never fails.

@@ -31,7 +31,7 @@ bool ReadingsHub::add(std::string_view device, StoredReading r) {
   // Milliseconds, as the JSON says: a script that pages with since = the last time it was given
   // must not get that reading again because the stored time had more digits.
   r.time = std::round(r.time * 1000.0) / 1000.0;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = by_device_.find(device);
   if (it == by_device_.end()) {
     if (by_device_.size() >= kMaxDevices) return false;
@@ -49,7 +49,7 @@ bool ReadingsHub::add(std::string_view device, StoredReading r) {
 }
 
 std::string ReadingsHub::readings_json(std::string_view device, double since) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string out = "[";
   auto it = by_device_.find(device);
   if (it != by_device_.end()) {
@@ -66,7 +66,7 @@ std::string ReadingsHub::readings_json(std::string_view device, double since) co
 }
 
 std::vector<std::string> ReadingsHub::history_messages(size_t per_device) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   for (const auto& [device, q] : by_device_) {
     std::string m = fmt::format("{{\"type\":\"history\",\"device\":{},\"readings\":[", json_string(device));
@@ -88,14 +88,14 @@ std::vector<std::string> ReadingsHub::history_messages(size_t per_device) const 
 }
 
 std::vector<std::string> ReadingsHub::devices() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   for (const auto& [d, q] : by_device_) out.push_back(d);
   return out;
 }
 
 size_t ReadingsHub::size(std::string_view device) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = by_device_.find(device);
   return it == by_device_.end() ? 0 : it->second.size();
 }

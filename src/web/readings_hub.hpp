@@ -7,6 +7,7 @@
 //
 // Thread contract: add() runs on the collector's thread, the queries on the web server's thread;
 // every method locks.
+#include "core/thread_annotations.hpp"
 #include <cstddef>
 #include <deque>
 #include <map>
@@ -46,8 +47,8 @@ class ReadingsHub {
   size_t size(std::string_view device) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::deque<StoredReading>, std::less<>> by_device_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, std::deque<StoredReading>, std::less<>> by_device_ CONCUR_GUARDED_BY(mu_);
 };
 
 }  // namespace concur::web
