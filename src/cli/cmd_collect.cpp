@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <fstream>
 #include <optional>
@@ -138,11 +137,8 @@ int run_collect(const CollectArgs& a) {
   o.offline_after = a.offline_after;
   o.quiet = a.quiet;
 
-  rlimit rl{};  // one descriptor per device: take what the hard limit allows
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  // One descriptor per device: the soft limit was raised to the hard one for every command
+  // (commands.cpp, raise_open_files_limit).
   ::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit, write() fails with EFBIG instead of killing us
   // Before the sinks: they register their series and readiness checks with it counting already;
   // destroyed after them (declared first), so the endpoint stops before what its probes read.
