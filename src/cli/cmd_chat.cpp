@@ -46,6 +46,8 @@ std::unique_ptr<web::ChatWeb> make_web(const ChatOptions& o, chat::ChatRoom& roo
   // The web port is a listener like the chat port: its open connections (pages and WebSockets)
   // are bounded by --max-clients too; the room bounds members across both.
   cfg.max_clients = o.server.max_clients;
+  cfg.max_per_ip = o.server.max_per_ip;
+  cfg.connect_rate = o.server.connect_rate;
   Endpoint at;
   try {
     at = Endpoint::parse(o.server.bind, static_cast<uint16_t>(o.web_port));
@@ -128,8 +130,6 @@ Command chat_server_command() {
                 ->capture_default_str();
             app.add_option("--burst", st.burst, "messages a member may send at once, above --rate")
                 ->check(CLI::Range(size_t{1}, size_t{1} << 30))
-                ->capture_default_str();
-            app.add_option("--max-per-ip", st.max_per_ip, "TCP connections from one address (0 = no limit)")
                 ->capture_default_str();
             add_duration_option(app, "--join-timeout", st.join_timeout,
                                 "close a TCP connection that has not joined by then (default 30 s; 0 = never)");

@@ -97,6 +97,17 @@ void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const
       ->capture_default_str();
   app.add_option("--max-clients", o.max_clients, "refuse clients beyond this many (0 = as descriptors allow)")
       ->capture_default_str();
+  app.add_option_function<size_t>(
+         "--max-per-ip", [&o](size_t n) { o.max_per_ip = n; },
+         "connections at once from one address (an IPv6 /64) (0 = no limit; default 16 for every address "
+         "but loopback)")
+      ->type_name("N");
+  app.add_option_function<double>(
+         "--connect-rate", [&o](double r) { o.connect_rate = r; },
+         "new connections a second from one address, after a burst of max(5, R) (0 = no limit; default 2 for "
+         "every address but loopback)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->type_name("R");
   add_metrics_option(app, o.metrics);
   add_log_format_option(app);
 }
@@ -150,6 +161,8 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   }
   cfg.max_queue = o.max_queue;
   cfg.max_clients = o.max_clients;
+  cfg.max_per_ip = o.max_per_ip;
+  cfg.connect_rate = o.connect_rate;
   cfg.workers = checked_workers(o, info);
   auto model = info.make();
   StopSource own_stop;

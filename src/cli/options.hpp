@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,11 +25,13 @@ struct ServerOptions {
   bool workers_given = false;
   size_t max_queue = 1 << 20;
   size_t max_clients = 0;
+  std::optional<size_t> max_per_ip;   // --max-per-ip; unset: 16 for every address but loopback
+  std::optional<double> connect_rate; // --connect-rate; unset: 2/s after 5, but loopback
   std::string metrics;        // --metrics ADDR:PORT; empty: no endpoint
 };
 
 // --port, --bind, --model (checked against `models`), --quiet, --workers (checked against the
-// model), --max-queue, --max-clients, --metrics, --log-format.
+// model), --max-queue, --max-clients, --max-per-ip, --connect-rate, --metrics, --log-format.
 void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const std::string& default_model,
                         const std::vector<std::string>& models, const std::string& command);
 // --log-format text|json for every server command (set as soon as it is parsed, so that even a

@@ -12,16 +12,23 @@
 namespace concur {
 
 void Admission::release() {
-  if (gate_) std::exchange(gate_, nullptr)->leave();
+  if (gate_) std::exchange(gate_, nullptr)->leave(std::exchange(slot_, AddressLimits::kNoSlot));
 }
 
 Admission AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   size_t now = live_.fetch_add(1, std::memory_order_acq_rel);
   if (cfg_.max_clients == 0 || now < cfg_.max_clients) {
+    uint32_t slot = AddressLimits::kNoSlot;
+    AddressLimits::Verdict v = addresses_.enter(peer, slot);
+    if (v != AddressLimits::Verdict::admitted) {
+      live_.fetch_sub(1, std::memory_order_acq_rel);
+      refuse_address(client, peer, v);
+      return {};
+    }
     if (cfg_.counted) conn_metrics::accepted();
     if (cfg_.send_buffer > 0)
       ::setsockopt(client.get(), SOL_SOCKET, SO_SNDBUF, &cfg_.send_buffer, sizeof cfg_.send_buffer);
-    return Admission(this);
+    return Admission(this, slot);
   }
   live_.fetch_sub(1, std::memory_order_acq_rel);
   if (cfg_.counted) conn_metrics::refused(conn_metrics::Refusal::max_clients);
@@ -33,6 +40,21 @@ Admission AcceptGate::admit(FileDesc& client, const Endpoint& peer) {
   // lines and a count, not a line per refused client.
   full_log_.hit([&] { return fmt::format("refused {}: server full ({} clients)", peer.seed_format(), cfg_.max_clients); });
   return {};
+}
+
+void AcceptGate::refuse_address(FileDesc& client, const Endpoint& peer, AddressLimits::Verdict why) {
+  if (cfg_.counted) conn_metrics::refused(conn_metrics::Refusal::per_address);
+  const std::string& msg = cfg_.per_address_message;
+  [[maybe_unused]] ssize_t n = ::send(client.get(), msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(client.get(), SHUT_WR);
+  client.reset();
+  const AddressLimitSettings& s = addresses_.settings();
+  address_log_.hit([&] {
+    return why == AddressLimits::Verdict::too_many
+               ? fmt::format("refused {}: more than {} connections from {}", peer.seed_format(), s.max_per_ip, peer.ip())
+               : fmt::format("refused {}: more than {:g} new connections a second from {}", peer.seed_format(), s.rate,
+                             peer.ip());
+  });
 }
 
 LogLimiter& memory_refusals() {

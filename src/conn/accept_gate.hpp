@@ -11,6 +11,7 @@
 #include "core/fd.hpp"
 #include "core/log_limiter.hpp"
 #include "core/socket.hpp"
+#include "conn/address_limits.hpp"
 #include "conn/conn_metrics.hpp"
 #include "conn/server_config.hpp"
 
@@ -29,11 +30,13 @@ class AcceptGate;
 class Admission {
  public:
   Admission() = default;
-  Admission(Admission&& o) noexcept : gate_(std::exchange(o.gate_, nullptr)) {}
+  Admission(Admission&& o) noexcept
+      : gate_(std::exchange(o.gate_, nullptr)), slot_(std::exchange(o.slot_, AddressLimits::kNoSlot)) {}
   Admission& operator=(Admission&& o) noexcept {
     if (this != &o) {
       release();
       gate_ = std::exchange(o.gate_, nullptr);
+      slot_ = std::exchange(o.slot_, AddressLimits::kNoSlot);
     }
     return *this;
   }
@@ -50,8 +53,9 @@ class Admission {
 
  private:
   friend class AcceptGate;
-  explicit Admission(AcceptGate* gate) : gate_(gate) {}
+  Admission(AcceptGate* gate, uint32_t slot) : gate_(gate), slot_(slot) {}
   AcceptGate* gate_ = nullptr;
+  uint32_t slot_ = AddressLimits::kNoSlot;  // the client's address in the gate's AddressLimits
 };
 
 // What an accept loop hands an admitted client to: its socket, its address and its place.
@@ -59,9 +63,10 @@ using ServeAdmitted = std::function<void(FileDesc client, const Endpoint& peer, 
 
 class AcceptGate {
  public:
-  explicit AcceptGate(const ServerConfig& cfg) : cfg_(cfg) {}
+  explicit AcceptGate(const ServerConfig& cfg) : cfg_(cfg), addresses_(address_limits_of(cfg)) {}
   // A place for the client (its holder serves it; the place is given back when the holder goes),
-  // or an empty Admission: the client was told `server full` and closed.
+  // or an empty Admission: the client was told `server full` (past --max-clients) or `too many
+  // connections from your address` (past --max-per-ip or --connect-rate) and closed.
   Admission admit(FileDesc& client, const Endpoint& peer);
   size_t live() const { return live_.load(std::memory_order_acquire); }
 
@@ -84,17 +89,22 @@ class AcceptGate {
 
  private:
   friend class Admission;
-  void leave() {
+  void leave(uint32_t slot) {
+    addresses_.leave(slot);
     live_.fetch_sub(1, std::memory_order_acq_rel);
     if (cfg_.counted) conn_metrics::closed();
   }
+  // Past the per-address limits: told so, closed, counted, logged once per burst.
+  void refuse_address(FileDesc& client, const Endpoint& peer, AddressLimits::Verdict why);
 
   const ServerConfig& cfg_;
+  AddressLimits addresses_;
   std::atomic<size_t> live_{0};
   std::atomic<long long> last_report_ms_{0};
   LogLimiter refusals_ = LogLimiter::per_burst("clients refused for the same reason");
   // Refused for --max-clients: 5 lines in full per 10 s, then a count.
   LogLimiter full_log_{"clients refused: server full", 5, std::chrono::seconds(10), std::chrono::seconds(1)};
+  LogLimiter address_log_ = LogLimiter::per_burst("clients refused for their address's limits");
 };
 
 inline bool Admission::counted() const { return gate_ == nullptr || gate_->cfg_.counted; }

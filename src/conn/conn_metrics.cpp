@@ -9,14 +9,14 @@ Series& make_series() {
       return &r.counter("concur_connections_refused_total",
                         "Connections turned away, by reason (max_clients: --max-clients; fd_limit: out of "
                         "descriptors; memory: an allocation failed for the client; resources: no thread, no "
-                        "process, a descriptor the poller cannot watch).",
+                        "process, a descriptor the poller cannot watch; per_address: --max-per-ip or --connect-rate).",
                         {{"reason", reason}});
     };
     return *new Series{
         r.gauge("concur_connections_open", "Client connections being served now."),
         r.counter("concur_connections_accepted_total", "Client connections admitted."),
         r.counter("concur_connections_closed_total", "Admitted client connections that ended."),
-        {refused("max_clients"), refused("fd_limit"), refused("memory"), refused("resources")},
+        {refused("max_clients"), refused("fd_limit"), refused("memory"), refused("resources"), refused("per_address")},
         r.counter("concur_received_bytes_total", "Bytes received from clients (TCP and UDP) and handed to the service."),
         r.counter("concur_sent_bytes_total", "Bytes written to clients (TCP and UDP)."),
         r.counter("concur_slow_consumers_dropped_total",

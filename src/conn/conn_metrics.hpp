@@ -11,13 +11,13 @@
 
 namespace concur::conn_metrics {
 
-enum class Refusal { max_clients, fd_limit, memory, resources };
+enum class Refusal { max_clients, fd_limit, memory, resources, per_address };
 
 struct Series {
   metrics::Gauge& open;
   metrics::Counter& accepted;
   metrics::Counter& closed;
-  metrics::Counter* refused[4];  // by Refusal
+  metrics::Counter* refused[5];  // by Refusal
   metrics::Counter& received_bytes;
   metrics::Counter& sent_bytes;
   metrics::Counter& slow_consumers;

@@ -12,6 +12,10 @@ namespace concur::iot {
 DeviceServer::DeviceServer(DeviceOptions opts, const StopSource& stop)
     : opts_(std::move(opts)), stop_(stop), rng_(std::random_device{}()) {
   server_.max_queue = opts_.max_pending;
+  // One collector polls a whole fleet from one address: per-address limits would cut it off at
+  // the 17th device. A device serves whoever asks, as descriptors allow.
+  server_.max_per_ip = 0;
+  server_.connect_rate = 0.0;
   // Bound what the kernel holds for a registrant too: with autotuning a stalled reader could
   // park megabytes per connection in the send buffer before our own bound is ever reached.
   server_.send_buffer = static_cast<int>(std::min<size_t>(std::max<size_t>(opts_.max_pending, 4096), 1u << 22));

@@ -16,7 +16,6 @@ struct ChatSettings {
   bool quiet = false;              // no per-message log lines
   double rate = 100;               // messages per second per member (<= 0: no limit)
   size_t burst = 500;              // messages a member may send at once
-  size_t max_per_ip = 0;           // TCP connections per client address (0: no limit)
   size_t max_members = 0;          // UDP: members (TCP: --max-clients is enforced by the model)
   size_t max_queue = 1 << 20;      // TCP: the model's bound, for the log line of a dropped reader
   Millis join_timeout{30'000};     // TCP: a connection that has not joined by then is closed

@@ -25,7 +25,7 @@ struct ChatStreamService::Session {
   // (Conn::Framing::message: a WebSocket), so every on_data is one message.
   enum class Phase { joining, claiming, line, raw, message, done };
   Session(const ChatSettings& st, const Endpoint& peer)
-      : flood(st.rate, st.burst), who(peer.seed_format()), ip(peer.ip()) {}
+      : flood(st.rate, st.burst), who(peer.seed_format()) {}
 
   Phase phase = Phase::joining;
   JoinDecoder decoder;
@@ -36,8 +36,6 @@ struct ChatStreamService::Session {
   std::shared_ptr<ConnMember> member;  // set once joined
   FloodGuard flood;
   std::string who;  // "('ip', port)"
-  std::string ip;
-  bool counted_ip = false;
   bool announced = false;  // "new client" was logged, so "exited" will be
   std::string held;        // claiming: bytes that arrived after the join, framed once it completes
   std::vector<std::string> held_messages;  // the same for a message transport
@@ -68,23 +66,6 @@ void ChatStreamService::on_open(Conn& c) {
   s->messages = c.framing() == Conn::Framing::message;
   s->raw_framing = s->messages;
   c.context() = s;
-  if (settings_.max_per_ip != 0) {
-    bool over;
-    {
-      MutexLock lock(ip_mu_);
-      size_t& n = per_ip_[s->ip];
-      over = n >= settings_.max_per_ip;
-      if (!over) ++n;
-    }
-    if (over) {
-      s->phase = Session::Phase::done;
-      log_refused(s->who, fmt::format("more than {} connections from {}", settings_.max_per_ip, s->ip));
-      send_error(c, *s, kErrTooManyFromIp);
-      c.close_refused();
-      return;
-    }
-    s->counted_ip = true;
-  }
   s->announced = true;
   log_new_client(s->who);
   c.set_timer(settings_.join_timeout);
@@ -131,10 +112,6 @@ void ChatStreamService::on_close(Conn& c) {
   if (!s) return;
   s->phase = Session::Phase::done;
   if (s->member) room_.leave(*s->member);
-  if (s->counted_ip) {
-    MutexLock lock(ip_mu_);
-    if (auto it = per_ip_.find(s->ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
-  }
   if (s->announced) {
     if (c.overflowed())
       log_exited(s->who, fmt::format("disconnected: not reading, more than {} bytes pending", settings_.max_queue));

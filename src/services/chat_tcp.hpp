@@ -96,8 +96,6 @@ class ChatStreamService final : public StreamService {
   const ChatSettings settings_;
   std::unique_ptr<ChatRoom> own_room_;  // unless the room is shared
   ChatRoom& room_;
-  Mutex ip_mu_;
-  std::unordered_map<std::string, size_t> per_ip_ CONCUR_GUARDED_BY(ip_mu_);
 };
 
 }  // namespace concur::chat

@@ -23,6 +23,11 @@ WebServer::WebServer(const Endpoint& at, WebConfig cfg) : http_(http_settings(cf
   server_.max_queue = cfg.max_queue;
   server_.max_clients = cfg.max_clients;
   server_.counted = cfg.counted;
+  server_.max_per_ip = cfg.max_per_ip;
+  server_.connect_rate = cfg.connect_rate;
+  server_.per_address_message =
+      "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 39\r\n"
+      "Connection: close\r\n\r\ntoo many connections from your address\n";
   server_.workers = 1;
   server_.full_message =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"

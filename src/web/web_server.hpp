@@ -9,6 +9,7 @@
 // Thread contract: routes are set before start(). Page handlers and the WebSocket services'
 // callbacks run on the web thread; a WebSocket's Conn is safe from any thread as every Conn is.
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,8 @@ struct WebConfig {
   Millis head_timeout{10'000};               // a request head must be complete by then
   size_t max_clients = 0;                    // open connections at once (0: as descriptors allow);
                                              // extras get 503 and are closed, as --max-clients
+  std::optional<size_t> max_per_ip;          // as ServerConfig (--max-per-ip, --connect-rate)
+  std::optional<double> connect_rate;
   bool counted = true;                       // in concur_connections_* (not the --metrics port's own)
 };
 

@@ -259,9 +259,9 @@ TEST(ChatWebE2E, MaxClientsBoundsTheWebPortToo) {
   EXPECT_EQ(a.recv_text(), "[dave]");
 }
 
-// The web chat is the TCP chat service over the WebSocket codec, so what binds a TCP member binds
-// a page too: --max-per-ip counts its connections (the old copy of the join flow had no such
-// limit), and a refusal closes with 4000 ("do not reconnect") while a quit closes with 1000.
+// The web port is admitted by the one gate too: past --max-per-ip a page gets an HTTP 429 before
+// any upgrade. The close codes are the chat service's: a refusal closes with 4000 ("do not
+// reconnect"), a quit with 1000.
 TEST(ChatWebE2E, MaxPerIpAndCloseCodesAreTheChatServicesOwn) {
   WebChat w({"--max-per-ip", "1"});
   ASSERT_NE(w.web, 0);
@@ -270,14 +270,19 @@ TEST(ChatWebE2E, MaxPerIpAndCloseCodesAreTheChatServicesOwn) {
   a.send_text("[alice]");
   ASSERT_TRUE(a.sync());
   WsClient b(w.web);
-  ASSERT_TRUE(b.ok()) << b.answer();
-  EXPECT_EQ(b.recv_text(), "error: too many connections from your address");
-  EXPECT_EQ(b.recv_text(), std::nullopt);
-  EXPECT_EQ(b.close_code(), std::optional<uint16_t>(4000));
-  EXPECT_TRUE(w.s.proc.wait_for_line("more than 1 connections from 127.0.0.1"));
+  EXPECT_FALSE(b.ok());
+  EXPECT_EQ(b.answer().rfind("HTTP/1.1 429 ", 0), 0u) << b.answer();
+  EXPECT_TRUE(w.s.proc.wait_for_stderr("more than 1 connections from 127.0.0.1"));
   a.send_text("[alice]quit");
   EXPECT_EQ(a.recv_text(), std::nullopt);
   EXPECT_EQ(a.close_code(), std::optional<uint16_t>(1000));
+  WebChat v;
+  WsClient refused(v.web);
+  ASSERT_TRUE(refused.ok()) << refused.answer();
+  refused.send_text("no join");
+  EXPECT_EQ(refused.recv_text(), "error: join first: send [ID]");
+  EXPECT_EQ(refused.recv_text(), std::nullopt);
+  EXPECT_EQ(refused.close_code(), std::optional<uint16_t>(4000));
 }
 
 // A message split over several frames (a continuation) and frames split over TCP segments reach
