@@ -7,7 +7,11 @@
 // Bounded in memory however many addresses come: addresses are counted in a fixed table of
 // kBuckets buckets under a keyed hash (a random key per process, so nobody can aim two addresses
 // at one bucket); two addresses that happen to share a bucket share its limits — a stricter
-// limit for both, never a looser one.
+// limit for both, never a looser one. The table (16,384 buckets, 192 KiB) is made on the first
+// limited client.
+//
+// A prefork child has a gate of its own and serves one client at a time, so under prefork (and
+// pool) the per-address count does not span the workers; the kernel's backlog holds the rest.
 //
 // Thread contract: every method is safe from any thread (one lock; admission is not a hot path).
 #include <chrono>
