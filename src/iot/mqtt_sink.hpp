@@ -11,8 +11,9 @@
 // runs an EventLoop (src/loop, poll backend: the broker's socket number changes on every
 // reconnect, which poll() tracks for free) and drives libmosquitto from it —
 // mosquitto_loop_read/write on readiness, mosquitto_loop_misc on a 1 s timer — rather than
-// mosquitto_loop_start(), so that reconnects use the collector's backoff (0.5 s doubling to 5 s,
-// jitter) as loop timers instead of libmosquitto's whole seconds, and so that the collector wakes
+// mosquitto_loop_start(), so that reconnects follow the broker link (link/broker_link.hpp, shared
+// with the Redis bridge: back-off 0.5 s doubling to 5 s with jitter, the connect timeout, /readyz)
+// on loop timers instead of libmosquitto's whole seconds, and so that the collector wakes
 // it through the loop's mailbox the moment a batch is queued. Every libmosquitto call happens on
 // that thread; the collector thread only touches the queue, under a mutex.
 //
@@ -26,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,7 +35,6 @@
 #include "core/duration.hpp"
 #include "iot/reading_sink.hpp"
 #include "loop/event_loop.hpp"
-#include "metrics/readiness.hpp"
 #include "metrics/registry.hpp"
 
 namespace concur::iot {
@@ -103,8 +104,9 @@ class MqttSink final : public ReadingSink {
   std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
   bool drop_logged_ = false;  // guarded by mu_: "queue full" said once per outage
   std::atomic<bool> wake_pending_{false};  // one posted wake-up at a time
-  // /readyz: connected to the broker (set by the thread). Probes read stats_ under mu_.
-  metrics::ReadyFlag ready_{"mqtt " + name_, "not connected to the broker yet"};
+  // Made here, used by the thread only (client_ while it runs). Its link holds the /readyz check
+  // "mqtt <name>", registered from construction. Probes read stats_ under mu_.
+  std::unique_ptr<Client> own_client_;
   std::vector<metrics::Probe> probes_;
   std::thread thread_;
 };
