@@ -300,7 +300,7 @@ struct Collector::Impl {
     t.last_reading = now;
     t.backoff.reset();
     if (opts.count && accepted >= opts.count) return;
-    batch.add(stamp, line, unix_now);
+    batch.add(stamp, line, unix_now, *reading);  // the parse goes with it: no sink parses again
     ++accepted;
     collector_series().readings.add();
     ++t.stored;

@@ -80,7 +80,8 @@ struct MqttSink::Client final : link::LinkProtocol {
   bool watched_out = false;
   unsigned inflight = 0;  // published, PUBACK not yet received
   Batch current;          // the batch being published, taken whole from the queue
-  size_t line = 0, offset = 0;
+  Batch::Cursor at;       // the next reading of `current` to publish
+  ParsedReading reading;  // the one at `at` (its fields' storage reused)
   uint64_t dropped_at_outage = 0;
   bool closing = false;  // our own DISCONNECT: not an outage
   LogLimiter bad_publish{3, std::chrono::seconds(10)};
@@ -215,43 +216,31 @@ struct MqttSink::Client final : link::LinkProtocol {
   // Hands queued readings to libmosquitto while fewer than `window` await their PUBACK.
   void pump() {
     while (link.can_send() && inflight < sink.opts_.window) {
-      if (line >= current.lines()) {
+      double time = 0;
+      if (!current.next(at, reading, time)) {  // parsed by the collector, skipped if not valid
         std::lock_guard lock(sink.mu_);
         if (sink.queue_.empty()) return;
         current = std::move(sink.queue_.front());
         sink.queue_.pop_front();
         sink.queued_lines_ -= current.lines();
-        line = offset = 0;
-      }
-      size_t nl = current.text.find('\n', offset);
-      std::string_view text(current.text.data() + offset, nl - offset);
-      std::string_view reading = text.substr(text.find(": ") + 2);  // after the asctime stamp
-      auto parsed = parse_reading(reading);  // the collector passed only valid readings
-      if (!parsed) {
-        offset = nl + 1;
-        ++line;
+        at = {};
         continue;
       }
-      std::string payload = mqtt_payload(*parsed, current.times[line]);
-      std::string topic = mqtt_topic(sink.opts_.topic_prefix, parsed->name);
+      std::string payload = mqtt_payload(reading, time);
+      std::string topic = mqtt_topic(sink.opts_.topic_prefix, reading.name);
       int rc = mosquitto_publish(mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
       if (!refused_before_queueing(rc)) {
         // A QoS 1 message is in libmosquitto's queue from here on, even when its first send failed
         // (EPIPE: the broker just went away): it is sent again after the reconnect and acknowledged
         // then, so it counts as in flight.
         ++inflight;
-        offset = nl + 1;
-        ++line;
         if (rc != MOSQ_ERR_SUCCESS) return;  // the connection is broken: the loop notices and reconnects
         continue;
-      } else {
-        std::lock_guard lock(sink.mu_);
-        ++sink.stats_.dropped;
-        if (bad_publish.admit(SteadyClock::now()).log)
-          errf("concur: {}: cannot publish to {}: {}; reading dropped", label(), topic, describe(rc));
       }
-      offset = nl + 1;
-      ++line;
+      std::lock_guard lock(sink.mu_);
+      ++sink.stats_.dropped;
+      if (bad_publish.admit(SteadyClock::now()).log)
+        errf("concur: {}: cannot publish to {}: {}; reading dropped", label(), topic, describe(rc));
     }
   }
 
@@ -270,7 +259,7 @@ struct MqttSink::Client final : link::LinkProtocol {
     }
   }
 
-  size_t unpublished_in_current() const { return current.lines() - line; }
+  size_t unpublished_in_current() const { return current.lines() - at.line; }
 };
 
 MqttSink::MqttSink(MqttOptions opts)
