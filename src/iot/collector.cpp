@@ -78,6 +78,7 @@ struct Collector::Impl {
     stats.sinks.resize(s.size());
     for (size_t k = 0; k < s.size(); ++k) {
       stats.sinks[k].sink = s[k];
+      stats.sinks[k].name = s[k]->name();
       slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr});
       slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
     }

@@ -67,7 +67,7 @@ link::LinkSettings mqtt_link_settings(const MqttOptions& o, const std::string& n
 // once) and used on the sink's thread only. The link's life is a link::BrokerLink; this is its
 // LinkProtocol.
 struct MqttSink::Client final : link::LinkProtocol {
-  explicit Client(MqttSink& s) : sink(s), loop(s.loop_), link(mqtt_link_settings(s.opts_, s.name_), *this) {}
+  explicit Client(MqttSink& s) : sink(s), loop(s.loop_), link(mqtt_link_settings(s.opts_, s.name()), *this) {}
 
   MqttSink& sink;
   EventLoop& loop;
@@ -86,7 +86,7 @@ struct MqttSink::Client final : link::LinkProtocol {
   bool closing = false;  // our own DISCONNECT: not an outage
   LogLimiter bad_publish{3, std::chrono::seconds(10)};
 
-  const std::string& label() const { return sink.name_; }
+  const std::string& label() const { return sink.name(); }
 
   // ---- LinkProtocol ----
   void open() override {
@@ -98,17 +98,12 @@ struct MqttSink::Client final : link::LinkProtocol {
     if (!d.first_of_outage) return;
     errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
          label(), d.why, thousands(sink.opts_.max_queue), seconds_of(d.retry_in), seconds_of(sink.opts_.backoff_cap));
-    std::lock_guard lock(sink.mu_);
-    dropped_at_outage = sink.stats_.dropped;
+    dropped_at_outage = sink.dropped();
   }
 
   void on_up(const link::LinkUp& u) override {
-    uint64_t dropped;
-    {
-      std::lock_guard lock(sink.mu_);
-      dropped = sink.stats_.dropped - dropped_at_outage;
-      sink.drop_logged_ = false;
-    }
+    uint64_t dropped = sink.dropped() - dropped_at_outage;
+    sink.overflow_said_again();
     if (u.first) errf("concur: {}: connected; publishing with QoS 1", label());
     else if (u.ended_outage)
       errf("concur: {}: connected again; publishing resumes{}", label(),
@@ -141,20 +136,12 @@ struct MqttSink::Client final : link::LinkProtocol {
   // when closing and done, publish what is queued, and watch the broker socket as it is now
   // (libmosquitto opens a new one on every reconnect; poll() needs no more than its number).
   void after_event() {
-    bool closing;
-    SteadyClock::time_point drain_until;
-    size_t waiting;
-    {
-      std::lock_guard lock(sink.mu_);
-      closing = sink.closing_;
-      drain_until = sink.drain_until_;
-      waiting = sink.queued_lines_;
-    }
-    if (closing) {
+    OffThreadSink::Closing closing = sink.closing();
+    if (closing.asked) {
       link.stop();  // connected: draining, until all is sent or drain_until; else no more attempts
-      bool all_sent = waiting == 0 && unpublished_in_current() == 0 && inflight == 0;
-      if (all_sent || !link.can_send() || SteadyClock::now() >= drain_until) return loop.quit();
-      if (drain_timer == TimerQueue::kNoTimer) drain_timer = loop.run_at(drain_until, [this] { after_event(); });
+      bool all_sent = closing.waiting == 0 && unpublished_in_current() == 0 && inflight == 0;
+      if (all_sent || !link.can_send() || SteadyClock::now() >= closing.drain_until) return loop.quit();
+      if (drain_timer == TimerQueue::kNoTimer) drain_timer = loop.run_at(closing.drain_until, [this] { after_event(); });
     }
     pump();
     arm_link_timer();
@@ -209,8 +196,7 @@ struct MqttSink::Client final : link::LinkProtocol {
 
   void on_publish() {
     if (inflight) --inflight;
-    std::lock_guard lock(sink.mu_);
-    ++sink.stats_.published;
+    sink.count_delivered();
   }
 
   // Hands queued readings to libmosquitto while fewer than `window` await their PUBACK.
@@ -218,11 +204,7 @@ struct MqttSink::Client final : link::LinkProtocol {
     while (link.can_send() && inflight < sink.opts_.window) {
       double time = 0;
       if (!current.next(at, reading, time)) {  // parsed by the collector, skipped if not valid
-        std::lock_guard lock(sink.mu_);
-        if (sink.queue_.empty()) return;
-        current = std::move(sink.queue_.front());
-        sink.queue_.pop_front();
-        sink.queued_lines_ -= current.lines();
+        if (!sink.take(current)) return;
         at = {};
         continue;
       }
@@ -237,8 +219,7 @@ struct MqttSink::Client final : link::LinkProtocol {
         if (rc != MOSQ_ERR_SUCCESS) return;  // the connection is broken: the loop notices and reconnects
         continue;
       }
-      std::lock_guard lock(sink.mu_);
-      ++sink.stats_.dropped;
+      sink.count_dropped();
       if (bad_publish.admit(SteadyClock::now()).log)
         errf("concur: {}: cannot publish to {}: {}; reading dropped", label(), topic, describe(rc));
     }
@@ -263,7 +244,9 @@ struct MqttSink::Client final : link::LinkProtocol {
 };
 
 MqttSink::MqttSink(MqttOptions opts)
-    : opts_(std::move(opts)), name_(fmt::format("mqtt://{}:{}", opts_.host, opts_.port)), own_client_(std::make_unique<Client>(*this)) {
+    : OffThreadSink(fmt::format("mqtt://{}:{}", opts.host, opts.port), opts.max_queue, "the broker"),
+      opts_(std::move(opts)),
+      own_client_(std::make_unique<Client>(*this)) {
   static const int init = mosquitto_lib_init();  // once per process; thread-safe static
   if (init != MOSQ_ERR_SUCCESS) throw std::runtime_error("cannot initialise libmosquitto: " + std::string(mosquitto_strerror(init)));
   auto& reg = metrics::registry();
@@ -275,11 +258,11 @@ MqttSink::MqttSink(MqttOptions opts)
   probes_.push_back(reg.probe(metrics::Type::counter, "concur_mqtt_dropped_total",
                               "Readings dropped, oldest first, from the queue while the broker was unreachable.", {},
                               stat(&Stats::dropped)));
-  thread_ = std::thread([this] { run(); });
+  start();
 }
 
 MqttSink::~MqttSink() {
-  if (thread_.joinable()) close(Millis(0));
+  if (running()) close(Millis(0));
 }
 
 void MqttSink::wake() {
@@ -290,68 +273,21 @@ void MqttSink::wake() {
   });
 }
 
-int MqttSink::write_batch(const Batch& batch) {
-  if (batch.empty()) return 0;
-  size_t dropped = 0;
-  bool say = false;
-  {
-    std::lock_guard lock(mu_);
-    stats_.queued += batch.lines();
-    queue_.push_back(batch);
-    queued_lines_ += batch.lines();
-    while (queued_lines_ > opts_.max_queue && !queue_.empty()) {
-      Batch& oldest = queue_.front();
-      size_t excess = queued_lines_ - opts_.max_queue;
-      if (excess >= oldest.lines()) {
-        dropped += oldest.lines();
-        queued_lines_ -= oldest.lines();
-        queue_.pop_front();
-      } else {  // drop part of the oldest batch: its first `excess` lines
-        size_t before = oldest.lines();
-        size_t cut = 0;
-        for (size_t k = 0; k < excess; ++k) cut = oldest.text.find('\n', cut) + 1;
-        oldest.drop_oldest(oldest.text.size() - cut);
-        dropped += before - oldest.lines();
-        queued_lines_ -= before - oldest.lines();
-      }
-    }
-    stats_.dropped += dropped;
-    if (dropped && !drop_logged_) say = drop_logged_ = true;
-  }
-  if (say)
-    errf("concur: {}: {} readings wait for the broker: dropping the oldest from now on", name_, thousands(opts_.max_queue));
-  wake();
-  return 0;
-}
-
-int MqttSink::write_lines(std::string_view whole_lines) {
-  return write_batch(Batch::stamped_now(whole_lines));
-}
-
-void MqttSink::close(Millis drain) {
-  {
-    std::lock_guard lock(mu_);
-    closing_ = true;
-    drain_until_ = SteadyClock::now() + drain;
-  }
-  loop_.queue_in_loop([this] {  // not coalesced with a pending wake(): this one must run
-    if (client_) client_->after_event();
-  });
-  if (thread_.joinable()) thread_.join();
+void MqttSink::on_wake() {
+  if (client_) client_->after_event();
 }
 
 MqttSink::Stats MqttSink::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  OffThreadSink::Stats st = OffThreadSink::stats();
+  return Stats{st.queued, st.delivered, st.dropped, st.unsent};
 }
 
-void MqttSink::run() {
+void MqttSink::run_thread() {
   Client& c = *own_client_;
   c.mosq = mosquitto_new(nullptr, true, &c);  // clean session, random client id
   if (!c.mosq) {
-    errf("concur: {}: cannot create an MQTT client: {}", name_, std::strerror(errno));
-    std::lock_guard lock(mu_);
-    stats_.unsent = queued_lines_;
+    errf("concur: {}: cannot create an MQTT client: {}", name(), std::strerror(errno));
+    finish(0);
     return;
   }
   if (!opts_.username.empty())
@@ -372,10 +308,7 @@ void MqttSink::run() {
     mosquitto_disconnect(c.mosq);
     mosquitto_loop_write(c.mosq, 1);
   }
-  {
-    std::lock_guard lock(mu_);
-    stats_.unsent = queued_lines_ + c.unpublished_in_current() + c.inflight;
-  }
+  finish(c.unpublished_in_current() + c.inflight);
   mosquitto_destroy(c.mosq);
   c.mosq = nullptr;
 }

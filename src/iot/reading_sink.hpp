@@ -1,9 +1,11 @@
 #pragma once
 // Where the collector stores its lines. The collector hands over whole lines only (each ends in
-// "\n"), a batch per event-loop pass; a sink must store a batch whole or not at all, so that the
-// store never holds a torn or interleaved line. Other backends (SQLite: db_sink.hpp, MQTT:
-// mqtt_sink.hpp) implement the same interface; the collector feeds every configured sink the same
-// batches and keeps a separate backlog per sink, so a failing sink never stops the others.
+// "\n"), a batch per event-loop pass, each reading already parsed (Batch::for_each_reading); a
+// sink must store a batch whole or not at all, so that the store never holds a torn or
+// interleaved line. Other backends (SQLite: db_sink.hpp, MQTT: mqtt_sink.hpp) implement the same
+// interface — one that must not block derives OffThreadSink (offthread_sink.hpp); the collector
+// feeds every configured sink the same batches and keeps a separate backlog per sink, so a
+// failing sink never stops the others. docs/design.md "How to add a sink" is the checklist.
 //
 // Thread contract: a sink is used by one thread (the collector's loop).
 #include <sys/types.h>
