@@ -188,7 +188,7 @@ int run_collect(const CollectArgs& a) {
   metrics.stopping();
   signals.reset();  // a ^C during the final flush below ends the process as usual
   const auto& st = collector.stats();
-  errf("concur: {} readings stored in {}, {} malformed not stored{}", st.stored, a.out, st.malformed,
+  errf("concur: {} readings stored in {}, {} malformed not stored{}", st.of(&sink).stored, a.out, st.malformed,
        st.misnamed ? fmt::format(", {} under another device's name not stored", st.misnamed) : "");
   if (db) errf("concur: {} readings stored in {} ({} rows)", st.of(db.get()).stored, a.db, db->rows());
   if (mqtt) {

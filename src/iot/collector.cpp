@@ -78,6 +78,7 @@ struct Collector::Impl {
     stats.sinks.resize(s.size());
     for (size_t k = 0; k < s.size(); ++k) {
       stats.sinks[k].sink = s[k];
+      stats.sinks[k].name = s[k]->name();
       slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr});
       slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
     }
@@ -300,7 +301,7 @@ struct Collector::Impl {
     t.last_reading = now;
     t.backoff.reset();
     if (opts.count && accepted >= opts.count) return;
-    batch.add(stamp, line, unix_now);
+    batch.add(stamp, line, unix_now, *reading);  // the parse goes with it: no sink parses again
     ++accepted;
     collector_series().readings.add();
     ++t.stored;

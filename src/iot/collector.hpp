@@ -47,6 +47,7 @@ struct CollectOptions {
 
 struct SinkStats {
   const ReadingSink* sink = nullptr;  // whose stats these are
+  std::string name;                   // its name() ("data.txt", "mqtt://host:port")
   uint64_t stored = 0;  // lines this sink took
   uint64_t lost = 0;    // lines dropped from its full backlog, or unwritten at exit
 };
@@ -59,12 +60,17 @@ struct CollectStats {
   uint64_t reconnects = 0;
   std::vector<SinkStats> sinks;  // in the order the sinks were given
 
-  // The stats of `sink`, asked by the sink itself (not by its place among the sinks). Throws
-  // std::out_of_range for a sink the collector was not given.
+  // The stats of `sink`, asked by the sink itself or its name (not by its place among the
+  // sinks). Throws std::out_of_range for a sink the collector was not given.
   const SinkStats& of(const ReadingSink* sink) const {
     for (const SinkStats& s : sinks)
       if (s.sink == sink) return s;
     throw std::out_of_range("CollectStats::of: not one of the collector's sinks");
+  }
+  const SinkStats& of(std::string_view name) const {
+    for (const SinkStats& s : sinks)
+      if (s.name == name) return s;
+    throw std::out_of_range("CollectStats::of: no sink named " + std::string(name));
   }
 };
 

@@ -73,13 +73,11 @@ int DbSink::write_batch(const Batch& batch) {
   if (rc != SQLITE_OK) return fail(rc);
   uint64_t added = 0;
   int err = 0;
-  batch.for_each([&](std::string_view line, double time) {
+  batch.for_each_reading([&](const ParsedReading& reading, double time) {  // parsed by the collector
     if (err) return;
-    auto reading = parse_reading(line);  // the collector stored only valid readings
-    if (!reading) return;
-    for (const Field& f : reading->fields) {
+    for (const Field& f : reading.fields) {
       sqlite3_bind_double(insert_, 1, time);
-      sqlite3_bind_text(insert_, 2, reading->name.data(), static_cast<int>(reading->name.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 2, reading.name.data(), static_cast<int>(reading.name.size()), SQLITE_STATIC);
       sqlite3_bind_text(insert_, 3, f.key.data(), static_cast<int>(f.key.size()), SQLITE_STATIC);
       sqlite3_bind_double(insert_, 4, static_cast<double>(f.value));
       int step = sqlite3_step(insert_);

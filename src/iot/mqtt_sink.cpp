@@ -9,8 +9,8 @@
 
 #include "core/log.hpp"
 #include "core/log_limiter.hpp"
-#include "iot/backoff.hpp"
 #include "iot/reading.hpp"
+#include "link/broker_link.hpp"
 
 namespace concur::iot {
 
@@ -47,63 +47,82 @@ std::string mqtt_payload(const ParsedReading& reading, double unix_time) {
   return p;
 }
 
-// Everything that touches libmosquitto; lives on the sink's thread only.
-struct MqttSink::Client {
-  enum class State { idle, connecting, connected };
+namespace {
 
-  explicit Client(MqttSink& s)
-      : sink(s),
-        loop(s.loop_),
-        backoff(s.opts_.backoff_initial, s.opts_.backoff_cap, 0.2, Backoff::seeded_uniform01()) {}
+link::LinkSettings mqtt_link_settings(const MqttOptions& o, const std::string& name) {
+  link::LinkSettings l;
+  l.ready_name = "mqtt " + name;
+  l.ready_initially = "not connected to the broker yet";
+  l.backoff_initial = o.backoff_initial;
+  l.backoff_cap = o.backoff_cap;
+  l.jitter = 0.2;
+  l.connect_timeout = o.connect_timeout;
+  l.reply_timeout = Millis(0);  // libmosquitto's keepalive (mosquitto_loop_misc) watches the broker
+  return l;
+}
+
+}  // namespace
+
+// Everything that touches libmosquitto; made with the sink (its link's /readyz check registers at
+// once) and used on the sink's thread only. The link's life is a link::BrokerLink; this is its
+// LinkProtocol.
+struct MqttSink::Client final : link::LinkProtocol {
+  explicit Client(MqttSink& s) : sink(s), loop(s.loop_), link(mqtt_link_settings(s.opts_, s.name()), *this) {}
 
   MqttSink& sink;
   EventLoop& loop;
   mosquitto* mosq = nullptr;
-  State state = State::idle;
-  EventLoop::TimerId retry_timer = TimerQueue::kNoTimer, deadline_timer = TimerQueue::kNoTimer;
+  link::BrokerLink link;  // down → connecting → up → draining; back-off, connect timeout, /readyz
+  EventLoop::TimerId link_timer = TimerQueue::kNoTimer;  // at link.next_due()
+  SteadyClock::time_point link_timer_due{};
   EventLoop::TimerId drain_timer = TimerQueue::kNoTimer;
   int watched = -1;  // the broker socket the loop watches, and with which interest
   bool watched_out = false;
-  Backoff backoff;
-  bool ever_connected = false;
-  bool down = false;     // an outage was logged; "connected again" ends it
   unsigned inflight = 0;  // published, PUBACK not yet received
   Batch current;          // the batch being published, taken whole from the queue
-  size_t line = 0, offset = 0;
+  Batch::Cursor at;       // the next reading of `current` to publish
+  ParsedReading reading;  // the one at `at` (its fields' storage reused)
   uint64_t dropped_at_outage = 0;
   bool closing = false;  // our own DISCONNECT: not an outage
   LogLimiter bad_publish{3, std::chrono::seconds(10)};
 
-  const std::string& label() const { return sink.name_; }
+  const std::string& label() const { return sink.name(); }
 
-  void failed(const std::string& reason) {
-    state = State::idle;
-    cancel(deadline_timer);
-    Millis delay = backoff.next();
-    cancel(retry_timer);
-    retry_timer = loop.run_after(delay, [this] {
-      retry_timer = TimerQueue::kNoTimer;
-      if (state == State::idle) start_connect();
-      after_event();
-    });
-    sink.ready_.not_ready(reason);
-    if (!down) {
-      errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
-           label(), reason, thousands(sink.opts_.max_queue), seconds_of(delay), seconds_of(sink.opts_.backoff_cap));
-      std::lock_guard lock(sink.mu_);
-      dropped_at_outage = sink.stats_.dropped;
-    }
-    down = true;
+  // ---- LinkProtocol ----
+  void open() override {
+    int rc = mosquitto_connect_async(mosq, sink.opts_.host.c_str(), sink.opts_.port, sink.opts_.keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) link.lost(SteadyClock::now(), "cannot connect (" + describe(rc) + ")");
   }
 
-  void start_connect() {
-    int rc = mosquitto_connect_async(mosq, sink.opts_.host.c_str(), sink.opts_.port, sink.opts_.keepalive_s);
-    if (rc != MOSQ_ERR_SUCCESS) return failed("cannot connect (" + describe(rc) + ")");
-    state = State::connecting;
-    cancel(deadline_timer);
-    deadline_timer = loop.run_after(sink.opts_.connect_timeout, [this] {
-      deadline_timer = TimerQueue::kNoTimer;
-      if (state == State::connecting) failed("connect timed out");
+  void on_down(const link::LinkDown& d) override {
+    if (!d.first_of_outage) return;
+    errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
+         label(), d.why, thousands(sink.opts_.max_queue), seconds_of(d.retry_in), seconds_of(sink.opts_.backoff_cap));
+    dropped_at_outage = sink.dropped();
+  }
+
+  void on_up(const link::LinkUp& u) override {
+    uint64_t dropped = sink.dropped() - dropped_at_outage;
+    sink.overflow_said_again();
+    if (u.first) errf("concur: {}: connected; publishing with QoS 1", label());
+    else if (u.ended_outage)
+      errf("concur: {}: connected again; publishing resumes{}", label(),
+           dropped ? fmt::format(" ({} oldest readings were dropped while the broker was unreachable)", thousands(dropped))
+                   : std::string());
+  }
+
+  std::string timeout_reason(Millis) const override { return "connect timed out"; }
+
+  // One timer for the link: the next attempt, or the connect deadline.
+  void arm_link_timer() {
+    SteadyClock::time_point due = link.next_due();
+    if (link_timer != TimerQueue::kNoTimer && due == link_timer_due) return;
+    cancel(link_timer);
+    if (due == SteadyClock::time_point::max()) return;
+    link_timer_due = due;
+    link_timer = loop.run_at(due, [this] {
+      link_timer = TimerQueue::kNoTimer;
+      link.poll(SteadyClock::now());
       after_event();
     });
   }
@@ -117,21 +136,15 @@ struct MqttSink::Client {
   // when closing and done, publish what is queued, and watch the broker socket as it is now
   // (libmosquitto opens a new one on every reconnect; poll() needs no more than its number).
   void after_event() {
-    bool closing;
-    SteadyClock::time_point drain_until;
-    size_t waiting;
-    {
-      std::lock_guard lock(sink.mu_);
-      closing = sink.closing_;
-      drain_until = sink.drain_until_;
-      waiting = sink.queued_lines_;
-    }
-    if (closing) {
-      bool all_sent = waiting == 0 && unpublished_in_current() == 0 && inflight == 0;
-      if (all_sent || state != State::connected || SteadyClock::now() >= drain_until) return loop.quit();
-      if (drain_timer == TimerQueue::kNoTimer) drain_timer = loop.run_at(drain_until, [this] { after_event(); });
+    OffThreadSink::Closing closing = sink.closing();
+    if (closing.asked) {
+      link.stop();  // connected: draining, until all is sent or drain_until; else no more attempts
+      bool all_sent = closing.waiting == 0 && unpublished_in_current() == 0 && inflight == 0;
+      if (all_sent || !link.can_send() || SteadyClock::now() >= closing.drain_until) return loop.quit();
+      if (drain_timer == TimerQueue::kNoTimer) drain_timer = loop.run_at(closing.drain_until, [this] { after_event(); });
     }
     pump();
+    arm_link_timer();
     int sock = mosquitto_socket(mosq);
     bool out = sock >= 0 && mosquitto_want_write(mosq);
     if (sock != watched) {
@@ -168,82 +181,47 @@ struct MqttSink::Client {
   void on_connect(int rc) {
     if (rc != 0) {  // the broker answered but refused (bad credentials, ...); the socket closes next
       errf("concur: {}: the broker refused the connection: {}", label(), mosquitto_connack_string(rc));
-      down = false;  // let failed() log the retry once more
+      link.report_next_loss();  // say the retry once more
       return;
     }
-    state = State::connected;
-    sink.ready_.ready();
-    cancel(deadline_timer);
-    backoff.reset();
-    uint64_t dropped;
-    {
-      std::lock_guard lock(sink.mu_);
-      dropped = sink.stats_.dropped - dropped_at_outage;
-      sink.drop_logged_ = false;
-    }
-    if (!ever_connected) errf("concur: {}: connected; publishing with QoS 1", label());
-    else if (down)
-      errf("concur: {}: connected again; publishing resumes{}", label(),
-           dropped ? fmt::format(" ({} oldest readings were dropped while the broker was unreachable)", thousands(dropped))
-                   : std::string());
-    ever_connected = true;
-    down = false;
+    link.connected(SteadyClock::now());  // on_up
   }
 
   void on_disconnect(int rc) {
     if (closing) return;
-    bool was = state == State::connected;
-    state = State::idle;
+    bool was = link.can_send();
     std::string why = describe(rc);
-    failed(was ? "connection to the broker lost (" + why + ")" : "cannot connect (" + why + ")");
+    link.lost(SteadyClock::now(), was ? "connection to the broker lost (" + why + ")" : "cannot connect (" + why + ")");
   }
 
   void on_publish() {
     if (inflight) --inflight;
-    std::lock_guard lock(sink.mu_);
-    ++sink.stats_.published;
+    sink.count_delivered();
   }
 
   // Hands queued readings to libmosquitto while fewer than `window` await their PUBACK.
   void pump() {
-    while (state == State::connected && inflight < sink.opts_.window) {
-      if (line >= current.lines()) {
-        std::lock_guard lock(sink.mu_);
-        if (sink.queue_.empty()) return;
-        current = std::move(sink.queue_.front());
-        sink.queue_.pop_front();
-        sink.queued_lines_ -= current.lines();
-        line = offset = 0;
-      }
-      size_t nl = current.text.find('\n', offset);
-      std::string_view text(current.text.data() + offset, nl - offset);
-      std::string_view reading = text.substr(text.find(": ") + 2);  // after the asctime stamp
-      auto parsed = parse_reading(reading);  // the collector passed only valid readings
-      if (!parsed) {
-        offset = nl + 1;
-        ++line;
+    while (link.can_send() && inflight < sink.opts_.window) {
+      double time = 0;
+      if (!current.next(at, reading, time)) {  // parsed by the collector, skipped if not valid
+        if (!sink.take(current)) return;
+        at = {};
         continue;
       }
-      std::string payload = mqtt_payload(*parsed, current.times[line]);
-      std::string topic = mqtt_topic(sink.opts_.topic_prefix, parsed->name);
+      std::string payload = mqtt_payload(reading, time);
+      std::string topic = mqtt_topic(sink.opts_.topic_prefix, reading.name);
       int rc = mosquitto_publish(mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
       if (!refused_before_queueing(rc)) {
         // A QoS 1 message is in libmosquitto's queue from here on, even when its first send failed
         // (EPIPE: the broker just went away): it is sent again after the reconnect and acknowledged
         // then, so it counts as in flight.
         ++inflight;
-        offset = nl + 1;
-        ++line;
         if (rc != MOSQ_ERR_SUCCESS) return;  // the connection is broken: the loop notices and reconnects
         continue;
-      } else {
-        std::lock_guard lock(sink.mu_);
-        ++sink.stats_.dropped;
-        if (bad_publish.admit(SteadyClock::now()).log)
-          errf("concur: {}: cannot publish to {}: {}; reading dropped", label(), topic, describe(rc));
       }
-      offset = nl + 1;
-      ++line;
+      sink.count_dropped();
+      if (bad_publish.admit(SteadyClock::now()).log)
+        errf("concur: {}: cannot publish to {}: {}; reading dropped", label(), topic, describe(rc));
     }
   }
 
@@ -262,11 +240,13 @@ struct MqttSink::Client {
     }
   }
 
-  size_t unpublished_in_current() const { return current.lines() - line; }
+  size_t unpublished_in_current() const { return current.lines() - at.line; }
 };
 
 MqttSink::MqttSink(MqttOptions opts)
-    : opts_(std::move(opts)), name_(fmt::format("mqtt://{}:{}", opts_.host, opts_.port)) {
+    : OffThreadSink(fmt::format("mqtt://{}:{}", opts.host, opts.port), opts.max_queue, "the broker"),
+      opts_(std::move(opts)),
+      own_client_(std::make_unique<Client>(*this)) {
   static const int init = mosquitto_lib_init();  // once per process; thread-safe static
   if (init != MOSQ_ERR_SUCCESS) throw std::runtime_error("cannot initialise libmosquitto: " + std::string(mosquitto_strerror(init)));
   auto& reg = metrics::registry();
@@ -278,11 +258,11 @@ MqttSink::MqttSink(MqttOptions opts)
   probes_.push_back(reg.probe(metrics::Type::counter, "concur_mqtt_dropped_total",
                               "Readings dropped, oldest first, from the queue while the broker was unreachable.", {},
                               stat(&Stats::dropped)));
-  thread_ = std::thread([this] { run(); });
+  start();
 }
 
 MqttSink::~MqttSink() {
-  if (thread_.joinable()) close(Millis(0));
+  if (running()) close(Millis(0));
 }
 
 void MqttSink::wake() {
@@ -293,68 +273,21 @@ void MqttSink::wake() {
   });
 }
 
-int MqttSink::write_batch(const Batch& batch) {
-  if (batch.empty()) return 0;
-  size_t dropped = 0;
-  bool say = false;
-  {
-    std::lock_guard lock(mu_);
-    stats_.queued += batch.lines();
-    queue_.push_back(batch);
-    queued_lines_ += batch.lines();
-    while (queued_lines_ > opts_.max_queue && !queue_.empty()) {
-      Batch& oldest = queue_.front();
-      size_t excess = queued_lines_ - opts_.max_queue;
-      if (excess >= oldest.lines()) {
-        dropped += oldest.lines();
-        queued_lines_ -= oldest.lines();
-        queue_.pop_front();
-      } else {  // drop part of the oldest batch: its first `excess` lines
-        size_t before = oldest.lines();
-        size_t cut = 0;
-        for (size_t k = 0; k < excess; ++k) cut = oldest.text.find('\n', cut) + 1;
-        oldest.drop_oldest(oldest.text.size() - cut);
-        dropped += before - oldest.lines();
-        queued_lines_ -= before - oldest.lines();
-      }
-    }
-    stats_.dropped += dropped;
-    if (dropped && !drop_logged_) say = drop_logged_ = true;
-  }
-  if (say)
-    errf("concur: {}: {} readings wait for the broker: dropping the oldest from now on", name_, thousands(opts_.max_queue));
-  wake();
-  return 0;
-}
-
-int MqttSink::write_lines(std::string_view whole_lines) {
-  return write_batch(Batch::stamped_now(whole_lines));
-}
-
-void MqttSink::close(Millis drain) {
-  {
-    std::lock_guard lock(mu_);
-    closing_ = true;
-    drain_until_ = SteadyClock::now() + drain;
-  }
-  loop_.queue_in_loop([this] {  // not coalesced with a pending wake(): this one must run
-    if (client_) client_->after_event();
-  });
-  if (thread_.joinable()) thread_.join();
+void MqttSink::on_wake() {
+  if (client_) client_->after_event();
 }
 
 MqttSink::Stats MqttSink::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  OffThreadSink::Stats st = OffThreadSink::stats();
+  return Stats{st.queued, st.delivered, st.dropped, st.unsent};
 }
 
-void MqttSink::run() {
-  Client c(*this);
+void MqttSink::run_thread() {
+  Client& c = *own_client_;
   c.mosq = mosquitto_new(nullptr, true, &c);  // clean session, random client id
   if (!c.mosq) {
-    errf("concur: {}: cannot create an MQTT client: {}", name_, std::strerror(errno));
-    std::lock_guard lock(mu_);
-    stats_.unsent = queued_lines_;
+    errf("concur: {}: cannot create an MQTT client: {}", name(), std::strerror(errno));
+    finish(0);
     return;
   }
   if (!opts_.username.empty())
@@ -365,7 +298,7 @@ void MqttSink::run() {
   mosquitto_publish_callback_set(c.mosq, [](mosquitto*, void* p, int) { static_cast<Client*>(p)->on_publish(); });
 
   client_ = &c;
-  c.start_connect();
+  c.link.poll(SteadyClock::now());  // the first attempt is due at once
   c.tick();  // also the first after_event(): watches the socket being connected
   loop_.run();  // until after_event() sees close() done (or its drain time over)
   client_ = nullptr;
@@ -375,11 +308,9 @@ void MqttSink::run() {
     mosquitto_disconnect(c.mosq);
     mosquitto_loop_write(c.mosq, 1);
   }
-  {
-    std::lock_guard lock(mu_);
-    stats_.unsent = queued_lines_ + c.unpublished_in_current() + c.inflight;
-  }
+  finish(c.unpublished_in_current() + c.inflight);
   mosquitto_destroy(c.mosq);
+  c.mosq = nullptr;
 }
 
 }  // namespace concur::iot

@@ -11,29 +11,27 @@
 // runs an EventLoop (src/loop, poll backend: the broker's socket number changes on every
 // reconnect, which poll() tracks for free) and drives libmosquitto from it —
 // mosquitto_loop_read/write on readiness, mosquitto_loop_misc on a 1 s timer — rather than
-// mosquitto_loop_start(), so that reconnects use the collector's backoff (0.5 s doubling to 5 s,
-// jitter) as loop timers instead of libmosquitto's whole seconds, and so that the collector wakes
+// mosquitto_loop_start(), so that reconnects follow the broker link (link/broker_link.hpp, shared
+// with the Redis bridge: back-off 0.5 s doubling to 5 s with jitter, the connect timeout, /readyz)
+// on loop timers instead of libmosquitto's whole seconds, and so that the collector wakes
 // it through the loop's mailbox the moment a batch is queued. Every libmosquitto call happens on
 // that thread; the collector thread only touches the queue, under a mutex.
 //
-// Memory stays bounded when the broker is down or slow: readings wait in a queue of at most
-// `max_queue` readings — past that the OLDEST are dropped (fresh readings are worth more to a
-// dashboard), counted and logged — and at most `window` published readings wait for their PUBACK
+// Memory stays bounded when the broker is down or slow: readings wait in the queue of the shared
+// off-thread machinery (offthread_sink.hpp) of at most `max_queue` readings — past that the OLDEST
+// are dropped (fresh readings are worth more to a dashboard), counted and logged — and at most `window` published readings wait for their PUBACK
 // inside libmosquitto. QoS 1 is at-least-once: a reading in flight when the connection breaks is
 // sent again after the reconnect, so a subscriber may see it twice then.
 //
-// Thread contract: write_batch/name/stats from the collector's thread; close() once, same thread.
+// Thread contract: as OffThreadSink — write_batch/name/stats/close from the collector's thread.
 #include <atomic>
 #include <cstdint>
-#include <deque>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "core/duration.hpp"
-#include "iot/reading_sink.hpp"
+#include "iot/offthread_sink.hpp"
 #include "loop/event_loop.hpp"
-#include "metrics/readiness.hpp"
 #include "metrics/registry.hpp"
 
 namespace concur::iot {
@@ -57,7 +55,7 @@ std::string mqtt_payload(std::string_view reading, double unix_time);
 struct ParsedReading;
 std::string mqtt_payload(const ParsedReading& reading, double unix_time);
 
-class MqttSink final : public ReadingSink {
+class MqttSink final : public OffThreadSink {
  public:
   struct Stats {
     uint64_t queued = 0;     // readings given to the sink
@@ -73,40 +71,30 @@ class MqttSink final : public ReadingSink {
   MqttSink(const MqttSink&) = delete;
   MqttSink& operator=(const MqttSink&) = delete;
 
-  // Queues the batch for publishing and returns 0: the broker's state never fails the collector.
-  int write_batch(const Batch& batch) override;
-  int write_lines(std::string_view whole_lines) override;
-  const std::string& name() const override { return name_; }
+  // write_batch / write_lines (OffThreadSink) queue the batch for publishing and return 0: the
+  // broker's state never fails the collector.
   const char* kind() const override { return "mqtt"; }
   // Hand batches over at most every 50 ms: one queue lock and one wake-up of the thread per
   // interval instead of per loop pass (readings come at 1 Hz; 50 ms is not noticed downstream).
   std::chrono::milliseconds write_interval() const override { return std::chrono::milliseconds(50); }
 
-  // Gives what is queued up to `drain` to be delivered, disconnects and joins the thread.
-  void close(Millis drain = Millis(2000));
+  // close(drain) (OffThreadSink): gives what is queued up to `drain` to be delivered, disconnects
+  // and joins the thread.
   Stats stats() const;
 
  private:
   struct Client;  // the libmosquitto side, owned by the thread
-  void run();
-  void wake();  // any thread: the loop publishes what was queued, or notices close()
+  void run_thread() override;
+  void on_wake() override;
+  void wake() override;  // any thread: the loop publishes what was queued, or notices close()
 
   MqttOptions opts_;
-  std::string name_;  // "mqtt://host:port"
-  EventLoop loop_{EventLoop::Backend::poll};  // runs on thread_; other threads only post to it
   Client* client_ = nullptr;                   // loop thread only: set while run() runs the loop
-  mutable std::mutex mu_;
-  std::deque<Batch> queue_;  // guarded by mu_
-  size_t queued_lines_ = 0;  // guarded by mu_
-  Stats stats_;              // guarded by mu_ (published/unsent: written by the thread under mu_)
-  bool closing_ = false;     // guarded by mu_
-  std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
-  bool drop_logged_ = false;  // guarded by mu_: "queue full" said once per outage
   std::atomic<bool> wake_pending_{false};  // one posted wake-up at a time
-  // /readyz: connected to the broker (set by the thread). Probes read stats_ under mu_.
-  metrics::ReadyFlag ready_{"mqtt " + name_, "not connected to the broker yet"};
+  // Made here, used by the thread only (client_ while it runs). Its link holds the /readyz check
+  // "mqtt <name>", registered from construction. Probes read stats().
+  std::unique_ptr<Client> own_client_;
   std::vector<metrics::Probe> probes_;
-  std::thread thread_;
 };
 
 }  // namespace concur::iot

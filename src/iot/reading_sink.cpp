@@ -42,26 +42,69 @@ off_t end_of_last_line(const std::string& path, off_t size) {
 
 Batch Batch::stamped_now(std::string_view whole_lines) {
   Batch b;
-  b.text.assign(whole_lines);
   double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  for (char c : whole_lines)
-    if (c == '\n') b.times.push_back(now);
+  size_t start = 0;
+  while (start < whole_lines.size()) {
+    size_t nl = whole_lines.find('\n', start);
+    if (nl == std::string_view::npos) break;  // whole lines only
+    std::string_view line = whole_lines.substr(start, nl - start);
+    size_t sep = line.find(": ");  // asctime has no ": "
+    if (sep == std::string_view::npos) {
+      b.text.append(line).push_back('\n');
+      b.times.push_back(now);
+      b.drop_index();
+    } else {
+      b.add(line.substr(0, sep), line.substr(sep + 2), now);
+    }
+    start = nl + 1;
+  }
   return b;
 }
 
-void Batch::add(std::string_view stamp, std::string_view reading, double unix_time) {
+void Batch::add(std::string_view stamp, std::string_view reading, double unix_time, const ParsedReading& p) {
   text.append(stamp).append(": ").append(reading).push_back('\n');
   times.push_back(unix_time);
+  if (!indexed_) return;
+  const char* base = reading.data();
+  auto inside = [&](std::string_view v) { return v.data() >= base && v.data() + v.size() <= base + reading.size(); };
+  if (reading.size() > kMaxReading || stamp.size() + 2 > UINT16_MAX || !inside(p.name) || p.fields.size() > UINT16_MAX)
+    return drop_index();  // not a parse of this reading: next() parses the text instead
+  parsed_.push_back({static_cast<uint16_t>(stamp.size() + 2), static_cast<uint16_t>(p.name.size()),
+                     static_cast<uint16_t>(p.fields.size())});
+  for (const Field& f : p.fields) {
+    if (!inside(f.key)) return drop_index();
+    fields_.push_back({static_cast<uint16_t>(f.key.data() - base), static_cast<uint16_t>(f.key.size()), f.value});
+  }
+}
+
+void Batch::add(std::string_view stamp, std::string_view reading, double unix_time) {
+  if (auto p = parse_reading(reading)) return add(stamp, reading, unix_time, *p);
+  text.append(stamp).append(": ").append(reading).push_back('\n');
+  times.push_back(unix_time);
+  drop_index();
+}
+
+void Batch::drop_index() {
+  indexed_ = false;
+  parsed_.clear();
+  fields_.clear();
 }
 
 void Batch::append(const Batch& more) {
   text += more.text;
   times.insert(times.end(), more.times.begin(), more.times.end());
+  if (!indexed_) return;
+  if (!more.indexed_) return drop_index();
+  parsed_.insert(parsed_.end(), more.parsed_.begin(), more.parsed_.end());
+  fields_.insert(fields_.end(), more.fields_.begin(), more.fields_.end());
 }
 
 void Batch::clear() {
   text.clear();
   times.clear();
+  parsed_.clear();
+  fields_.clear();
+  indexed_ = true;
 }
 
 size_t Batch::drop_oldest(size_t max_bytes) {
@@ -74,7 +117,42 @@ size_t Batch::drop_oldest(size_t max_bytes) {
   if (!dropped) return 0;
   text.erase(0, cut);
   times.erase(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(dropped));
+  if (indexed_) {
+    size_t nfields = 0;
+    for (size_t k = 0; k < dropped; ++k) nfields += parsed_[k].fields;
+    parsed_.erase(parsed_.begin(), parsed_.begin() + static_cast<std::ptrdiff_t>(dropped));
+    fields_.erase(fields_.begin(), fields_.begin() + static_cast<std::ptrdiff_t>(nfields));
+  }
   return dropped;
+}
+
+bool Batch::next(Cursor& at, ParsedReading& r, double& unix_time) const {
+  while (at.line < times.size()) {
+    size_t nl = text.find('\n', at.offset);
+    std::string_view line(text.data() + at.offset, nl - at.offset);
+    unix_time = times[at.line];
+    bool valid = true;
+    if (indexed_) {
+      const LineAt& la = parsed_[at.line];
+      std::string_view reading = line.substr(la.reading);
+      r.name = reading.substr(0, la.name_len);
+      r.fields.clear();
+      for (size_t k = 0; k < la.fields; ++k) {
+        const FieldAt& f = fields_[at.field + k];
+        r.fields.push_back({reading.substr(f.key, f.key_len), f.value});
+      }
+      at.field += la.fields;
+    } else {
+      size_t sep = line.find(": ");  // asctime has no ": "
+      auto p = sep == std::string_view::npos ? std::nullopt : parse_reading(line.substr(sep + 2));
+      if (p) r = std::move(*p);
+      valid = p.has_value();
+    }
+    at.offset = nl + 1;
+    ++at.line;
+    if (valid) return true;
+  }
+  return false;
 }
 
 std::string ReadingSink::describe(int err) const { return std::strerror(err); }

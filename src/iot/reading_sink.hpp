@@ -1,9 +1,11 @@
 #pragma once
 // Where the collector stores its lines. The collector hands over whole lines only (each ends in
-// "\n"), a batch per event-loop pass; a sink must store a batch whole or not at all, so that the
-// store never holds a torn or interleaved line. Other backends (SQLite: db_sink.hpp, MQTT:
-// mqtt_sink.hpp) implement the same interface; the collector feeds every configured sink the same
-// batches and keeps a separate backlog per sink, so a failing sink never stops the others.
+// "\n"), a batch per event-loop pass, each reading already parsed (Batch::for_each_reading); a
+// sink must store a batch whole or not at all, so that the store never holds a torn or
+// interleaved line. Other backends (SQLite: db_sink.hpp, MQTT: mqtt_sink.hpp) implement the same
+// interface — one that must not block derives OffThreadSink (offthread_sink.hpp); the collector
+// feeds every configured sink the same batches and keeps a separate backlog per sink, so a
+// failing sink never stops the others. docs/design.md "How to add a sink" is the checklist.
 //
 // Thread contract: a sink is used by one thread (the collector's loop).
 #include <sys/types.h>
@@ -16,11 +18,16 @@
 #include <vector>
 
 #include "core/fd.hpp"
+#include "iot/reading.hpp"
 
 namespace concur::iot {
 
-// One write pass: whole lines `<asctime>: <reading>\n` and, per line, the Unix time of receipt
-// (the same instant as the line's asctime, with sub-second precision).
+// One write pass: whole lines `<asctime>: <reading>\n`, per line the Unix time of receipt (the
+// same instant as the line's asctime, with sub-second precision), and per line the reading as the
+// collector parsed it — once, for every sink: a sink that needs the device and the fields (a
+// database, a broker) reads them with for_each_reading() or next() instead of parsing again.
+// The parse is kept as offsets into `text` (not views), so a Batch copies, appends and drops its
+// oldest lines as plain data.
 struct Batch {
   std::string text;
   std::vector<double> times;  // one per line
@@ -30,6 +37,9 @@ struct Batch {
 
   size_t lines() const { return times.size(); }
   bool empty() const { return times.empty(); }
+  // A line of `reading` and its parse (whose views point into `reading`, as parse_reading's do).
+  void add(std::string_view stamp, std::string_view reading, double unix_time, const ParsedReading& parsed);
+  // A line whose reading is parsed here (tests; the collector has parsed it already).
   void add(std::string_view stamp, std::string_view reading, double unix_time);
   void append(const Batch& more);
   void clear();
@@ -47,6 +57,37 @@ struct Batch {
       start = nl + 1;
     }
   }
+
+  // Where next() is; a default Cursor is the first line.
+  struct Cursor {
+    size_t line = 0, offset = 0, field = 0;
+  };
+  // The reading at `at` and its time, then `at` moves past it; false at the end. `r`'s views point
+  // into text (valid while the batch is unchanged); reuse one `r` to keep its fields' storage.
+  // A line that is not a valid reading (only text lines can hold one) is skipped.
+  bool next(Cursor& at, ParsedReading& r, double& unix_time) const;
+  // Calls f(const ParsedReading&, unix_time) for every valid reading.
+  template <typename F>
+  void for_each_reading(F&& f) const {
+    Cursor at;
+    ParsedReading r;
+    double t = 0;
+    while (next(at, r, t)) f(static_cast<const ParsedReading&>(r), t);
+  }
+
+ private:
+  // Per line: where its reading starts in the line, its name's length, how many fields it has.
+  struct LineAt {
+    uint16_t reading, name_len, fields;  // readings are at most kMaxReading bytes
+  };
+  struct FieldAt {
+    uint16_t key, key_len;  // from the reading's start
+    int64_t value;
+  };
+  std::vector<LineAt> parsed_;   // one per line while indexed_
+  std::vector<FieldAt> fields_;  // every line's fields, in order
+  bool indexed_ = true;  // false: some line came without a parse; next() parses the text then
+  void drop_index();
 };
 
 class ReadingSink {

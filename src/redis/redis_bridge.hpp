@@ -6,15 +6,19 @@
 //   say reaches it through deliver() and is published on the room's channel `concur:<room>:chat`
 //   in an envelope (envelope.hpp); what other instances publish is checked, filtered (own
 //   publications, duplicates, garbage) and broadcast into the local room from the bridge's thread.
+//   (redis_pubsub.cpp)
 // - IDs: a lease per ID, `concur:<room>:id:<folded ID>` = "<instance> <ID>", set for 15 s by an
 //   atomic claim-or-renew script and renewed every 5 s; given up (compare-and-delete) when the
 //   member leaves. A killed instance stops renewing, so its IDs are free within 15 s.
+//   (redis_lease.cpp)
 // - Nothing blocks on Redis: publications and ID requests are queued (bounded) for the bridge's own
 //   thread, an EventLoop that drives two hiredis async connections (commands, subscription)
 //   through hiredis_loop.hpp.
-//   A lost or stalled Redis (no reply within 1.5 s) is logged once and retried with the
-//   collector's backoff; on reconnect the bridge subscribes again, re-claims its members' IDs and
-//   sends what was queued meanwhile (receivers drop what they already had).
+//   The link's life — connect, back-off, health, drain — is a link::BrokerLink (shared with the
+//   MQTT sink); the bridge is its LinkProtocol (redis_link.cpp). A lost or stalled Redis (no reply
+//   within 1.5 s) is logged once and retried with back-off; on reconnect the bridge subscribes
+//   again, re-claims its members' IDs and sends what was queued meanwhile (receivers drop what
+//   they already had).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -26,10 +30,9 @@
 #include <vector>
 
 #include "core/duration.hpp"
-#include "iot/backoff.hpp"
-#include "redis/envelope.hpp"
+#include "link/broker_link.hpp"
 #include "loop/event_loop.hpp"
-#include "metrics/readiness.hpp"
+#include "redis/envelope.hpp"
 #include "redis/hiredis_loop.hpp"
 #include "redis/publish_queue.hpp"
 #include "services/chat_room.hpp"
@@ -53,7 +56,7 @@ struct RedisSettings {
 // "HOST:PORT" ("[v6]:PORT" too) → host, port; nullopt when malformed.
 std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text);
 
-class RedisBridge final : public chat::RemoteIds {
+class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
  public:
   RedisBridge(RedisSettings settings, chat::ChatRoom& room);
   ~RedisBridge() override;
@@ -88,6 +91,7 @@ class RedisBridge final : public chat::RemoteIds {
     std::string id;  // as spelled by its member
     uint64_t token;  // tells a reply about this lease from one about an earlier lease of the same key
   };
+  // What claim() on other threads needs of the link: joins wait for the first connection only.
   enum class Link { down, connecting, up };
   using Clock = std::chrono::steady_clock;
 
@@ -97,35 +101,42 @@ class RedisBridge final : public chat::RemoteIds {
   // ---- the bridge thread ----
   void run();
   void work();                     // the inbox, then the publications
-  void tick();                     // every 50 ms: reconnects, timeouts, pings, renewals
+  void tick();                     // every 50 ms: the link's poll, pings, renewals
   void begin_shutdown();
-  void drain_inbox(Clock::time_point now);
-  void on_timer(Clock::time_point now);
-  void attempt(Clock::time_point now);
-  void set_link(Link l);
-  // The connection attempt right after a successful check at start (nothing has failed yet).
-  bool first_attempt() const { return !ever_up_ && !outage_logged_; }
-  void got_reply(Clock::time_point now);
+  void publish_link(Link l);       // link_state_ and the link_up gauge
+
+  // The link (redis_link.cpp): LinkProtocol, and the two hiredis connections under it.
+  void open() override;
+  void on_down(const link::LinkDown& d) override;
+  void on_up(const link::LinkUp& u) override;
+  std::string down_reason(const std::string& why) const override;
+  std::string stalled_reason(Millis silent) const override;
+  void keep_alive(Clock::time_point now);  // a PING when nothing is due
   void fail(std::string why);          // schedules teardown (safe inside hiredis callbacks)
   void teardown(Clock::time_point now);
-  void become_up();
-  void send_publications(Clock::time_point now);
-  void send_claim(const std::string& key, const Lease& lease, Done done);
-  void send_release(const std::string& key);
-
+  void got_reply(Clock::time_point now);
   void command(redisCallbackFn* fn, void* privdata, int argc, const char** argv, const size_t* lens);
-  void on_message(std::string_view payload);
-  void log_garbage();
-
   static void on_connect_cb(const redisAsyncContext* ac, int status);
   static void on_disconnect_cb(const redisAsyncContext* ac, int status);
   static void on_auth_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_sub_auth_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_ping_reply(redisAsyncContext* ac, void* reply, void* privdata);
-  static void on_publish_reply(redisAsyncContext* ac, void* reply, void* privdata);
-  static void on_sub_reply(redisAsyncContext* ac, void* reply, void* privdata);
+
+  // IDs (redis_lease.cpp).
+  void drain_inbox();
+  void renew_due(Clock::time_point now);
+  void reclaim_all();              // after a (re)connect
+  void send_claim(const std::string& key, const Lease& lease, Done done);
+  void send_release(const std::string& key);
   static void on_claim_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_plain_reply(redisAsyncContext* ac, void* reply, void* privdata);
+
+  // Messages (redis_pubsub.cpp).
+  void send_publications(Clock::time_point now);
+  void on_message(std::string_view payload);
+  void log_garbage();
+  static void on_publish_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_sub_reply(redisAsyncContext* ac, void* reply, void* privdata);
 
   const RedisSettings s_;
   chat::ChatRoom& room_;
@@ -147,26 +158,19 @@ class RedisBridge final : public chat::RemoteIds {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> garbage_{0};
   EventLoop loop_{EventLoop::Backend::poll};
-  metrics::ReadyFlag ready_{"redis", "not connected to Redis yet"};  // /readyz: the link is up
   std::thread thread_;
   std::string start_problem_;  // check_at_start: why Redis was unreachable
   bool start_checked_ok_ = false;
 
   // The bridge thread only.
   HiredisSlot cmd_, sub_;
-  Link link_ = Link::down;
+  // down → connecting → up → draining; back-off, health, /readyz ("redis"). Made in the
+  // constructor: it needs settings and *this as its protocol.
+  link::BrokerLink link_;
   bool cmd_ready_ = false, sub_ready_ = false;
-  bool ever_up_ = false;
-  bool outage_logged_ = false;
   std::string fail_why_;  // non-empty: teardown pending
   bool shutting_down_ = false;
-  iot::Backoff backoff_;
-  Clock::time_point next_attempt_{};
-  Clock::time_point attempt_started_{};
   Clock::time_point next_ping_{}, next_renew_{};
-  Clock::time_point progress_{};  // last reply, or when a reply became due
-  size_t outstanding_ = 0;        // command replies due on cmd_
-  bool wedged_ = false;           // up, but a reply is overdue (/readyz says so before the link is dropped)
   std::unordered_map<std::string, Lease> leases_;  // folded ID -> lease of a local member
   std::vector<std::string> unreleased_;            // folded IDs given up while the link was down
   std::vector<std::pair<std::string, Done>> waiting_;  // claims made while connecting

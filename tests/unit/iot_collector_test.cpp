@@ -128,6 +128,8 @@ TEST(IotCollector, SplitAndMergedReadingsComeOutAsWholeLinesInOrder) {
   EXPECT_EQ(rig.rc, 0);
   EXPECT_EQ(readings_of(sink.batches()), (std::vector<std::string>{"Dev: A=1", "Dev: A=2", "Dev: A=3", "Dev: A=4"}));
   EXPECT_EQ(rig.collector->stats().stored, 4u);
+  EXPECT_EQ(rig.collector->stats().of("memory").stored, 4u);  // by the sink's name, not its place
+  EXPECT_THROW(rig.collector->stats().of("data.txt"), std::out_of_range);
   EXPECT_EQ(rig.collector->stats().malformed, 1u);
 }
 

@@ -1,0 +1,118 @@
+#include "iot/offthread_sink.hpp"
+
+#include "core/log.hpp"
+#include "core/log_limiter.hpp"
+
+namespace concur::iot {
+
+OffThreadSink::OffThreadSink(std::string name, size_t max_queue, std::string what)
+    : name_(std::move(name)), max_queue_(max_queue), what_(std::move(what)) {}
+
+OffThreadSink::~OffThreadSink() {
+  // The derived class should have closed already (its members are gone by now); this only keeps
+  // a thread from outliving the object when it did not.
+  if (thread_.joinable()) close(Millis(0));
+}
+
+void OffThreadSink::start() {
+  thread_ = std::thread([this] { run_thread(); });
+}
+
+void OffThreadSink::wake() {
+  if (woken_.exchange(true)) return;  // one task until the loop has run it
+  loop_.queue_in_loop([this] {
+    woken_ = false;  // before looking at the queue: a later batch posts again
+    on_wake();
+  });
+}
+
+int OffThreadSink::write_batch(const Batch& batch) {
+  if (batch.empty()) return 0;
+  size_t dropped = 0;
+  bool say = false;
+  {
+    std::lock_guard lock(mu_);
+    stats_.queued += batch.lines();
+    queue_.push_back(batch);
+    queued_lines_ += batch.lines();
+    while (queued_lines_ > max_queue_ && !queue_.empty()) {
+      Batch& oldest = queue_.front();
+      size_t excess = queued_lines_ - max_queue_;
+      if (excess >= oldest.lines()) {
+        dropped += oldest.lines();
+        queued_lines_ -= oldest.lines();
+        queue_.pop_front();
+      } else {  // drop part of the oldest batch: its first `excess` lines
+        size_t before = oldest.lines();
+        size_t cut = 0;
+        for (size_t k = 0; k < excess; ++k) cut = oldest.text.find('\n', cut) + 1;
+        oldest.drop_oldest(oldest.text.size() - cut);
+        dropped += before - oldest.lines();
+        queued_lines_ -= before - oldest.lines();
+      }
+    }
+    stats_.dropped += dropped;
+    if (dropped && !drop_logged_) say = drop_logged_ = true;
+  }
+  if (say) errf("concur: {}: {} readings wait for {}: dropping the oldest from now on", name_, thousands(max_queue_), what_);
+  wake();
+  return 0;
+}
+
+int OffThreadSink::write_lines(std::string_view whole_lines) { return write_batch(Batch::stamped_now(whole_lines)); }
+
+void OffThreadSink::close(Millis drain) {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    drain_until_ = std::chrono::steady_clock::now() + drain;
+  }
+  loop_.queue_in_loop([this] { on_wake(); });  // not coalesced with a pending wake(): this one must run
+  if (thread_.joinable()) thread_.join();
+}
+
+OffThreadSink::Stats OffThreadSink::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+bool OffThreadSink::take(Batch& into) {
+  std::lock_guard lock(mu_);
+  if (queue_.empty()) return false;
+  into = std::move(queue_.front());
+  queue_.pop_front();
+  queued_lines_ -= into.lines();
+  return true;
+}
+
+OffThreadSink::Closing OffThreadSink::closing() const {
+  std::lock_guard lock(mu_);
+  return Closing{closing_, drain_until_, queued_lines_};
+}
+
+void OffThreadSink::count_delivered(uint64_t n) {
+  std::lock_guard lock(mu_);
+  stats_.delivered += n;
+}
+
+void OffThreadSink::count_dropped(uint64_t n) {
+  std::lock_guard lock(mu_);
+  stats_.dropped += n;
+}
+
+uint64_t OffThreadSink::dropped() const {
+  std::lock_guard lock(mu_);
+  return stats_.dropped;
+}
+
+void OffThreadSink::overflow_said_again() {
+  std::lock_guard lock(mu_);
+  drop_logged_ = false;
+}
+
+void OffThreadSink::finish(uint64_t in_hand) {
+  std::lock_guard lock(mu_);
+  stats_.unsent = queued_lines_ + in_hand;
+}
+
+}  // namespace concur::iot
