@@ -169,10 +169,14 @@ void install_wake_handler() {
 
 // Who to signal, for as long as the thread serves the connection; guarded so that no signal is
 // sent to a thread that has finished (its id may belong to another thread by then).
-struct WakeTarget {
+struct ThreadWaker final : WakeTarget {
   std::mutex mu;
   pthread_t thread;
   bool serving = true;  // guarded by mu
+  void wake(uint64_t) override {
+    std::lock_guard lock(mu);
+    if (serving) ::pthread_kill(thread, kWakeSignal);
+  }
 };
 
 }  // namespace
@@ -223,16 +227,9 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   sigaddset(&wake_only, kWakeSignal);
   ::pthread_sigmask(SIG_BLOCK, &wake_only, &during_wait);  // blocked except inside ppoll()
   sigdelset(&during_wait, kWakeSignal);
-  auto target = std::make_shared<WakeTarget>();
+  auto target = std::make_shared<ThreadWaker>();
   target->thread = ::pthread_self();
-  // The connection keeps `target` alive; the closure holds a plain pointer, small and trivially
-  // copyable enough for std::function's inline storage (no allocation per client for it).
-  c->attach(
-      [t = target.get()] {
-        std::lock_guard lock(t->mu);
-        if (t->serving) ::pthread_kill(t->thread, kWakeSignal);
-      },
-      target);
+  c->attach(target, c->id());  // the connection keeps `target` alive
   bool retired = false;
   try {
     serve_loop(c, service, stop_fd, during_wait, retired);

@@ -32,10 +32,7 @@ StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue, Admission p
       max_queue_(max_queue),
       place_(std::move(place)) {}
 
-void StreamConn::attach(std::function<void()> wake, std::shared_ptr<void> keep) {
-  wake_keep_ = std::move(keep);
-  wake_ = std::move(wake);
-}
+void StreamConn::attach(std::shared_ptr<WakeTarget> owner, uint64_t key) { wake_.bind(std::move(owner), key); }
 
 bool StreamConn::send(std::string_view bytes) {
   {
@@ -59,8 +56,8 @@ void StreamConn::close() {
 }
 
 void StreamConn::notify_owner() {
-  // One wake-up per flush: later senders see wake_pending_ and rely on the pending one.
-  if (!wake_pending_.exchange(true, std::memory_order_acq_rel) && wake_) wake_();
+  // One wake-up per settle: later senders find it pending and rely on it.
+  wake_.wake();
 }
 
 size_t StreamConn::pending_output() const {
@@ -128,7 +125,7 @@ void StreamConn::drop_for_memory() {
 }
 
 StreamConn::State StreamConn::settle() {
-  wake_pending_.store(false, std::memory_order_release);
+  wake_.clear();
   if (has_posted_.load(std::memory_order_acquire)) run_posted();
   if (broken_ || overflowed_.load(std::memory_order_acquire)) return State::finished;
   bool drained;
@@ -147,7 +144,7 @@ StreamConn::State StreamConn::settle() {
 }
 
 bool StreamConn::settle_without_write() {
-  wake_pending_.store(false, std::memory_order_release);
+  wake_.clear();
   if (has_posted_.load(std::memory_order_acquire)) run_posted();
   return !broken_ && !overflowed_.load(std::memory_order_acquire);
 }

@@ -3,8 +3,8 @@
 //
 // Any thread may send(); only the owner thread (the one running the connection's callbacks)
 // touches the socket. A send from another thread queues the bytes and wakes the owner through
-// `wake` at most once until the owner has flushed, so a burst of fan-out sends costs one wake-up
-// and one write (the coalescing that makes group chat fast).
+// its WakeHandle, at most once until the owner has settled, so a burst of fan-out sends costs one
+// wake-up and one write (the coalescing that makes group chat fast).
 #include <sys/types.h>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "core/buffer.hpp"
 #include "core/fd.hpp"
 #include "conn/accept_gate.hpp"
+#include "loop/wake_handle.hpp"
 #include "services/service.hpp"
 
 namespace concur {
@@ -43,11 +44,11 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   std::shared_ptr<Conn> shared() override { return shared_from_this(); }
 
   // ---- model side; owner thread only unless stated ----
-  // Must be called before any callback: the calling thread becomes the owner; `wake` is what
-  // other threads call to get the owner's attention (safe to call after the owner is gone).
-  // `keep` is held for as long as the connection, for what `wake` refers to (an event loop's
-  // mailbox): a wake small enough for std::function's inline storage then allocates nothing.
-  void attach(std::function<void()> wake, std::shared_ptr<void> keep = {});
+  // Must be called before any callback: the calling thread becomes the owner, and a send(),
+  // close() or post() that needs the owner's attention wakes `owner` with `key` (an event loop's
+  // waker() and the connection's id; a blocking model's thread). The connection keeps `owner`
+  // alive, so a wake-up after the owner is gone is harmless; nothing is allocated per connection.
+  void attach(std::shared_ptr<WakeTarget> owner, uint64_t key);
   int fd() const { return fd_.get(); }
 
   // What the owner should do next, after callbacks and wake-ups.
@@ -121,8 +122,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   const Endpoint peer_;
   const size_t max_queue_;
   Admission place_;  // owner only
-  std::function<void()> wake_;
-  std::shared_ptr<void> wake_keep_;
+  WakeHandle wake_;  // cleared by settle(): one wake-up per settle, however many senders
 
   mutable std::mutex mu_;
   Buffer out_;            // guarded by mu_
@@ -131,7 +131,6 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   std::unique_ptr<std::vector<std::function<void(Conn&)>>> posted_;
   bool closed_ = false;   // guarded by mu_
   std::atomic<bool> has_posted_{false};  // posted_ is not empty (settle's quick look)
-  std::atomic<bool> wake_pending_{false};
   std::atomic<bool> close_requested_{false};
   std::atomic<bool> overflowed_{false};
 

@@ -278,6 +278,12 @@ MqttSink::MqttSink(MqttOptions opts)
   probes_.push_back(reg.probe(metrics::Type::counter, "concur_mqtt_dropped_total",
                               "Readings dropped, oldest first, from the queue while the broker was unreachable.", {},
                               stat(&Stats::dropped)));
+  loop_.set_wake_handler([](void* self, uint64_t) {
+    auto& sink = *static_cast<MqttSink*>(self);
+    sink.waker_.clear();  // before looking at the queue: a later batch wakes again
+    if (sink.client_) sink.client_->after_event();
+  }, this);
+  waker_.bind(loop_.waker(), 0);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -285,13 +291,7 @@ MqttSink::~MqttSink() {
   if (thread_.joinable()) close(Millis(0));
 }
 
-void MqttSink::wake() {
-  if (wake_pending_.exchange(true)) return;  // one task until the loop has run it
-  loop_.queue_in_loop([this] {
-    wake_pending_ = false;  // before looking at the queue: a later batch posts again
-    if (client_) client_->after_event();
-  });
-}
+void MqttSink::wake() { waker_.wake(); }  // one wake-up queued until the loop has run it
 
 int MqttSink::write_batch(const Batch& batch) {
   if (batch.empty()) return 0;

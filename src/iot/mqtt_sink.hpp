@@ -102,7 +102,7 @@ class MqttSink final : public ReadingSink {
   bool closing_ = false;     // guarded by mu_
   std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
   bool drop_logged_ = false;  // guarded by mu_: "queue full" said once per outage
-  std::atomic<bool> wake_pending_{false};  // one posted wake-up at a time
+  WakeHandle waker_;  // wake(): the loop's wake handler runs after_event(), once per burst
   // /readyz: connected to the broker (set by the thread). Probes read stats_ under mu_.
   metrics::ReadyFlag ready_{"mqtt " + name_, "not connected to the broker yet"};
   std::vector<metrics::Probe> probes_;

@@ -17,7 +17,7 @@ ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, int listen_fd, StreamSe
       cfg_(cfg),
       gate_(gate),
       stop_(stop) {
-  loop_.mailbox()->set_flush_handler([](void* self, uint64_t id) { static_cast<ReactorLoop*>(self)->flush(id); }, this);
+  loop_.set_wake_handler([](void* self, uint64_t id) { static_cast<ReactorLoop*>(self)->flush(id); }, this);
 }
 
 void ReactorLoop::run() {
@@ -62,9 +62,9 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place) 
       ticker_.arm();
       return;
     }
-    // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
-    // the connection nor a wake-up allocates. The connection keeps the mailbox alive.
-    conn->attach([mb = loop_.mailbox().get(), id = conn->id()] { mb->post_flush(id); }, loop_.mailbox());
+    // A wake-up queues only the id (flush() finds the entry): nothing allocated per connection
+    // or per wake-up.
+    conn->attach(loop_.waker(), conn->id());
   } catch (const std::bad_alloc&) {
     if (conn) {  // the descriptor moved into it
       conns_.erase(conn->id());
