@@ -200,17 +200,18 @@ class CoroLoop {
       for (;;) {
         if (c->settle() == StreamConn::State::finished) break;
         std::optional<Clock::time_point> deadline;
-        if (c->timer_armed()) deadline = c->timer_due();
-        Wakeup w = co_await wait(fd, c->wants_read(), c->wants_write(), deadline);
+        StreamConn::Wants wants = c->wants();
+        if (wants.timer) deadline = wants.timer;
+        Wakeup w = co_await wait(fd, wants.read, wants.write, deadline);
         if (w.stopping) {
           c->settle();  // last chance to write what is queued
           break;
         }
         if (w.readable || w.error) {
-          if (c->wants_read()) pump_input(*c, service_);
-          else if (w.error) c->mark_broken();
+          if (c->wants().read) pump_input(*c, service_);
+          else if (w.error) mark_broken(*c);
         }
-        if (w.timed_out && c->timer_armed()) call_timeout(*c, service_);
+        if (w.timed_out && c->wants().timer) call_timeout(*c, service_);
       }
     } catch (const std::bad_alloc&) {
       drop_for_memory(*c);

@@ -218,7 +218,7 @@ class UringLoop {
     try {
       Entry& e = conns_[id];
       call_open(*e.conn, service_);
-      if (e.conn->wants_read()) arm_recv(e);
+      if (e.conn->wants().read) arm_recv(e);
       after(id);
     } catch (const std::bad_alloc&) {
       drop(id);
@@ -231,7 +231,7 @@ class UringLoop {
       auto it = conns_.find(id);
       // Data the kernel already took is never dropped: straight to the service, or held (in
       // order) while the connection's output is backlogged.
-      if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->input_open()) {
+      if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->wants().input) {
         Entry& e = it->second;
         try {
           e.held.receive(*e.conn, service_, bufs_.received(cqe), in_flight(e));
@@ -254,7 +254,7 @@ class UringLoop {
       if (cqe.res == 0) {
         e.held.receive_eof(*e.conn, service_);
       } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
-        e.conn->mark_broken();
+        mark_broken(*e.conn);
       }
       // A multishot recv that was cancelled or ended by the kernel is armed again by
       // flow_control() in after() once input may flow; one out of buffers by rearm_starved().
@@ -268,7 +268,7 @@ class UringLoop {
     Entry& e = it->second;
     e.send_inflight = false;
     if (res < 0) {
-      e.conn->mark_broken();
+      mark_broken(*e.conn);
     } else {
       e.out_off += static_cast<size_t>(res);
       if (e.out_off >= e.out.size()) {
@@ -299,17 +299,15 @@ class UringLoop {
     StreamConn& c = *e.conn;
     if (!e.retiring) {
       e.held.deliver(c, service_, in_flight(e));
-      bool alive = c.settle_without_write();
-      if (alive && !e.send_inflight) {
-        if (!e.out.empty() || c.take_output(e.out)) submit_send(e);
-      }
-      bool done = !alive || (!e.send_inflight && c.close_requested());
+      // The queued output moves to e.out unless a send is in flight (one at a time).
+      bool done = c.settle(&e.out, e.send_inflight) == StreamConn::State::finished;
+      if (!done && !e.send_inflight && !e.out.empty()) submit_send(e);
       if (done) {
         e.retiring = true;
         ::shutdown(e.fd, SHUT_RDWR);  // completes the pending multishot recv
       } else {
         flow_control(id, e);
-        sync_timer(id, e);
+        sync_timer(id, e, c.wants().timer);
       }
     }
     if (e.retiring && e.timer) {
@@ -361,23 +359,19 @@ class UringLoop {
     }
   }
 
-  void retire_entry(Entry& e) {
-    e.conn->retire();
-    call_close(*e.conn, service_);
-  }
+  void retire_entry(Entry& e) { retire(*e.conn, service_); }
 
   // Keeps at most one queued timer per connection, never later than its due time (set_timer in
   // a callback), by lazy extension as ReactorLoop::sync_timer(): a due time pushed back on every
   // message changes nothing here (the timer fires early and on_timer() queues it again); only
   // one that moves earlier replaces it. A disarmed connection's timer does nothing when it fires.
-  void sync_timer(uint64_t id, Entry& e) {
-    StreamConn& c = *e.conn;
-    if (!c.timer_armed()) return;
+  void sync_timer(uint64_t id, Entry& e, std::optional<StreamConn::Clock::time_point> due) {
+    if (!due) return;
     if (e.timer) {
-      if (e.timer_due <= c.timer_due()) return;
+      if (e.timer_due <= *due) return;
       loop_.cancel_timer(e.timer);
     }
-    e.timer_due = c.timer_due();
+    e.timer_due = *due;
     e.timer = loop_.run_at(e.timer_due, [this, id] { on_timer(id); });
   }
 
@@ -386,10 +380,11 @@ class UringLoop {
     if (it == conns_.end() || it->second.retiring) return;
     Entry& e = it->second;
     e.timer = TimerQueue::kNoTimer;
-    if (!e.conn->timer_armed()) return;
+    auto due = e.conn->wants().timer;
+    if (!due) return;
     try {
-      if (e.conn->timer_due() > StreamConn::Clock::now()) {
-        sync_timer(id, e);  // pushed back since it was queued
+      if (*due > StreamConn::Clock::now()) {
+        sync_timer(id, e, due);  // pushed back since it was queued
         return;
       }
       call_timeout(*e.conn, service_);
