@@ -57,8 +57,8 @@ void retire_socket(StreamConn& c);
 
 // Serves one connection on the calling thread until it ends or `stop_fd` becomes readable:
 // ppoll() on the socket and the stop fd; other threads wake it with a signal (no descriptor per
-// client, see conn_driver.cpp). Used by iterative, thread and
-// process. Calls on_open first and on_close last.
+// client, see conn_driver.cpp). Used by thread and process, and through serve_accepted_blocking()
+// by iterative, pool and prefork. Calls on_open first and on_close last.
 void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd);
 
 // serve_blocking() for a freshly accepted client (iterative, pool, prefork): makes its StreamConn

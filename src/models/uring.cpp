@@ -140,13 +140,13 @@ class UringLoop {
 
   // A std::bad_alloc on one connection's path drops that connection, never the server.
   void handle_guarded(const io_uring_cqe& cqe) {
+    uint64_t data = io_uring_cqe_get_data64(&cqe);
     try {
       handle(cqe);
     } catch (const std::bad_alloc&) {
-      uint64_t data = io_uring_cqe_get_data64(&cqe);
       if (op_of(data) == kRecv || op_of(data) == kSend) drop(id_of(data));
     }
-    ticker_.arm();  // an accept or a drop may have counted a refusal
+    if (op_of(data) == kAccept || op_of(data) == kListen) ticker_.arm();  // a refusal may have been counted
   }
 
   void drop(uint64_t id) {
@@ -157,6 +157,7 @@ class UringLoop {
       after(id);
     } catch (const std::bad_alloc&) {
     }
+    ticker_.arm();  // counted in memory_refusals()
   }
 
   void handle(const io_uring_cqe& cqe) {
@@ -287,7 +288,6 @@ class UringLoop {
     } catch (const std::bad_alloc&) {
       drop(id);
     }
-    ticker_.arm();
   }
 
   // After callbacks and completions: start the next send, or finish the connection. A retiring
