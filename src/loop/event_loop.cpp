@@ -13,7 +13,7 @@
 namespace concur {
 
 namespace {
-std::unique_ptr<LoopBackend> make_backend(EventLoop::Backend b) {
+std::unique_ptr<LoopBackend> make_loop_backend(EventLoop::Backend b) {
   switch (b) {
     case EventLoop::Backend::select: return make_poller_backend(make_select_poller());
     case EventLoop::Backend::poll: return make_poller_backend(make_poll_poller());
@@ -39,7 +39,7 @@ const char* backend_name(EventLoop::Backend b) {
   return "epoll";
 }
 
-EventLoop::EventLoop(Backend backend) : EventLoop(make_backend(backend)) {}
+EventLoop::EventLoop(Backend backend) : EventLoop(make_loop_backend(backend)) {}
 
 EventLoop::EventLoop(std::unique_ptr<Poller> poller) : EventLoop(make_poller_backend(std::move(poller))) {}
 
