@@ -40,8 +40,8 @@ class EventLoop {
   enum class Backend { select, poll, epoll, uring };
 
   // Any thread; that thread is the loop thread until run(). Backend::uring throws SysError where
-  // the kernel refuses io_uring or concur was built without liburing, and must then be run on the
-  // thread that made it (see uring_backend.hpp).
+  // the kernel refuses io_uring or concur was built without liburing; its loop must keep to the
+  // thread that first runs it (a single-issuer ring, see uring_backend.hpp).
   explicit EventLoop(Backend backend = Backend::epoll);
   // Any thread; the same, over a poller made elsewhere (make_select_poller() ...).
   explicit EventLoop(std::unique_ptr<Poller> poller);
