@@ -17,14 +17,27 @@
 
 namespace concur {
 
+// The model side's one door into a connection (StreamConn's friend): what the free functions of
+// conn_driver.hpp need and models never touch directly.
+struct StreamConnAccess {
+  using Scope = StreamConn::CallbackScope;
+  static void mark_peer_eof(StreamConn& c) { c.peer_eof_ = true; }
+  static void mark_broken(StreamConn& c) { c.broken_ = true; }
+  static bool broken(const StreamConn& c) { return c.broken_; }
+  static void disarm_timer(StreamConn& c) { c.timer_armed_ = false; }
+  static void retire_socket(StreamConn& c) { c.retire(); }
+  static void drop_for_memory(StreamConn& c) { c.drop_for_memory(); }
+  static bool counted(const StreamConn& c) { return c.place_.counted(); }  // not a --metrics scrape
+};
+
 namespace {
 
-// Every service callback runs here: inside the connection's CallbackScope, and with the one
+// Every service callback runs here: inside the connection's callback scope, and with the one
 // answer to a std::bad_alloc on this client's path (its buffers, its room entry): this client is
 // dropped, told `server full`, and the server serves on. Models only settle() afterwards.
 template <typename F>
 void dispatch(StreamConn& c, F&& callback) {
-  StreamConn::CallbackScope scope(c);
+  StreamConnAccess::Scope scope(c);
   try {
     callback();
   } catch (const std::bad_alloc&) {
@@ -39,29 +52,33 @@ void call_open(StreamConn& c, StreamService& service) {
 }
 
 void call_data(StreamConn& c, StreamService& service, std::string_view bytes) {
-  if (c.counted()) conn_metrics::received(bytes.size());
+  if (StreamConnAccess::counted(c)) conn_metrics::received(bytes.size());
   dispatch(c, [&] { service.on_data(c, bytes); });
 }
 
 void call_peer_closed(StreamConn& c, StreamService& service) {
-  c.mark_peer_eof();
+  StreamConnAccess::mark_peer_eof(c);
   dispatch(c, [&] { service.on_peer_closed(c); });
 }
 
 void call_timeout(StreamConn& c, StreamService& service) {
-  c.disarm_timer();
+  StreamConnAccess::disarm_timer(c);
   dispatch(c, [&] { service.on_timeout(c); });
 }
 
 void call_close(StreamConn& c, StreamService& service) {
-  StreamConn::CallbackScope scope(c);
+  StreamConnAccess::Scope scope(c);
   try {
     service.on_close(c);
   } catch (const std::bad_alloc&) {  // the socket is closed already; the service did what it could
   }
 }
 
-void drop_for_memory(StreamConn& c) { c.drop_for_memory(); }
+void drop_for_memory(StreamConn& c) { StreamConnAccess::drop_for_memory(c); }
+
+void mark_broken(StreamConn& c) { StreamConnAccess::mark_broken(c); }
+
+void retire_socket(StreamConn& c) { StreamConnAccess::retire_socket(c); }
 
 namespace {
 ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t budget);
@@ -109,11 +126,11 @@ char* read_buffer() {
 ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t budget) {
   char* chunk = read_buffer();
   size_t taken = 0;
-  while (c.wants_read()) {
+  while (c.wants().read) {
     ssize_t n = sys::recv(c.fd(), chunk, kChunk, MSG_DONTWAIT);
     if (n > 0) {
       call_data(c, service, std::string_view(chunk, static_cast<size_t>(n)));
-      if (c.broken()) return ReadOutcome::error;  // dropped for memory in the callback
+      if (StreamConnAccess::broken(c)) return ReadOutcome::error;  // dropped for memory in the callback
       taken += static_cast<size_t>(n);
       if (taken >= budget) return ReadOutcome::budget_spent;
       // A short read means the socket is drained: every model waits level-triggered, so skip
@@ -127,7 +144,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadOutcome::again;
-    c.mark_broken();  // ECONNRESET and friends: traffic, not a bug
+    mark_broken(c);  // ECONNRESET and friends: traffic, not a bug
     return ReadOutcome::error;
   }
   return ReadOutcome::again;
@@ -136,7 +153,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
 }  // namespace
 
 void retire(StreamConn& c, StreamService& service) {
-  c.retire();
+  retire_socket(c);
   call_close(c, service);
 }
 
@@ -170,10 +187,14 @@ void install_wake_handler() {
 
 // Who to signal, for as long as the thread serves the connection; guarded so that no signal is
 // sent to a thread that has finished (its id may belong to another thread by then).
-struct WakeTarget {
+struct ThreadWaker final : WakeTarget {
   Mutex mu;
   pthread_t thread;
   bool serving CONCUR_GUARDED_BY(mu) = true;
+  void wake(uint64_t) override {
+    MutexLock lock(mu);
+    if (serving) ::pthread_kill(thread, kWakeSignal);
+  }
 };
 
 }  // namespace
@@ -189,12 +210,12 @@ void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, in
       retired = true;
       break;
     }
-    pollfd fds[2] = {
-        {c->fd(), static_cast<short>((c->wants_read() ? POLLIN : 0) | (c->wants_write() ? POLLOUT : 0)), 0},
-        {stop_fd, POLLIN, 0}};
+    StreamConn::Wants w = c->wants();
+    pollfd fds[2] = {{c->fd(), static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0},
+                     {stop_fd, POLLIN, 0}};
     timespec ts{}, *timeout = nullptr;
-    if (c->timer_armed()) {
-      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(c->timer_due() - StreamConn::Clock::now());
+    if (w.timer) {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*w.timer - StreamConn::Clock::now());
       long long ns = left.count() < 0 ? 0 : left.count() + 1000000;
       ts.tv_sec = static_cast<time_t>(ns / 1000000000);
       ts.tv_nsec = static_cast<long>(ns % 1000000000);
@@ -208,10 +229,10 @@ void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, in
     if (fds[1].revents) break;
     short ev = fds[0].revents;
     if (ev & (POLLIN | POLLHUP | POLLERR)) {
-      if (c->wants_read()) pump_input(*c, service);
-      else if (ev & (POLLHUP | POLLERR)) c->mark_broken();
+      if (c->wants().read) pump_input(*c, service);
+      else if (ev & (POLLHUP | POLLERR)) mark_broken(*c);
     }
-    if (c->timer_armed() && StreamConn::Clock::now() >= c->timer_due()) call_timeout(*c, service);
+    if (auto due = c->wants().timer; due && StreamConn::Clock::now() >= *due) call_timeout(*c, service);
   }
 }
 
@@ -224,16 +245,9 @@ void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service
   sigaddset(&wake_only, kWakeSignal);
   ::pthread_sigmask(SIG_BLOCK, &wake_only, &during_wait);  // blocked except inside ppoll()
   sigdelset(&during_wait, kWakeSignal);
-  auto target = std::make_shared<WakeTarget>();
+  auto target = std::make_shared<ThreadWaker>();
   target->thread = ::pthread_self();
-  // The connection keeps `target` alive; the closure holds a plain pointer, small and trivially
-  // copyable enough for std::function's inline storage (no allocation per client for it).
-  c->attach(
-      [t = target.get()] {
-        MutexLock lock(t->mu);
-        if (t->serving) ::pthread_kill(t->thread, kWakeSignal);
-      },
-      target);
+  c->attach(target, c->id());  // the connection keeps `target` alive
   bool retired = false;
   try {
     serve_loop(c, service, stop_fd, during_wait, retired);

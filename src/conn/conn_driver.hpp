@@ -17,10 +17,11 @@ namespace concur {
 // The one path from a model to a service. A std::bad_alloc in a callback drops that client
 // (drop_for_memory: told `server full`, marked broken, so the model's next settle() retires it)
 // and goes no further: models handle out-of-memory only for their own allocations. Every
-// callback runs inside the connection's CallbackScope: a send() to this connection is written after the callback returns (no wake-up),
-// a send() or close() to any other connection wakes that connection's owner (StreamConn). A model
-// calls the service through these and nothing else, so fan-out works the same from every callback
-// under every model.
+// callback runs inside the connection's callback scope: a send() to this connection is written
+// after the callback returns (no wake-up), a send() or close() to any other connection wakes that
+// connection's owner (StreamConn). A model calls the service through these and nothing else, so
+// fan-out works the same from every callback under every model. With StreamConn's attach(),
+// settle() and wants(), the functions of this file are the whole model side of a connection.
 void call_open(StreamConn& c, StreamService& service);
 void call_data(StreamConn& c, StreamService& service, std::string_view bytes);
 void call_peer_closed(StreamConn& c, StreamService& service);  // marks EOF first
@@ -40,16 +41,24 @@ ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget = 25
 // that the model retires it — and counted in memory_refusals(); the server serves on (issue 13).
 void drop_for_memory(StreamConn& c);
 
+// The socket went wrong under the model (a reset, an error completion, a hang-up while input is
+// paused): the next settle() says finished.
+void mark_broken(StreamConn& c);
+
 // settle() (write what is queued, decide whether the connection is done); when it is done, retire
 // it. Returns true then.
 bool settle(StreamConn& c, StreamService& service);
-// Unconditional end (stop, fatal error): c.retire() (socket closed) and then on_close.
+// Unconditional end (stop, fatal error): retire_socket() and then on_close.
 void retire(StreamConn& c, StreamService& service);
+// The socket half of retire(), without on_close: for a client whose on_open never ran (turned
+// away while being set up). Marks the connection closed (later sends fail) and closes the
+// socket, FIN first; its place under --max-clients is given back.
+void retire_socket(StreamConn& c);
 
 // Serves one connection on the calling thread until it ends or `stop_fd` becomes readable:
 // ppoll() on the socket and the stop fd; other threads wake it with a signal (no descriptor per
-// client, see conn_driver.cpp). Used by iterative, thread and
-// process. Calls on_open first and on_close last.
+// client, see conn_driver.cpp). Used by thread and process, and through serve_accepted_blocking()
+// by iterative, pool and prefork. Calls on_open first and on_close last.
 void serve_blocking(const std::shared_ptr<StreamConn>& c, StreamService& service, int stop_fd);
 
 // serve_blocking() for a freshly accepted client (iterative, pool, prefork): makes its StreamConn

@@ -32,10 +32,7 @@ StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue, Admission p
       max_queue_(max_queue),
       place_(std::move(place)) {}
 
-void StreamConn::attach(std::function<void()> wake, std::shared_ptr<void> keep) {
-  wake_keep_ = std::move(keep);
-  wake_ = std::move(wake);
-}
+void StreamConn::attach(std::shared_ptr<WakeTarget> owner, uint64_t key) { wake_.bind(std::move(owner), key); }
 
 bool StreamConn::send(std::string_view bytes) {
   {
@@ -59,8 +56,8 @@ void StreamConn::close() {
 }
 
 void StreamConn::notify_owner() {
-  // One wake-up per flush: later senders see wake_pending_ and rely on the pending one.
-  if (!wake_pending_.exchange(true, std::memory_order_acq_rel) && wake_) wake_();
+  // One wake-up per settle: later senders find it pending and rely on it.
+  wake_.wake();
 }
 
 size_t StreamConn::pending_output() const {
@@ -73,15 +70,16 @@ void StreamConn::set_timer(Millis after) {
   timer_due_ = Clock::now() + after;
 }
 
-bool StreamConn::output_backlogged() const {
+StreamConn::Wants StreamConn::wants(size_t in_flight) const {
   size_t mark = high_water();
-  std::lock_guard lock(mu_);
-  return mark > 0 && out_.size() >= mark;
-}
-
-bool StreamConn::wants_write() const {
-  std::lock_guard lock(mu_);
-  return !out_.empty();
+  size_t queued = pending_output();
+  Wants w{};
+  w.input = input_open();
+  w.backlogged = mark > 0 && queued + in_flight >= mark;
+  w.read = w.input && !w.backlogged;
+  w.write = queued > 0;
+  if (timer_armed_) w.timer = timer_due_;
+  return w;
 }
 
 void StreamConn::post(std::function<void(Conn&)> task) {
@@ -127,38 +125,32 @@ void StreamConn::drop_for_memory() {
   memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", peer_.seed_format()); });
 }
 
-StreamConn::State StreamConn::settle() {
-  wake_pending_.store(false, std::memory_order_release);
+StreamConn::State StreamConn::settle(std::string* handoff, bool send_in_flight) {
+  wake_.clear();
   if (has_posted_.load(std::memory_order_acquire)) run_posted();
   if (broken_ || overflowed_.load(std::memory_order_acquire)) return State::finished;
   bool drained;
   {
     std::lock_guard lock(mu_);
-    long n = out_.flush_to(fd_.get());
-    if (n < 0) {
-      broken_ = true;
-      return State::finished;
+    if (!handoff) {
+      long n = out_.flush_to(fd_.get());
+      if (n < 0) {
+        broken_ = true;
+        return State::finished;
+      }
+      if (place_.counted()) conn_metrics::sent(static_cast<size_t>(n));
+      drained = out_.empty();
+    } else {
+      if (!send_in_flight && !out_.empty()) {
+        if (place_.counted()) conn_metrics::sent(out_.size());  // the completion model sends all of it (a short send is resubmitted)
+        handoff->append(out_.view());
+        out_.clear();
+      }
+      drained = !send_in_flight && handoff->empty() && out_.empty();
     }
-    if (place_.counted()) conn_metrics::sent(static_cast<size_t>(n));
-    drained = out_.empty();
   }
   if (drained && close_requested_.load(std::memory_order_acquire)) return State::finished;
   return State::open;
-}
-
-bool StreamConn::settle_without_write() {
-  wake_pending_.store(false, std::memory_order_release);
-  if (has_posted_.load(std::memory_order_acquire)) run_posted();
-  return !broken_ && !overflowed_.load(std::memory_order_acquire);
-}
-
-bool StreamConn::take_output(std::string& into) {
-  std::lock_guard lock(mu_);
-  if (out_.empty()) return false;
-  if (place_.counted()) conn_metrics::sent(out_.size());  // the completion model writes all of it (a short write is resubmitted)
-  into.append(out_.view());
-  out_.clear();
-  return true;
 }
 
 void StreamConn::retire() {

@@ -265,13 +265,6 @@ MqttSink::~MqttSink() {
   if (running()) close(Millis(0));
 }
 
-void MqttSink::wake() {
-  if (wake_pending_.exchange(true)) return;  // one task until the loop has run it
-  loop_.queue_in_loop([this] {
-    wake_pending_ = false;  // before looking at the queue: a later batch posts again
-    if (client_) client_->after_event();
-  });
-}
 
 void MqttSink::on_wake() {
   if (client_) client_->after_event();

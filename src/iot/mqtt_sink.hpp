@@ -86,11 +86,9 @@ class MqttSink final : public OffThreadSink {
   struct Client;  // the libmosquitto side, owned by the thread
   void run_thread() override;
   void on_wake() override;
-  void wake() override;  // any thread: the loop publishes what was queued, or notices close()
 
   MqttOptions opts_;
   Client* client_ = nullptr;                   // loop thread only: set while run() runs the loop
-  std::atomic<bool> wake_pending_{false};  // one posted wake-up at a time
   // Made here, used by the thread only (client_ while it runs). Its link holds the /readyz check
   // "mqtt <name>", registered from construction. Probes read stats().
   std::unique_ptr<Client> own_client_;

@@ -6,7 +6,16 @@
 namespace concur::iot {
 
 OffThreadSink::OffThreadSink(std::string name, size_t max_queue, std::string what)
-    : name_(std::move(name)), max_queue_(max_queue), what_(std::move(what)) {}
+    : name_(std::move(name)), max_queue_(max_queue), what_(std::move(what)) {
+  loop_.set_wake_handler(
+      [](void* self, uint64_t) {
+        auto& sink = *static_cast<OffThreadSink*>(self);
+        sink.waker_.clear();  // before looking at the queue: a later batch wakes again
+        sink.on_wake();
+      },
+      this);
+  waker_.bind(loop_.waker(), 0);
+}
 
 OffThreadSink::~OffThreadSink() {
   // The derived class should have closed already (its members are gone by now); this only keeps
@@ -18,13 +27,7 @@ void OffThreadSink::start() {
   thread_ = std::thread([this] { run_thread(); });
 }
 
-void OffThreadSink::wake() {
-  if (woken_.exchange(true)) return;  // one task until the loop has run it
-  loop_.queue_in_loop([this] {
-    woken_ = false;  // before looking at the queue: a later batch posts again
-    on_wake();
-  });
-}
+void OffThreadSink::wake() { waker_.wake(); }  // one wake-up until the loop has run it
 
 int OffThreadSink::write_batch(const Batch& batch) {
   if (batch.empty()) return 0;

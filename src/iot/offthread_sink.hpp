@@ -29,6 +29,7 @@
 #include "core/duration.hpp"
 #include "iot/reading_sink.hpp"
 #include "loop/event_loop.hpp"
+#include "loop/wake_handle.hpp"
 
 namespace concur::iot {
 
@@ -65,7 +66,7 @@ class OffThreadSink : public ReadingSink {
   // On the sink's thread, after write_batch queued something or close() was asked for.
   virtual void on_wake() = 0;
   // Any thread: schedules one on_wake() (coalesced).
-  virtual void wake();
+  void wake();
 
   // ---- the sink's thread ----
   // The oldest queued batch, whole; false when none waits.
@@ -97,7 +98,7 @@ class OffThreadSink : public ReadingSink {
   bool closing_ = false;     // guarded by mu_
   std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
   bool drop_logged_ = false;  // guarded by mu_: "dropping the oldest" said once per episode
-  std::atomic<bool> woken_{false};  // one posted on_wake() at a time
+  WakeHandle waker_;  // wake(): on_wake() once per burst, through the loop's wake handler
   std::thread thread_;
 };
 

@@ -1,11 +1,14 @@
 #pragma once
-// The event loop of concur (muduo's EventLoop, redis's ae.c): one poller (select, poll or epoll),
-// one timer queue and one mailbox for tasks from other threads, run by one thread until stopped.
-// Every model and program that waits on descriptors is this loop with its own callbacks.
+// The event loop of concur (muduo's EventLoop, redis's ae.c): one backend (a select, poll or
+// epoll poller, or io_uring: loop/backend.hpp), one timer queue and one mailbox for tasks and
+// wake-ups from other threads, run by one thread until stopped. Every model and program that
+// waits on descriptors or completions is this loop with its own callbacks.
 //
-// One iteration: wait for readiness (no longer than the earliest timer) -> call the callbacks of
-// ready descriptors -> fire due timers -> run the tasks queued meanwhile (from other threads and
-// from the callbacks just run). So a task queued by a callback runs before the loop waits again.
+// One iteration: the backend waits (no longer than the earliest timer) -> the backend dispatches
+// what it found (callbacks of ready descriptors; under uring also the completions of the uring
+// model's own submissions) -> due timers fire -> the tasks and wake-up keys queued meanwhile run
+// (from other threads and from the callbacks just run). So a task queued by a callback runs
+// before the loop waits again.
 //
 // Thread contract, as in muduo: the loop thread is the one that constructed the loop, until
 // run() is called, and then the one running run(). Methods say which thread may call them;
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "core/stop.hpp"
+#include "loop/backend.hpp"
 #include "loop/mailbox.hpp"
 #include "loop/loop_metrics.hpp"
 #include "loop/poller.hpp"
@@ -33,12 +37,16 @@ class EventLoop {
   using IoCallback = std::function<void(const Ready&)>;
   // The allocation-free form for hot paths (one watch per connection): fn(ctx, ready).
   using IoFn = void (*)(void* ctx, const Ready&);
-  enum class Backend { select, poll, epoll };
+  enum class Backend { select, poll, epoll, uring };
 
-  // Any thread; that thread is the loop thread until run().
+  // Any thread; that thread is the loop thread until run(). Backend::uring throws SysError where
+  // the kernel refuses io_uring or concur was built without liburing; its loop must keep to the
+  // thread that first runs it (a single-issuer ring, see uring_backend.hpp).
   explicit EventLoop(Backend backend = Backend::epoll);
   // Any thread; the same, over a poller made elsewhere (make_select_poller() ...).
   explicit EventLoop(std::unique_ptr<Poller> poller);
+  // The same over any backend (the uring model keeps a reference to its UringBackend).
+  explicit EventLoop(std::unique_ptr<LoopBackend> backend);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -66,6 +74,15 @@ class EventLoop {
   // Any thread. A handle that posts into this loop and stays safe to use after the loop is gone
   // (its tasks are then dropped unrun): for objects that may outlive the loop, such as connections.
   std::shared_ptr<Mailbox> mailbox() const { return mailbox_; }
+
+  // ---- wake-ups by key ----
+  // Any thread. The target for WakeHandles of this loop (its mailbox): handle.wake() queues the
+  // handle's key, no std::function, and a burst of keys from other threads costs one eventfd
+  // write, none from the loop's own dispatch. Safe to use after the loop is gone.
+  std::shared_ptr<WakeTarget> waker() const { return mailbox_; }
+  // Loop thread, before any key is queued: the keys reach fn(ctx, key) after the queued tasks,
+  // in the order woken. One handler per loop (the model's, or the object owning the loop).
+  void set_wake_handler(void (*fn)(void* ctx, uint64_t key), void* ctx) { mailbox_->set_key_handler(fn, ctx); }
 
   // ---- descriptors (level-triggered) ----
   // Loop thread. Calls cb with the readiness of fd while `in` / `out` interest is set. False, with
@@ -116,10 +133,11 @@ class EventLoop {
   };
   bool add_watch(int fd, bool listener, IoFn fn, void* ctx, std::string* why);
   static void call_function(void* ctx, const Ready& r);  // the IoFn of a std::function watch
+  static void on_ready(void* self, const Ready& r);       // the backend's report of readiness
   void iterate();
 
-  std::unique_ptr<Poller> poller_;
-  loop_metrics::Series& metrics_;  // wake-ups and busy time, under the poller's name
+  std::unique_ptr<LoopBackend> backend_;
+  loop_metrics::Series& metrics_;  // wake-ups and busy time, under the backend's name
   std::shared_ptr<Mailbox> mailbox_;
   TimerQueue timers_;
   // Indexed by descriptor; plain values, copied out before a call, so a callback may unwatch
@@ -128,14 +146,14 @@ class EventLoop {
   std::vector<Watch> watches_;
   std::vector<std::unique_ptr<IoCallback>> retired_;
   std::vector<int> fresh_;  // watched during this dispatch: their readiness is from before
-  std::vector<Ready> ready_;
+  size_t found_ = 0;        // what the last dispatch handled (batching)
   bool dispatching_ = false;
   std::atomic<bool> quit_{false};
   Clock::duration batch_gap_{0};
   Clock::time_point last_wait_{};  // when the previous wait returned (batching only)
 };
 
-// "select" / "poll" / "epoll".
+// "select" / "poll" / "epoll" / "uring".
 const char* backend_name(EventLoop::Backend b);
 
 }  // namespace concur

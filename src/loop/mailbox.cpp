@@ -15,27 +15,27 @@ void Mailbox::post(Task task) {
   bool was_empty;
   {
     std::lock_guard lock(mu_);
-    was_empty = queued_.empty() && flushes_.empty();
+    was_empty = queued_.empty() && keys_.empty();
     queued_.push_back(std::move(task));
   }
   queued(was_empty);
 }
 
-void Mailbox::post_flush(uint64_t key) {
+void Mailbox::wake(uint64_t key) {
   bool was_empty;
   {
     std::lock_guard lock(mu_);
-    was_empty = queued_.empty() && flushes_.empty();
-    flushes_.push_back(key);
+    was_empty = queued_.empty() && keys_.empty();
+    keys_.push_back(key);
   }
   queued(was_empty);
 }
 
 void Mailbox::queued(bool was_empty) {
-  if (was_empty && dispatcher_.load(std::memory_order_relaxed) != std::this_thread::get_id()) wake();
+  if (was_empty && dispatcher_.load(std::memory_order_relaxed) != std::this_thread::get_id()) ring_bell();
 }
 
-void Mailbox::wake() {
+void Mailbox::ring_bell() {
   wakeups_.fetch_add(1, std::memory_order_relaxed);
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(efd_.get(), &one, sizeof one);  // EAGAIN: already readable
@@ -49,15 +49,16 @@ void Mailbox::clear_wake() {
 size_t Mailbox::run_pending() {
   {
     std::lock_guard lock(mu_);
-    if (queued_.empty() && flushes_.empty()) return 0;
+    if (queued_.empty() && keys_.empty()) return 0;
     running_.swap(queued_);
-    flushing_.swap(flushes_);
+    waking_.swap(keys_);
   }
-  size_t n = running_.size() + flushing_.size();
+  size_t n = running_.size() + waking_.size();
   for (Task& t : running_) t();
   running_.clear();
-  for (uint64_t key : flushing_) flush_fn_(flush_ctx_, key);
-  flushing_.clear();
+  for (uint64_t key : waking_)
+    if (key_fn_) key_fn_(key_ctx_, key);
+  waking_.clear();
   return n;
 }
 

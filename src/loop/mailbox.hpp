@@ -1,11 +1,15 @@
 #pragma once
-// The one cross-thread way into a loop: a queue of tasks plus an eventfd the loop's poller (or
-// uring's ring) watches. Wake-ups are coalesced: only the post that finds the queue empty writes
+// The one cross-thread way into a loop: a queue of tasks and of wake-up keys, plus an eventfd the
+// loop's backend watches. Wake-ups are coalesced: only the post that finds the queue empty writes
 // the eventfd, so a burst of posts (chat fan-out from another thread) costs one write and one
 // wake-up; the loop swaps the whole batch out under the lock and runs it.
 //
 // Shared (std::shared_ptr) so that a handle kept by a connection can still post after its loop
 // is gone: the task is then never run, only destroyed with the mailbox.
+//
+// Public face: post a task, or be the WakeTarget of a WakeHandle (wake(key) queues only the key,
+// no std::function, for the loop's wake handler). Running the queue, the eventfd and the
+// "who owns it" bookkeeping are the EventLoop's business (a friend), nobody else's.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -14,50 +18,52 @@
 #include <vector>
 
 #include "core/fd.hpp"
+#include "loop/wake_handle.hpp"
 
 namespace concur {
 
-class Mailbox {
+class Mailbox final : public WakeTarget {
  public:
   using Task = std::function<void()>;
 
   Mailbox();  // throws SysError when no eventfd can be made
 
-  // Readable while a wake-up is pending. Owner: the loop thread watches it.
-  int fd() const { return efd_.get(); }
-
   // Any thread. Queues `task` for the loop thread and wakes it if needed. No wake-up is written
-  // when the queue already held tasks (one is on its way or the loop drains them next), nor when
-  // the caller is the loop thread in the middle of a dispatch (the loop drains right after).
+  // when the queue already held tasks or keys (one is on its way or the loop drains them next),
+  // nor when the caller is the loop thread in the middle of a dispatch (the loop drains right
+  // after).
   void post(Task task);
-  // Any thread. The same for the commonest task, "look at connection `key` again": queues only
-  // the key (no std::function), handed to the flush handler. Same coalescing as post().
-  void post_flush(uint64_t key);
-  // Loop thread, before any post_flush: what a flush calls, fn(ctx, key).
-  void set_flush_handler(void (*fn)(void* ctx, uint64_t key), void* ctx) {
-    flush_fn_ = fn;
-    flush_ctx_ = ctx;
-  }
+  // Any thread (WakeTarget). Queues `key` for the loop's wake handler, with the same coalescing.
+  void wake(uint64_t key) override;
+
+  // Any thread. eventfd writes so far (tests check the coalescing with it).
+  uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class EventLoop;
+  using KeyFn = void (*)(void* ctx, uint64_t key);
+
+  // Readable while a wake-up is pending; the loop watches it.
+  int fd() const { return efd_.get(); }
   // Any thread. Makes fd() readable (one write).
-  void wake();
+  void ring_bell();
   // Loop thread, when fd() was reported readable: clears the wake-up.
   void clear_wake();
-  // Loop thread. Runs the tasks queued so far, in order, then the flushes; what they post runs on
-  // the next call. Returns how many ran.
+  // Loop thread. Runs the tasks queued so far, in order, then hands the keys to the handler;
+  // what they post runs on the next call. Returns how many ran.
   size_t run_pending();
-
-  // Loop thread. The thread that owns the loop, and whether it is inside a dispatch.
+  // Loop thread, before any key is queued: where keys go (fn(ctx, key)).
+  void set_key_handler(KeyFn fn, void* ctx) {
+    key_fn_ = fn;
+    key_ctx_ = ctx;
+  }
+  // The thread that owns the loop, and whether it is inside a dispatch.
   void set_owner(std::thread::id id) { owner_.store(id, std::memory_order_release); }
   bool in_owner_thread() const { return owner_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
   // Loop thread: around a dispatch, whose posts need no wake-up (the loop drains right after).
   void set_dispatching(bool on) {
     dispatcher_.store(on ? std::this_thread::get_id() : std::thread::id{}, std::memory_order_relaxed);
   }
-
-  // Any thread. eventfd writes so far (tests check the coalescing with it).
-  uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
-
- private:
   // The first post into an empty queue wakes the loop (see post()).
   void queued(bool was_empty);
 
@@ -71,11 +77,11 @@ class Mailbox {
   std::atomic<std::thread::id> dispatcher_{};
   std::mutex mu_;
   std::vector<Task> queued_;   // guarded by mu_
-  std::vector<uint64_t> flushes_;  // guarded by mu_
+  std::vector<uint64_t> keys_;  // guarded by mu_
   std::vector<Task> running_;  // loop thread only; these keep their capacity between drains
-  std::vector<uint64_t> flushing_;
-  void (*flush_fn_)(void*, uint64_t) = nullptr;
-  void* flush_ctx_ = nullptr;
+  std::vector<uint64_t> waking_;
+  KeyFn key_fn_ = nullptr;
+  void* key_ctx_ = nullptr;
   std::atomic<uint64_t> wakeups_{0};
 };
 

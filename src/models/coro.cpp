@@ -45,8 +45,8 @@ class CoroLoop {
 
   CoroLoop(int listen_fd, StreamService& service, const ServerConfig& cfg, const StopSource& stop)
       : listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {
-    loop_.mailbox()->set_flush_handler(
-        [](void* self, uint64_t fd) { static_cast<CoroLoop*>(self)->wake(static_cast<int>(fd)); }, this);
+    loop_.set_wake_handler([](void* self, uint64_t fd) { static_cast<CoroLoop*>(self)->wake(static_cast<int>(fd)); },
+                           this);
   }
 
   // co_await loop.wait(fd, in, out, deadline): suspends until fd is ready, the deadline passes,
@@ -192,25 +192,26 @@ class CoroLoop {
     // Anything on this client's path that runs out of memory (its callbacks, parking it) drops
     // this client only; an exception escaping a coroutine would end the process.
     try {
-      // [mailbox, fd] fits std::function's inline storage and a flush queues only the fd: neither
-      // the connection nor a wake-up allocates. (A wake-up that arrives after the descriptor went
-      // to a newer connection only resumes that one spuriously: it settles and parks again.)
-      c->attach([mb = loop_.mailbox().get(), fd] { mb->post_flush(static_cast<uint64_t>(fd)); }, loop_.mailbox());
+      // A wake-up queues only the fd: neither the connection nor a wake-up allocates. (One that
+      // arrives after the descriptor went to a newer connection only resumes that one
+      // spuriously: it settles and parks again.)
+      c->attach(loop_.waker(), static_cast<uint64_t>(fd));
       call_open(*c, service_);
       for (;;) {
         if (c->settle() == StreamConn::State::finished) break;
         std::optional<Clock::time_point> deadline;
-        if (c->timer_armed()) deadline = c->timer_due();
-        Wakeup w = co_await wait(fd, c->wants_read(), c->wants_write(), deadline);
+        StreamConn::Wants wants = c->wants();
+        if (wants.timer) deadline = wants.timer;
+        Wakeup w = co_await wait(fd, wants.read, wants.write, deadline);
         if (w.stopping) {
           c->settle();  // last chance to write what is queued
           break;
         }
         if (w.readable || w.error) {
-          if (c->wants_read()) pump_input(*c, service_);
-          else if (w.error) c->mark_broken();
+          if (c->wants().read) pump_input(*c, service_);
+          else if (w.error) mark_broken(*c);
         }
-        if (w.timed_out && c->timer_armed()) call_timeout(*c, service_);
+        if (w.timed_out && c->wants().timer) call_timeout(*c, service_);
       }
     } catch (const std::bad_alloc&) {
       drop_for_memory(*c);

@@ -1,8 +1,11 @@
-// uring: a completion-based loop on io_uring (liburing). One multishot accept, one multishot
-// recv per connection into a shared ring of provided buffers (so an idle connection owns no read
-// buffer), at most one send in flight per connection, and every submission of a loop pass sent
-// to the kernel with one io_uring_enter. Where the kernel refuses io_uring, run() throws a clear
-// error; where concur was built without liburing, the model says how to get it.
+// uring: the completion-based model, on an EventLoop whose backend is io_uring (liburing,
+// loop/uring_backend.hpp). One multishot accept, one multishot recv per connection into a shared
+// ring of provided buffers (so an idle connection owns no read buffer), at most one send in
+// flight per connection, and every submission of a loop pass sent to the kernel with the loop's
+// one io_uring_enter. Timers, the mailbox (wake-ups from other threads), the stop request and the
+// loop metrics are the EventLoop's, as under every other event model. Where the kernel refuses
+// io_uring, run() throws a clear error; where concur was built without liburing, the model says
+// how to get it.
 #include "core/error.hpp"
 #include "models/model.hpp"
 
@@ -20,16 +23,15 @@
 
 #include "core/log.hpp"
 #include "core/socket.hpp"
-#include "loop/mailbox.hpp"
-#include "loop/timer_queue.hpp"
 #include "conn/accept_gate.hpp"
 #include "conn/conn_driver.hpp"
+#include "conn/gate_ticker.hpp"
 #include "conn/listener.hpp"
-#include "loop/loop_metrics.hpp"
 #include "conn/stream_conn.hpp"
+#include "loop/event_loop.hpp"
+#include "loop/uring_backend.hpp"
 #include "models/uring/buffer_ring.hpp"
 #include "models/uring/held_input.hpp"
-#include "models/uring/ring.hpp"
 #endif
 
 namespace concur {
@@ -37,7 +39,7 @@ namespace {
 
 #ifdef CONCUR_HAVE_URING
 
-constexpr unsigned kEntries = 4096;
+constexpr unsigned kEntries = UringBackend::kEntries;
 constexpr unsigned kBufCount = 2048;  // power of two (buffer ring)
 constexpr unsigned kBufSize = 4096;
 constexpr unsigned short kBufGroup = 1;
@@ -59,7 +61,8 @@ BufferShape buffer_shape() {
   return {};
 }
 
-enum Op : uint64_t { kAccept = 1, kRecv, kSend, kWake, kStop, kListen, kCancel };
+// The model's operations, in the low byte of user_data (the backend keeps 0xfe and 0xff).
+enum Op : uint64_t { kAccept = 1, kRecv, kSend, kListen, kCancel };
 
 uint64_t tag(Op op, uint64_t id) { return (id << 8) | op; }
 Op op_of(uint64_t data) { return static_cast<Op>(data & 0xff); }
@@ -71,37 +74,14 @@ class UringLoop {
       : listen_fd_(listen_fd), service_(service), cfg_(cfg), gate_(cfg), stop_(stop) {}
 
   void run() {
-    mailbox_->set_owner(std::this_thread::get_id());
-    mailbox_->set_flush_handler([](void* self, uint64_t id) { static_cast<UringLoop*>(self)->flush(id); }, this);
+    uring_.set_completion_handler([](void* self, const io_uring_cqe& cqe) { static_cast<UringLoop*>(self)->handle_guarded(cqe); },
+                                  this);
+    uring_.set_batch_end([](void* self) { static_cast<UringLoop*>(self)->batch_end(); }, this);
+    loop_.set_wake_handler([](void* self, uint64_t id) { static_cast<UringLoop*>(self)->flush(id); }, this);
     arm_accept();
-    arm_poll(mailbox_->fd(), kWake);
-    arm_poll(stop_.fd(), kStop);
-    while (!stop_.requested()) {
-      auto t = next_timeout();
-      if (gate_.needs_tick() && (!t || *t > std::chrono::milliseconds(1000))) t = std::chrono::milliseconds(1000);
-      int rc = owner_.submit_and_wait(t);
-      if (rc < 0 && rc != -ETIME && rc != -EINTR) throw SysError("io_uring_submit_and_wait", -rc);
-      loop_metrics::Pass pass(metrics_);  // from the wake-up to the next submit: busy
-      // One batch of what is ready now, then back to submit: io_uring_for_each_cqe would also
-      // take completions that arrive while we handle these, and a peer flooding a multishot
-      // recv would keep us here forever, with our sends (and recv cancels) never submitted.
-      io_uring_cqe* batch[256];
-      unsigned n = io_uring_peek_batch_cqe(&ring_, batch, 256);
-      // Sends to other connections from these callbacks queue flush tasks without a wake-up;
-      // they run right after the batch (as EventLoop does).
-      mailbox_->set_dispatching(true);
-      for (unsigned i = 0; i < n; ++i) handle_guarded(*batch[i]);
-      io_uring_cq_advance(&ring_, n);
-      // Every buffer is back in the ring once the completion queue is drained: time to re-arm the
-      // recvs that ran out of buffers (earlier, most would run out again at once). Under a flood
-      // that never lets the queue drain, every 8th pass anyway, so that none waits for long.
-      if (!starved_.empty() && (io_uring_cq_ready(&ring_) == 0 || ++starved_passes_ >= 8)) rearm_starved();
-      timers_.run_due(StreamConn::Clock::now());
-      mailbox_->set_dispatching(false);
-      mailbox_->run_pending();
-      gate_.tick();  // sums up bursts of refusals
-    }
+    loop_.run(stop_);
     shutdown_all();
+    gate_.tick();
   }
 
  private:
@@ -116,17 +96,18 @@ class UringLoop {
     bool retiring = false;
     std::string out;   // bytes of the send in flight (must stay put until it completes)
     size_t out_off = 0;
-    TimerQueue::Id timer = TimerQueue::kNoTimer;  // at most one per connection (sync_timer)
+    EventLoop::TimerId timer = TimerQueue::kNoTimer;  // at most one per connection (sync_timer)
     StreamConn::Clock::time_point timer_due{};     // when that timer fires
   };
 
-  io_uring_sqe* sqe() {
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
-    while (!s) {  // submission queue full: hand what we have to the kernel and retry
-      io_uring_submit(&ring_);
-      s = io_uring_get_sqe(&ring_);
-    }
-    return s;
+  io_uring_sqe* sqe() { return uring_.sqe(); }
+
+  // After each batch of completions (the backend calls it, before the loop's timers): every
+  // buffer is back in the ring once the completion queue is drained, so it is time to re-arm the
+  // recvs that ran out of buffers (earlier, most would run out again at once). Under a flood that
+  // never lets the queue drain, every 8th batch anyway, so that none waits for long.
+  void batch_end() {
+    if (!starved_.empty() && (io_uring_cq_ready(&ring_) == 0 || ++starved_passes_ >= 8)) rearm_starved();
   }
 
   void arm_accept() {
@@ -159,12 +140,13 @@ class UringLoop {
 
   // A std::bad_alloc on one connection's path drops that connection, never the server.
   void handle_guarded(const io_uring_cqe& cqe) {
+    uint64_t data = io_uring_cqe_get_data64(&cqe);
     try {
       handle(cqe);
     } catch (const std::bad_alloc&) {
-      uint64_t data = io_uring_cqe_get_data64(&cqe);
       if (op_of(data) == kRecv || op_of(data) == kSend) drop(id_of(data));
     }
+    if (op_of(data) == kAccept || op_of(data) == kListen) ticker_.arm();  // a refusal may have been counted
   }
 
   void drop(uint64_t id) {
@@ -175,6 +157,7 @@ class UringLoop {
       after(id);
     } catch (const std::bad_alloc&) {
     }
+    ticker_.arm();  // counted in memory_refusals()
   }
 
   void handle(const io_uring_cqe& cqe) {
@@ -183,8 +166,6 @@ class UringLoop {
       case kAccept: on_accept(cqe); break;
       case kRecv: on_recv(id_of(data), cqe); break;
       case kSend: on_send(id_of(data), cqe.res); break;
-      case kWake: on_wake(); break;
-      case kStop: break;  // the loop condition sees stop_.requested()
       case kListen: on_listen_ready(); break;
       case kCancel: break;  // the cancelled recv reports itself (-ECANCELED)
     }
@@ -225,9 +206,8 @@ class UringLoop {
     try {
       conn = std::make_shared<StreamConn>(std::move(fd), peer, cfg_.max_queue, std::move(place));
       id = conn->id();
-      // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
-      // the connection nor a wake-up allocates. The connection keeps the mailbox alive.
-      conn->attach([mb = mailbox_.get(), id] { mb->post_flush(id); }, mailbox_);
+      // A wake-up queues only the id: neither the connection nor a wake-up allocates.
+      conn->attach(loop_.waker(), id);
       Entry& e = conns_[id];
       e.conn = conn;
       e.fd = raw;
@@ -239,7 +219,7 @@ class UringLoop {
     try {
       Entry& e = conns_[id];
       call_open(*e.conn, service_);
-      if (e.conn->wants_read()) arm_recv(e);
+      if (e.conn->wants().read) arm_recv(e);
       after(id);
     } catch (const std::bad_alloc&) {
       drop(id);
@@ -252,7 +232,7 @@ class UringLoop {
       auto it = conns_.find(id);
       // Data the kernel already took is never dropped: straight to the service, or held (in
       // order) while the connection's output is backlogged.
-      if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->input_open()) {
+      if (it != conns_.end() && cqe.res > 0 && !it->second.retiring && it->second.conn->wants().input) {
         Entry& e = it->second;
         try {
           e.held.receive(*e.conn, service_, bufs_.received(cqe), in_flight(e));
@@ -275,7 +255,7 @@ class UringLoop {
       if (cqe.res == 0) {
         e.held.receive_eof(*e.conn, service_);
       } else if (cqe.res < 0 && cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
-        e.conn->mark_broken();
+        mark_broken(*e.conn);
       }
       // A multishot recv that was cancelled or ended by the kernel is armed again by
       // flow_control() in after() once input may flow; one out of buffers by rearm_starved().
@@ -289,7 +269,7 @@ class UringLoop {
     Entry& e = it->second;
     e.send_inflight = false;
     if (res < 0) {
-      e.conn->mark_broken();
+      mark_broken(*e.conn);
     } else {
       e.out_off += static_cast<size_t>(res);
       if (e.out_off >= e.out.size()) {
@@ -300,13 +280,8 @@ class UringLoop {
     after(id);
   }
 
-  // The queued tasks themselves run after the batch (run()).
-  void on_wake() {
-    mailbox_->clear_wake();
-    arm_poll(mailbox_->fd(), kWake);
-  }
-
-  // A send or close from elsewhere (the task StreamConn's wake-up queues).
+  // A send, close or post from elsewhere: the connection's wake-up (its id, through the loop's
+  // mailbox).
   void flush(uint64_t id) {
     try {
       after(id);
@@ -324,21 +299,19 @@ class UringLoop {
     StreamConn& c = *e.conn;
     if (!e.retiring) {
       e.held.deliver(c, service_, in_flight(e));
-      bool alive = c.settle_without_write();
-      if (alive && !e.send_inflight) {
-        if (!e.out.empty() || c.take_output(e.out)) submit_send(e);
-      }
-      bool done = !alive || (!e.send_inflight && c.close_requested());
+      // The queued output moves to e.out unless a send is in flight (one at a time).
+      bool done = c.settle(&e.out, e.send_inflight) == StreamConn::State::finished;
+      if (!done && !e.send_inflight && !e.out.empty()) submit_send(e);
       if (done) {
         e.retiring = true;
         ::shutdown(e.fd, SHUT_RDWR);  // completes the pending multishot recv
       } else {
         flow_control(id, e);
-        sync_timer(id, e);
+        sync_timer(id, e, c.wants().timer);
       }
     }
     if (e.retiring && e.timer) {
-      timers_.cancel(e.timer);
+      loop_.cancel_timer(e.timer);
       e.timer = TimerQueue::kNoTimer;
     }
     if (e.retiring && !e.recv_armed && !e.send_inflight) {
@@ -386,24 +359,20 @@ class UringLoop {
     }
   }
 
-  void retire_entry(Entry& e) {
-    e.conn->retire();
-    call_close(*e.conn, service_);
-  }
+  void retire_entry(Entry& e) { retire(*e.conn, service_); }
 
   // Keeps at most one queued timer per connection, never later than its due time (set_timer in
   // a callback), by lazy extension as ReactorLoop::sync_timer(): a due time pushed back on every
   // message changes nothing here (the timer fires early and on_timer() queues it again); only
   // one that moves earlier replaces it. A disarmed connection's timer does nothing when it fires.
-  void sync_timer(uint64_t id, Entry& e) {
-    StreamConn& c = *e.conn;
-    if (!c.timer_armed()) return;
+  void sync_timer(uint64_t id, Entry& e, std::optional<StreamConn::Clock::time_point> due) {
+    if (!due) return;
     if (e.timer) {
-      if (e.timer_due <= c.timer_due()) return;
-      timers_.cancel(e.timer);
+      if (e.timer_due <= *due) return;
+      loop_.cancel_timer(e.timer);
     }
-    e.timer_due = c.timer_due();
-    e.timer = timers_.add(e.timer_due, [this, id] { on_timer(id); });
+    e.timer_due = *due;
+    e.timer = loop_.run_at(e.timer_due, [this, id] { on_timer(id); });
   }
 
   void on_timer(uint64_t id) {
@@ -411,10 +380,11 @@ class UringLoop {
     if (it == conns_.end() || it->second.retiring) return;
     Entry& e = it->second;
     e.timer = TimerQueue::kNoTimer;
-    if (!e.conn->timer_armed()) return;
+    auto due = e.conn->wants().timer;
+    if (!due) return;
     try {
-      if (e.conn->timer_due() > StreamConn::Clock::now()) {
-        sync_timer(id, e);  // pushed back since it was queued
+      if (*due > StreamConn::Clock::now()) {
+        sync_timer(id, e, due);  // pushed back since it was queued
         return;
       }
       call_timeout(*e.conn, service_);
@@ -422,12 +392,6 @@ class UringLoop {
     } catch (const std::bad_alloc&) {
       drop(id);
     }
-  }
-
-  std::optional<std::chrono::milliseconds> next_timeout() {
-    int ms = timers_.timeout_ms(StreamConn::Clock::now());
-    if (ms < 0) return std::nullopt;
-    return std::chrono::milliseconds(ms);
   }
 
   void shutdown_all() {
@@ -448,6 +412,7 @@ class UringLoop {
       io_uring_for_each_cqe(&ring_, head, cqe) {
         ++seen;
         uint64_t data = io_uring_cqe_get_data64(cqe);
+        if (op_of(data) != kRecv && op_of(data) != kSend) continue;  // the loop's polls, accepts
         auto it = conns_.find(id_of(data));
         if (it == conns_.end()) continue;
         if (op_of(data) == kRecv && !(cqe->flags & IORING_CQE_F_MORE)) it->second.recv_armed = false;
@@ -460,8 +425,16 @@ class UringLoop {
     conns_.clear();
   }
 
-  Ring owner_{kEntries};
-  io_uring& ring_ = owner_.get();
+  // The loop owns the backend (and so the ring, torn down last, after the buffers below).
+  static std::unique_ptr<LoopBackend> make_backend(UringBackend*& keep) {
+    auto b = std::make_unique<UringBackend>(kEntries);
+    keep = b.get();
+    return b;
+  }
+  UringBackend* uring_ptr_ = nullptr;
+  EventLoop loop_{make_backend(uring_ptr_)};
+  UringBackend& uring_ = *uring_ptr_;
+  io_uring& ring_ = uring_.ring();
   BufferShape shape_ = buffer_shape();
   BufferRing bufs_{ring_, shape_.count, shape_.size, kBufGroup, shape_.whole};
   std::vector<uint64_t> starved_;  // connections whose recv ended with ENOBUFS, oldest first
@@ -472,10 +445,8 @@ class UringLoop {
   AcceptGate gate_;
   Listener listener_{listen_fd_, gate_};  // accepts itself only when short of descriptors
   const StopSource& stop_;
-  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
-  loop_metrics::Series& metrics_ = loop_metrics::for_backend("uring");
   std::unordered_map<uint64_t, Entry> conns_;
-  TimerQueue timers_;
+  GateTicker ticker_{gate_, loop_};
 };
 
 class UringModel final : public Model {
@@ -490,8 +461,8 @@ class UringModel final : public Model {
 // provided buffers. Their error says why the kernel cannot run the model ("" when it can).
 std::string probe_uring() {
   try {
-    Ring ring(kEntries);
-    BufferRing bufs(ring.get(), kBufCount, kBufSize, kBufGroup);
+    UringBackend ring(kEntries);
+    BufferRing bufs(ring.ring(), kBufCount, kBufSize, kBufGroup);
   } catch (const std::exception& e) {
     return e.what();
   }

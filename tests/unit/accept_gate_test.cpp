@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "conn/conn_driver.hpp"
 #include "conn/stream_conn.hpp"
 
 namespace concur {
@@ -88,7 +89,7 @@ TEST(AcceptGate, AStreamConnGivesItsPlaceBackWhenItsSocketCloses) {
   ASSERT_TRUE(place);
   auto conn = std::make_shared<StreamConn>(std::move(p.client), loopback(), 1024, std::move(place));
   EXPECT_EQ(gate.live(), 1u);
-  conn->retire();
+  retire_socket(*conn);
   EXPECT_EQ(gate.live(), 0u);
   Pair q;
   EXPECT_TRUE(gate.admit(q.client, loopback()));

@@ -24,7 +24,7 @@ ReactorLoop::ReactorLoop(std::unique_ptr<Poller> poller, const std::vector<Port>
                                      : std::make_unique<Listener>(p.listen_fd, gate);
     ports_.push_back({p.listen_fd, std::move(listener), p.service});
   }
-  loop_.mailbox()->set_flush_handler([](void* self, uint64_t id) { static_cast<ReactorLoop*>(self)->flush(id); }, this);
+  loop_.set_wake_handler([](void* self, uint64_t id) { static_cast<ReactorLoop*>(self)->flush(id); }, this);
 }
 
 void ReactorLoop::run() {
@@ -68,20 +68,20 @@ void ReactorLoop::open_conn(FileDesc fd, const Endpoint& peer, Admission place, 
       // select() beyond FD_SETSIZE: in a flood that is every new client, so one line per burst.
       conns_.erase(conn->id());
       gate_.tell_full(raw);
-      conn->retire();
+      retire_socket(*conn);
       gate_.refuse(fd, peer, gate_.refusals(), why);  // fd moved into conn: counts and logs only
       ticker_.arm();
       return;
     }
-    // [mailbox, id] fits std::function's inline storage and a flush queues only the id: neither
-    // the connection nor a wake-up allocates. The connection keeps the mailbox alive.
-    conn->attach([mb = loop_.mailbox().get(), id = conn->id()] { mb->post_flush(id); }, loop_.mailbox());
+    // A wake-up queues only the id (flush() finds the entry): nothing allocated per connection
+    // or per wake-up.
+    conn->attach(loop_.waker(), conn->id());
   } catch (const std::bad_alloc&) {
     if (conn) {  // the descriptor moved into it
       conns_.erase(conn->id());
       loop_.unwatch(raw);
       gate_.tell_full(raw);
-      conn->retire();
+      retire_socket(*conn);
     }
     gate_.refuse(fd, peer, memory_refusals(), "out of memory");
     ticker_.arm();
@@ -102,8 +102,8 @@ void ReactorLoop::on_ready(Entry& e, const Ready& r) {
   guarded(e.conn->id(), [&] {
     StreamConn& c = *e.conn;
     if (r.in || r.err) {
-      if (c.wants_read()) pump_input(c, *e.service);
-      else if (r.err) c.mark_broken();
+      if (c.wants().read) pump_input(c, *e.service);
+      else if (r.err) mark_broken(c);
     }
     after(e);  // also flushes when r.out
   });
@@ -139,13 +139,13 @@ void ReactorLoop::after(Entry& e) {
     conns_.erase(c.id());  // e is gone from here on
     return;
   }
-  bool in = c.wants_read(), out = c.wants_write();
-  if (in != e.in || out != e.out) {
-    loop_.modify(fd, in, out);
-    e.in = in;
-    e.out = out;
+  StreamConn::Wants w = c.wants();
+  if (w.read != e.in || w.write != e.out) {
+    loop_.modify(fd, w.read, w.write);
+    e.in = w.read;
+    e.out = w.write;
   }
-  sync_timer(e);
+  sync_timer(e, w.timer);
 }
 
 // Lazy extension (nginx's event timers, libuv's uv_timer_again): an idle timeout is pushed back
@@ -154,15 +154,14 @@ void ReactorLoop::after(Entry& e) {
 // keeps one timer. A due time that moves later changes nothing here: the timer fires early and
 // on_timer() queues it again for the due time then in force. Only a due time that moves earlier
 // replaces it. A disarmed connection keeps its timer too; it does nothing when it fires.
-void ReactorLoop::sync_timer(Entry& e) {
-  StreamConn& c = *e.conn;
-  if (!c.timer_armed()) return;
+void ReactorLoop::sync_timer(Entry& e, std::optional<Clock::time_point> due) {
+  if (!due) return;
   if (e.timer != TimerQueue::kNoTimer) {
-    if (e.timer_queued <= c.timer_due()) return;
+    if (e.timer_queued <= *due) return;
     loop_.cancel_timer(e.timer);
   }
-  e.timer_queued = c.timer_due();
-  e.timer = loop_.run_at(e.timer_queued, [this, id = c.id()] { on_timer(id); });
+  e.timer_queued = *due;
+  e.timer = loop_.run_at(e.timer_queued, [this, id = e.conn->id()] { on_timer(id); });
 }
 
 void ReactorLoop::cancel_timer(Entry& e) {
@@ -176,10 +175,11 @@ void ReactorLoop::on_timer(uint64_t id) {
   Entry& e = it->second;
   StreamConn& c = *e.conn;
   e.timer = TimerQueue::kNoTimer;
-  if (!c.timer_armed()) return;  // disarmed since it was queued
+  auto due = c.wants().timer;
+  if (!due) return;  // disarmed since it was queued
   guarded(id, [&] {
-    if (c.timer_due() > Clock::now()) {
-      sync_timer(e);  // pushed back since: queue it again for the due time in force
+    if (*due > Clock::now()) {
+      sync_timer(e, due);  // pushed back since: queue it again for the due time in force
       return;
     }
     call_timeout(c, *e.service);

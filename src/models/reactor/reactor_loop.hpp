@@ -4,10 +4,11 @@
 // several of them (--workers) on one shared listening socket.
 //
 // Thread contract: run() owns the loop thread; everything else in this class is loop-thread only.
-// Other threads reach a connection only through Conn::send()/close(), which queue a flush task
-// into the loop (EventLoop::queue_in_loop, coalesced per connection by StreamConn).
+// Other threads reach a connection only through Conn::send()/close()/post(), which wake the loop
+// for that connection's id (its WakeHandle on the loop's waker(), coalesced per connection).
 #include <memory>
 #include <new>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -61,8 +62,9 @@ class ReactorLoop {
   void on_ready(Entry& e, const Ready& r);
   void flush(uint64_t id);      // a send/close from elsewhere: the queued task
   void on_timer(uint64_t id);
-  // Keeps at most one loop timer per connection, queued no later than its due time.
-  void sync_timer(Entry& e);
+  // Keeps at most one loop timer per connection, queued no later than its due time (`due`:
+  // the connection's, from wants()).
+  void sync_timer(Entry& e, std::optional<Clock::time_point> due);
   void cancel_timer(Entry& e);  // before the entry goes
   // Runs f; a std::bad_alloc on connection id's path drops that connection (told `server full`),
   // never the server.

@@ -8,8 +8,7 @@
 namespace concur {
 
 bool HeldInput::backlogged(const StreamConn& c, size_t in_flight) {
-  size_t mark = c.high_water();
-  return mark > 0 && c.pending_output() + in_flight >= mark;
+  return c.wants(in_flight).backlogged;
 }
 
 void HeldInput::receive(StreamConn& c, StreamService& service, std::string_view bytes, size_t in_flight) {
@@ -24,24 +23,25 @@ void HeldInput::receive_eof(StreamConn& c, StreamService& service) {
 
 void HeldInput::deliver(StreamConn& c, StreamService& service, size_t in_flight) {
   // 64 KiB at a time, re-checking the backlog: a service answering every chunk pauses us again.
-  while (holding_bytes() && c.input_open() && !backlogged(c, in_flight)) {
+  while (holding_bytes() && c.wants().input && !backlogged(c, in_flight)) {
     size_t n = std::min<size_t>(64 * 1024, bytes_.size() - off_);
     call_data(c, service, std::string_view(bytes_).substr(off_, n));
     off_ += n;
   }
-  if (holding_bytes() && c.input_open()) return;
+  if (holding_bytes() && c.wants().input) return;
   bytes_.clear();
   off_ = 0;
-  if (eof_ && c.input_open()) {
+  if (eof_ && c.wants().input) {
     eof_ = false;
     call_peer_closed(c, service);
   }
 }
 
 HeldInput::Recv HeldInput::recv_step(const StreamConn& c, size_t in_flight, bool armed, bool cancelling) const {
-  bool paused = backlogged(c, in_flight) || holding_bytes();
+  StreamConn::Wants w = c.wants(in_flight);
+  bool paused = w.backlogged || holding_bytes();
   if (paused && armed && !cancelling) return Recv::cancel;
-  if (!paused && !armed && !eof_ && c.input_open()) return Recv::arm;
+  if (!paused && !armed && !eof_ && w.input) return Recv::arm;
   return Recv::keep;
 }
 

@@ -1,11 +1,12 @@
 #pragma once
-// The uring model's io_uring instance, set up with the best flags the kernel has; a member
+// The io_uring instance of the uring backend, set up with the best flags the kernel has; a member
 // declared before everything registered with it, so that it is torn down last.
 #ifdef CONCUR_HAVE_URING
 #include <liburing.h>
 
 #include <chrono>
 #include <optional>
+#include <thread>
 
 namespace concur {
 
@@ -19,6 +20,12 @@ class Ring {
 
   io_uring& get() { return ring_; }
 
+  // The thread that will enter the ring (the loop's) starts it: until then it is set up
+  // disabled, so SQEs can be prepared and buffers registered from the thread that made it, but
+  // the single-issuer owner and the registered ring descriptor (both per thread) are the
+  // runner's. Once, before the first submit_and_wait().
+  void start();
+
   // Submits every prepared SQE and waits for one completion, in one io_uring_enter, for at most
   // `timeout` (nullopt: no limit). Returns what io_uring_enter returns (-ETIME, -EINTR, ...).
   //
@@ -29,6 +36,7 @@ class Ring {
 
  private:
   io_uring ring_{};
+  bool disabled_ = false;  // set up with IORING_SETUP_R_DISABLED: start() enables it
 };
 
 }  // namespace concur
