@@ -36,7 +36,7 @@ void StreamConn::attach(std::shared_ptr<WakeTarget> owner, uint64_t key) { wake_
 
 bool StreamConn::send(std::string_view bytes) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_ || overflowed_.load(std::memory_order_relaxed)) return false;
     if (out_.size() + bytes.size() > max_queue_) {
       overflowed_.store(true, std::memory_order_release);
@@ -61,7 +61,7 @@ void StreamConn::notify_owner() {
 }
 
 size_t StreamConn::pending_output() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return out_.size();
 }
 
@@ -84,7 +84,7 @@ StreamConn::Wants StreamConn::wants(size_t in_flight) const {
 
 void StreamConn::post(std::function<void(Conn&)> task) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_) return;  // ended: the task is destroyed, never run
     if (!posted_) posted_ = std::make_unique<std::vector<std::function<void(Conn&)>>>();
     posted_->push_back(std::move(task));
@@ -99,7 +99,7 @@ void StreamConn::run_posted() {
   for (int round = 0; round < 8 && has_posted_.load(std::memory_order_acquire); ++round) {
     std::vector<std::function<void(Conn&)>> tasks;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (posted_) tasks.swap(*posted_);
       has_posted_.store(false, std::memory_order_relaxed);
     }
@@ -131,7 +131,7 @@ StreamConn::State StreamConn::settle(std::string* handoff, bool send_in_flight) 
   if (broken_ || overflowed_.load(std::memory_order_acquire)) return State::finished;
   bool drained;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!handoff) {
       long n = out_.flush_to(fd_.get());
       if (n < 0) {
@@ -156,7 +156,7 @@ StreamConn::State StreamConn::settle(std::string* handoff, bool send_in_flight) 
 void StreamConn::retire() {
   std::unique_ptr<std::vector<std::function<void(Conn&)>>> unrun;  // destroyed outside the lock: they
   {                                                                 // may hold this connection
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     out_.clear();
     unrun.swap(posted_);

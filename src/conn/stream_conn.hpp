@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "core/buffer.hpp"
 #include "core/fd.hpp"
 #include "conn/accept_gate.hpp"
@@ -122,12 +123,12 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   Admission place_;  // owner only
   WakeHandle wake_;  // cleared by settle(): one wake-up per settle, however many senders
 
-  mutable std::mutex mu_;
-  Buffer out_;            // guarded by mu_
+  mutable Mutex mu_;
+  Buffer out_ CONCUR_GUARDED_BY(mu_);
   // Posted tasks, made on the first post (most connections never get one: 8 bytes, not a
-  // vector's 24, in every idle connection). Guarded by mu_.
-  std::unique_ptr<std::vector<std::function<void(Conn&)>>> posted_;
-  bool closed_ = false;   // guarded by mu_
+  // vector's 24, in every idle connection).
+  std::unique_ptr<std::vector<std::function<void(Conn&)>>> posted_ CONCUR_GUARDED_BY(mu_);
+  bool closed_ CONCUR_GUARDED_BY(mu_) = false;
   std::atomic<bool> has_posted_{false};  // posted_ is not empty (settle's quick look)
   std::atomic<bool> close_requested_{false};
   std::atomic<bool> overflowed_{false};

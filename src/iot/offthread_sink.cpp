@@ -34,7 +34,7 @@ int OffThreadSink::write_batch(const Batch& batch) {
   size_t dropped = 0;
   bool say = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stats_.queued += batch.lines();
     queue_.push_back(batch);
     queued_lines_ += batch.lines();
@@ -66,7 +66,7 @@ int OffThreadSink::write_lines(std::string_view whole_lines) { return write_batc
 
 void OffThreadSink::close(Millis drain) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closing_ = true;
     drain_until_ = std::chrono::steady_clock::now() + drain;
   }
@@ -75,12 +75,12 @@ void OffThreadSink::close(Millis drain) {
 }
 
 OffThreadSink::Stats OffThreadSink::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 
 bool OffThreadSink::take(Batch& into) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (queue_.empty()) return false;
   into = std::move(queue_.front());
   queue_.pop_front();
@@ -89,32 +89,32 @@ bool OffThreadSink::take(Batch& into) {
 }
 
 OffThreadSink::Closing OffThreadSink::closing() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Closing{closing_, drain_until_, queued_lines_};
 }
 
 void OffThreadSink::count_delivered(uint64_t n) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   stats_.delivered += n;
 }
 
 void OffThreadSink::count_dropped(uint64_t n) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   stats_.dropped += n;
 }
 
 uint64_t OffThreadSink::dropped() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_.dropped;
 }
 
 void OffThreadSink::overflow_said_again() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   drop_logged_ = false;
 }
 
 void OffThreadSink::finish(uint64_t in_hand) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   stats_.unsent = queued_lines_ + in_hand;
 }
 

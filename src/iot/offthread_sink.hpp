@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "core/thread_annotations.hpp"
 #include "core/duration.hpp"
 #include "iot/reading_sink.hpp"
 #include "loop/event_loop.hpp"
@@ -91,13 +92,13 @@ class OffThreadSink : public ReadingSink {
   const std::string name_;
   const size_t max_queue_;
   const std::string what_;
-  mutable std::mutex mu_;
-  std::deque<Batch> queue_;  // guarded by mu_
-  size_t queued_lines_ = 0;  // guarded by mu_
-  Stats stats_;              // guarded by mu_
-  bool closing_ = false;     // guarded by mu_
-  std::chrono::steady_clock::time_point drain_until_{};  // guarded by mu_
-  bool drop_logged_ = false;  // guarded by mu_: "dropping the oldest" said once per episode
+  mutable Mutex mu_;
+  std::deque<Batch> queue_ CONCUR_GUARDED_BY(mu_);
+  size_t queued_lines_ CONCUR_GUARDED_BY(mu_) = 0;
+  Stats stats_ CONCUR_GUARDED_BY(mu_);
+  bool closing_ CONCUR_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point drain_until_ CONCUR_GUARDED_BY(mu_){};
+  bool drop_logged_ CONCUR_GUARDED_BY(mu_) = false;  // "dropping the oldest" said once per episode
   WakeHandle waker_;  // wake(): on_wake() once per burst, through the loop's wake handler
   std::thread thread_;
 };

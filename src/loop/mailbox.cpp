@@ -14,7 +14,7 @@ Mailbox::Mailbox() : efd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
 void Mailbox::post(Task task) {
   bool was_empty;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     was_empty = queued_.empty() && keys_.empty();
     queued_.push_back(std::move(task));
   }
@@ -24,7 +24,7 @@ void Mailbox::post(Task task) {
 void Mailbox::wake(uint64_t key) {
   bool was_empty;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     was_empty = queued_.empty() && keys_.empty();
     keys_.push_back(key);
   }
@@ -48,7 +48,7 @@ void Mailbox::clear_wake() {
 
 size_t Mailbox::run_pending() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (queued_.empty() && keys_.empty()) return 0;
     running_.swap(queued_);
     waking_.swap(keys_);

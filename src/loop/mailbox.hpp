@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "core/fd.hpp"
 #include "loop/wake_handle.hpp"
 
@@ -75,9 +76,9 @@ class Mailbox final : public WakeTarget {
   // data race, and a wake-up skipped for a dispatch that was not its own). A thread reads its own
   // last store here, so only the dispatching thread itself ever finds its id.
   std::atomic<std::thread::id> dispatcher_{};
-  std::mutex mu_;
-  std::vector<Task> queued_;   // guarded by mu_
-  std::vector<uint64_t> keys_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<Task> queued_ CONCUR_GUARDED_BY(mu_);
+  std::vector<uint64_t> keys_ CONCUR_GUARDED_BY(mu_);
   std::vector<Task> running_;  // loop thread only; these keep their capacity between drains
   std::vector<uint64_t> waking_;
   KeyFn key_fn_ = nullptr;
