@@ -107,7 +107,6 @@ inline constexpr std::string_view kErrSlowDown = "slow down";
 inline constexpr std::string_view kErrFlood = "too many messages, disconnected";
 inline constexpr std::string_view kErrJoinTimeout = "join timeout: send [ID] first";
 inline constexpr std::string_view kErrNotJoined = "join first: send [ID]";
-inline constexpr std::string_view kErrTooManyFromIp = "too many connections from your address";
 inline constexpr std::string_view kErrServerFull = "server full";
 inline constexpr std::string_view kHttpAnswer =
     "error: this is a concur chat server (line protocol: send [ID] to join), not an HTTP server";

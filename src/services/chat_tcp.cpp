@@ -36,7 +36,6 @@ struct ChatStreamService::Session {
   std::shared_ptr<ConnMember> member;  // set once joined
   FloodGuard flood;
   std::string who;  // "('ip', port)"
-  bool announced = false;  // "new client" was logged, so "exited" will be
   std::string held;        // claiming: bytes that arrived after the join, framed once it completes
   std::vector<std::string> held_messages;  // the same for a message transport
 };
@@ -66,7 +65,6 @@ void ChatStreamService::on_open(Conn& c) {
   s->messages = c.framing() == Conn::Framing::message;
   s->raw_framing = s->messages;
   c.context() = s;
-  s->announced = true;
   log_new_client(s->who);
   c.set_timer(settings_.join_timeout);
 }
@@ -112,12 +110,10 @@ void ChatStreamService::on_close(Conn& c) {
   if (!s) return;
   s->phase = Session::Phase::done;
   if (s->member) room_.leave(*s->member);
-  if (s->announced) {
-    if (c.overflowed())
-      log_exited(s->who, fmt::format("disconnected: not reading, more than {} bytes pending", settings_.max_queue));
-    else
-      log_exited(s->who);
-  }
+  if (c.overflowed())
+    log_exited(s->who, fmt::format("disconnected: not reading, more than {} bytes pending", settings_.max_queue));
+  else
+    log_exited(s->who);
   // The session holds the member, which holds the connection: break the cycle.
   c.context().reset();
 }

@@ -51,7 +51,7 @@ void HttpService::on_head(Conn& c, Session& s) {
   } else if (auto ws = sockets_.find(p.request.path); ws != sockets_.end()) {
     resp = answer_upgrade(p.request, settings_.allowed_origins);
     if (resp.status == 101) {
-      upgrade(c, s, p.request, *ws->second, p.consumed);
+      upgrade(c, s, p.request, resp, *ws->second, p.consumed);
       return;
     }
   } else if (auto page = pages_.find(p.request.path); page != pages_.end()) {
@@ -66,8 +66,9 @@ void HttpService::on_head(Conn& c, Session& s) {
   c.close();  // after the answer is written (Connection: close)
 }
 
-void HttpService::upgrade(Conn& c, Session& s, const Request& req, StreamService& messages, size_t consumed) {
-  c.send(serialize(answer_upgrade(req, settings_.allowed_origins)));
+void HttpService::upgrade(Conn& c, Session& s, const Request& req, const Response& accepted, StreamService& messages,
+                          size_t consumed) {
+  c.send(serialize(accepted));
   std::string rest = s.head.substr(consumed);  // frames that came with the handshake
   s.head.clear();
   s.head.shrink_to_fit();

@@ -48,7 +48,9 @@ class HttpService final : public StreamService {
 
  private:
   void on_head(Conn& c, Session& s);
-  void upgrade(Conn& c, Session& s, const Request& req, StreamService& messages, size_t consumed);
+  // `accepted` is the 101 answer already made for `req`.
+  void upgrade(Conn& c, Session& s, const Request& req, const Response& accepted, StreamService& messages,
+               size_t consumed);
 
   const HttpSettings settings_;
   std::map<std::string, PageHandler> pages_;
