@@ -5,7 +5,7 @@ pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config python3 curl
       libcli11-dev libfmt-dev liburing-dev libgtest-dev libgmock-dev libbenchmark-dev
       redis-server libuv1-dev libasio-dev libhiredis-dev gnuplot-nox procps
       libsqlite3-dev sqlite3 libmosquitto-dev mosquitto mosquitto-clients
-      libedit-dev tmux
+      libedit-dev tmux libssl-dev openssl
       libwslay-dev chromium prometheus
       systemd man-db dpkg-dev)
 missing=()

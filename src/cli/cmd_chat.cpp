@@ -10,6 +10,7 @@
 #include "core/sd_notify.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
+#include "tls/tls_reload.hpp"
 #include "conn/conn_metrics.hpp"
 #include "conn/datagram_loop.hpp"
 #include "metrics/registry.hpp"
@@ -48,6 +49,7 @@ std::unique_ptr<web::ChatWeb> make_web(const ChatOptions& o, chat::ChatRoom& roo
   cfg.max_clients = o.server.max_clients;
   cfg.max_per_ip = o.server.max_per_ip;
   cfg.connect_rate = o.server.connect_rate;
+  cfg.tls = server_tls(o.server);  // the chat port's certificate: https and wss
   Endpoint at;
   try {
     at = Endpoint::parse(o.server.bind, static_cast<uint16_t>(o.web_port));
@@ -102,6 +104,7 @@ int serve_udp(const ServerOptions& o, DatagramService& service, const std::funct
   }
   StopSource stop;
   StopSignalGuard signals(stop);
+  tls::ReloadOnHangup reload(server_tls(o));  // --web's certificate
   MetricsRun metrics(o.metrics);
   conn_metrics::series();
   FileDesc sock = udp_bind(at);
@@ -170,6 +173,8 @@ Command chat_server_command() {
                 return rc;
               };
               if (o->transport == "udp") {
+                if (!o->server.tls_cert.empty() && o->web_port < 0)
+                  throw UsageError("--tls-cert: the udp transport has no TLS (no DTLS here); with --web it serves https and wss");
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
                 auto members = members_probe(service.room(), o->room);

@@ -37,6 +37,7 @@ struct ChatClientOptions {
   bool id_given = false;
   std::string history;
   bool no_color = false;
+  ClientTlsOptions tls;
 };
 
 std::string trim(std::string_view s) {
@@ -86,10 +87,14 @@ int run_chat_client(const ChatClientOptions& o) {
   const std::string prefix = "[" + id + "]";
   const std::string eol = transport == Transport::tcp ? "\n" : "";
 
+  if (o.tls.on && transport != Transport::tcp) throw UsageError("--tls: TCP only (UDP has no TLS here)");
+  auto tls_ctx = client_tls_context(o.tls);  // a CA file that cannot be read fails before connecting
   FileDesc sock;
+  std::unique_ptr<tls::Stream> tls_stream;
   if (transport == Transport::tcp) {
     sock = tcp_connect_until(to, stop);
     if (!sock) return 0;
+    if (tls_ctx) tls_stream = start_client_tls(*tls_ctx, sock.get(), o.host, to.to_string());
   } else {
     sock = udp_connect(to);
   }
@@ -126,6 +131,7 @@ int run_chat_client(const ChatClientOptions& o) {
         return a;
       },
       quit, stop);
+  if (tls_stream) session.use_tls(std::move(tls_stream));
   session.queue(prefix + eol);  // the join message
   return session.run();
 }
@@ -136,6 +142,7 @@ Command chat_client_command() {
   return {"chat-client", "join a group chat as [ID] (TCP lines or UDP datagrams)", [](CLI::App& app) {
             auto o = std::make_shared<ChatClientOptions>();
             add_client_options(app, o->host, o->port, kChatPort);
+            add_client_tls_options(app, o->tls);
             app.add_option("--transport", o->transport, "tcp or udp")
                 ->check(CLI::IsMember({"tcp", "udp"}))
                 ->capture_default_str();

@@ -58,11 +58,11 @@ Command echo_server_command() {
 namespace {
 
 // Reads exactly n bytes (the echo of what we sent), or fewer if the server closes.
-std::string read_echo(int fd, size_t n) {
+std::string read_echo(ClientSocket& sock, size_t n) {
   std::string got;
   char buf[65536];
   while (got.size() < n) {
-    ssize_t r = sys::recv(fd, buf, std::min(sizeof buf, n - got.size()), 0);
+    ssize_t r = sock.recv(buf, std::min(sizeof buf, n - got.size()));
     if (r > 0) got.append(buf, static_cast<size_t>(r));
     else if (r < 0 && errno == EINTR) continue;
     else break;
@@ -70,10 +70,10 @@ std::string read_echo(int fd, size_t n) {
   return got;
 }
 
-void send_line(int fd, const std::string& line, const std::string& host, int port) {
+void send_line(ClientSocket& sock, const std::string& line, const std::string& host, int port) {
   size_t off = 0;
   while (off < line.size()) {
-    ssize_t w = sys::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    ssize_t w = sock.send(line.data() + off, line.size() - off);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) throw_errno("cannot send to " + host + ":" + std::to_string(port));
     off += static_cast<size_t>(w);
@@ -82,17 +82,17 @@ void send_line(int fd, const std::string& line, const std::string& host, int por
 
 // On a terminal: the same exchange with libedit line editing behind the seed's prompt. Ctrl-D
 // on an empty line or Ctrl-C leaves (exit 0) with the terminal restored.
-int echo_client_terminal(int fd, const std::string& host, int port) {
+int echo_client_terminal(ClientSocket& sock, const std::string& host, int port) {
   StopSource stop;
   StopSignalGuard signals(stop);
   TerminalEditor editor(EditorOptions{"Message to send: ", {}});
   while (auto line = editor.read_line(stop.fd())) {
-    send_line(fd, *line, host, port);
+    send_line(sock, *line, host, port);
     std::string echo;
     while (echo.size() < line->size()) {  // wait for the echo, but not past a Ctrl-C
-      if (!wait_ready_or_stop(fd, POLLIN, stop.fd())) return 0;
+      if (!wait_ready_or_stop(sock.fd, POLLIN, stop.fd())) return 0;
       char buf[65536];
-      ssize_t r = sys::recv(fd, buf, std::min(sizeof buf, line->size() - echo.size()), 0);
+      ssize_t r = sock.recv(buf, std::min(sizeof buf, line->size() - echo.size()));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) break;
       echo.append(buf, static_cast<size_t>(r));
@@ -103,7 +103,7 @@ int echo_client_terminal(int fd, const std::string& host, int port) {
   return 0;
 }
 
-int echo_client(std::string host, int port, bool port_given) {
+int echo_client(std::string host, int port, bool port_given, const ClientTlsOptions& tls_opts) {
   bool tty = ::isatty(STDIN_FILENO);
   if (!port_given && tty) {
     out_raw("Port No: ");
@@ -116,22 +116,21 @@ int echo_client(std::string host, int port, bool port_given) {
     }
     if (port < 1 || port > 65535) throw UsageError("Port No: '" + line + "' is not a port number");
   }
-  FileDesc sock = tcp_connect(client_endpoint(host, port));
-  if (TerminalEditor::wanted()) return echo_client_terminal(sock.get(), host, port);
+  auto tls_ctx = client_tls_context(tls_opts);
+  Endpoint to = client_endpoint(host, port);
+  FileDesc fd = tcp_connect(to);
+  std::unique_ptr<tls::Stream> tls_stream;
+  if (tls_ctx) tls_stream = start_client_tls(*tls_ctx, fd.get(), host, to.to_string());
+  ClientSocket sock{fd.get(), tls_stream.get()};
+  if (TerminalEditor::wanted()) return echo_client_terminal(sock, host, port);
   for (;;) {
     if (tty) out_raw("Message to send: ");
     std::string line;
     if (!std::getline(std::cin, line)) break;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     // Like the seed: the line goes out without its newline and comes back byte for byte.
-    size_t off = 0;
-    while (off < line.size()) {
-      ssize_t w = sys::send(sock.get(), line.data() + off, line.size() - off, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw_errno("cannot send to " + host + ":" + std::to_string(port));
-      off += static_cast<size_t>(w);
-    }
-    std::string echo = read_echo(sock.get(), line.size());
+    send_line(sock, line, host, port);
+    std::string echo = read_echo(sock, line.size());
     outf("Received message: {}", escape_for_terminal(echo));
     if (echo.size() < line.size()) throw SysError("server closed the connection", ECONNRESET);
   }
@@ -146,7 +145,10 @@ Command echo_client_command() {
             auto port = std::make_shared<int>(2500);
             add_client_options(app, *host, *port, 2500);
             auto* port_opt = app.get_option("--port");
-            return CommandRun([host, port, port_opt] { return echo_client(*host, *port, port_opt->count() > 0); });
+            auto tls = std::make_shared<ClientTlsOptions>();
+            add_client_tls_options(app, *tls);
+            return CommandRun(
+                [host, port, port_opt, tls] { return echo_client(*host, *port, port_opt->count() > 0, *tls); });
           }};
 }
 

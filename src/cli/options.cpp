@@ -9,6 +9,7 @@
 #include "core/sd_notify.hpp"
 #include "core/socket.hpp"
 #include "core/stop.hpp"
+#include "tls/tls_reload.hpp"
 
 namespace concur {
 
@@ -108,8 +109,33 @@ void add_server_options(CLI::App& app, ServerOptions& o, int default_port, const
          "every address but loopback)")
       ->check(CLI::Range(0.0, 1e9))
       ->type_name("R");
+  app.add_option("--tls-cert", o.tls_cert,
+                 fmt::format("serve TLS (1.2 or later) with this PEM certificate chain; re-read with --tls-key on "
+                             "SIGHUP (models: {})",
+                             fmt::join(model_names([](const ModelInfo& m) { return !m.completion_io; }), ", ")))
+      ->type_name("FILE");
+  app.add_option("--tls-key", o.tls_key, "the PEM private key of --tls-cert (default: in --tls-cert's file)")
+      ->type_name("FILE");
+  add_duration_option(app, "--tls-handshake-timeout", o.tls_handshake_timeout,
+                      "cut off a client whose TLS handshake is not over by then (default 10 s)");
   add_metrics_option(app, o.metrics);
   add_log_format_option(app);
+}
+
+std::shared_ptr<tls::ServerContext> server_tls(const ServerOptions& o) {
+  if (o.tls_cert.empty()) {
+    if (!o.tls_key.empty()) throw UsageError("--tls-key: needs --tls-cert");
+    return nullptr;
+  }
+  if (o.tls_handshake_timeout.count() <= 0) throw UsageError("--tls-handshake-timeout: must be more than 0");
+  if (!o.tls_context) {
+    tls::ServerSettings s;
+    s.cert = o.tls_cert;
+    s.key = o.tls_key.empty() ? o.tls_cert : o.tls_key;
+    s.handshake_timeout = o.tls_handshake_timeout;
+    o.tls_context = std::make_shared<tls::ServerContext>(s);
+  }
+  return o.tls_context;
 }
 
 void add_log_format_option(CLI::App& app) {
@@ -120,6 +146,13 @@ void add_log_format_option(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->type_name("FORMAT")
       ->default_str("text");
+}
+
+void add_client_tls_options(CLI::App& app, ClientTlsOptions& o) {
+  app.add_flag("--tls", o.on, "speak TLS to the server, checking its certificate and --host's name or address");
+  app.add_option("--tls-ca", o.ca, "PEM file of the CAs to trust (default: the system's)")->type_name("FILE");
+  app.add_option("--tls-cert", o.cert, "a client certificate (PEM), for a server that asks for one")->type_name("FILE");
+  app.add_option("--tls-key", o.key, "the key of --tls-cert (default: in its file)")->type_name("FILE");
 }
 
 void add_client_options(CLI::App& app, std::string& host, int& port, int default_port) {
@@ -164,6 +197,12 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   cfg.max_per_ip = o.max_per_ip;
   cfg.connect_rate = o.connect_rate;
   cfg.workers = checked_workers(o, info);
+  cfg.tls = server_tls(o);
+  if (cfg.tls && info.completion_io)
+    throw UsageError(fmt::format("--tls-cert: model '{}' cannot serve TLS (its reads and writes complete in the "
+                                 "kernel's ring, and OpenSSL must make them); use epoll",
+                                 info.name));
+  tls::ReloadOnHangup reload(cfg.tls);
   auto model = info.make();
   StopSource own_stop;
   StopSource& stop = stop_in ? *stop_in : own_stop;
@@ -172,7 +211,8 @@ int serve_stream(const ServerOptions& o, StreamService& service, const std::vect
   conn_metrics::series();  // every connection series shows from the first scrape
   FileDesc listener = tcp_listen(at);
   Endpoint bound = local_endpoint(listener.get());
-  outf("listening on {} (tcp, model={})", bound.to_string(), info.name);
+  outf("listening on {} (tcp, model={})", bound.to_string(), info.name);  // SPEC §1: exact, TLS or not
+  if (cfg.tls) outf("tls: {} speaks TLS 1.2 or later, certificate {}", bound.to_string(), cfg.tls->settings().cert);
   if (on_listening) on_listening();
   metrics.serving();
   sd::notify_ready();  // every listening line is out (--web's too)

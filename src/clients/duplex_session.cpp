@@ -57,8 +57,28 @@ void DuplexSession::peer_gone(int err) {
   tail_timer_ = false;
   done_ = true;
   if (state_ == State::leaving || state_ == State::shut_leaving) return;  // we said goodbye first
-  if (err) io_.print(o_.closed_line + " (" + std::strerror(err) + ")");
+  if (err == EPROTO && tls_) io_.print(o_.closed_line + " (tls: " + tls_->failure() + ")");
+  else if (err) io_.print(o_.closed_line + " (" + std::strerror(err) + ")");
   else io_.print(o_.closed_line);
+}
+
+ssize_t DuplexSession::recv_some(char* buf, size_t cap) {
+  return tls_ ? tls_->read(buf, cap) : sys::recv(sock_.get(), buf, cap, 0);
+}
+
+ssize_t DuplexSession::send_some(const char* data, size_t n) {
+  if (!tls_) return sys::send(sock_.get(), data, n, MSG_NOSIGNAL);
+  long w = tls_->write(std::string_view(data, n));
+  if (w == 0) {
+    errno = EAGAIN;  // TLS's "would block" (the socket, or a post-handshake message to read)
+    return -1;
+  }
+  return w;
+}
+
+void DuplexSession::shut_write() {
+  if (tls_) tls_->close_notify();
+  ::shutdown(sock_.get(), SHUT_WR);
 }
 
 bool DuplexSession::read_socket() {
@@ -66,7 +86,7 @@ bool DuplexSession::read_socket() {
   const bool udp = o_.transport == Transport::udp;
   auto print = [this](std::string_view t) { print_message(t); };
   for (int round = 0; round < 16; ++round) {  // bounded, so input keeps its turn under a flood
-    ssize_t r = sys::recv(sock_.get(), buf, sizeof buf, 0);
+    ssize_t r = recv_some(buf, sizeof buf);
     if (r > 0 || (r == 0 && udp)) {
       std::string_view got(buf, static_cast<size_t>(r));
       if (udp) {
@@ -102,8 +122,7 @@ bool DuplexSession::flush_queue() {
   while (!out_.empty()) {
     std::string& front = out_.front();
     ssize_t r = udp ? sys::send(sock_.get(), front.data(), front.size(), MSG_NOSIGNAL)
-                    : sys::send(sock_.get(), front.data() + out_front_off_, front.size() - out_front_off_,
-                                MSG_NOSIGNAL);
+                    : send_some(front.data() + out_front_off_, front.size() - out_front_off_);
     if (r >= 0) {
       size_t sent = udp ? front.size() : static_cast<size_t>(r);
       out_front_off_ += sent;
@@ -137,7 +156,7 @@ void DuplexSession::send_farewell() {
   if (state_ == State::half_closed || state_ == State::shut_leaving) return;
   try {
     if (o_.transport == Transport::tcp && (!flush_queue() || !out_.empty())) return;  // never mid-line
-    [[maybe_unused]] ssize_t r = sys::send(sock_.get(), o_.farewell.data(), o_.farewell.size(), MSG_NOSIGNAL);
+    [[maybe_unused]] ssize_t r = send_some(o_.farewell.data(), o_.farewell.size());
   } catch (const SysError&) {
     // leaving anyway
   }
@@ -167,12 +186,12 @@ void DuplexSession::advance() {
 
   auto now = Clock::now();
   if (out_.empty() && state_ == State::half_closing) {
-    ::shutdown(sock_.get(), SHUT_WR);
+    shut_write();
     state_ = State::half_closed;
   }
   if (state_ == State::leaving && (out_.empty() || now >= leave_due_)) {
     if (o_.transport == Transport::udp || !out_.empty()) return finish();
-    ::shutdown(sock_.get(), SHUT_WR);  // then wait (bounded) for the peer to close
+    shut_write();  // then wait (bounded) for the peer to close
     state_ = State::shut_leaving;
     leave_due_ = now + o_.leave_wait;
   }

@@ -26,6 +26,7 @@
 #include "core/socket.hpp"
 #include "core/stop.hpp"
 #include "loop/event_loop.hpp"
+#include "tls/tls_stream.hpp"
 
 namespace concur {
 
@@ -64,6 +65,9 @@ class DuplexSession {
   DuplexSession(FileDesc sock, SessionIo& io, SessionOptions opts, LineHandler on_line, EofHandler on_eof,
                 StopSource& stop);
 
+  // The TCP socket speaks TLS through `s` (its handshake is over: start_client_tls).
+  void use_tls(std::unique_ptr<tls::Stream> s) { tls_ = std::move(s); }
+
   // Queues bytes (TCP) or one datagram (UDP) to send first, e.g. the join message.
   void queue(std::string payload);
 
@@ -83,8 +87,13 @@ class DuplexSession {
   void print_message(std::string_view text);
   void peer_gone(int err);
   void send_farewell();
+  // The socket's recv()/send() (or TLS's), and the end of our sending (close_notify first).
+  ssize_t recv_some(char* buf, size_t cap);
+  ssize_t send_some(const char* data, size_t n);
+  void shut_write();
 
   FileDesc sock_;
+  std::unique_ptr<tls::Stream> tls_;  // declared after sock_: gone before the socket closes
   SessionIo& io_;
   SessionOptions o_;
   LineHandler on_line_;

@@ -50,6 +50,8 @@ class Admission {
   // The client counts in the connection metrics (its bytes too): not a --metrics scrape. True
   // for an empty Admission.
   bool counted() const;
+  // The TLS context the client must be served with (the gate's --tls-cert), or nullptr: plain.
+  tls::ServerContext* tls() const;
 
  private:
   friend class AcceptGate;
@@ -108,5 +110,6 @@ class AcceptGate {
 };
 
 inline bool Admission::counted() const { return gate_ == nullptr || gate_->cfg_.counted; }
+inline tls::ServerContext* Admission::tls() const { return gate_ ? gate_->cfg_.tls.get() : nullptr; }
 
 }  // namespace concur

@@ -28,6 +28,17 @@ struct StreamConnAccess {
   static void retire_socket(StreamConn& c) { c.retire(); }
   static void drop_for_memory(StreamConn& c) { c.drop_for_memory(); }
   static bool counted(const StreamConn& c) { return c.place_.counted(); }  // not a --metrics scrape
+  static ssize_t read_some(StreamConn& c, char* buf, size_t cap) { return c.read_some(buf, cap); }
+  static bool short_read_drains(const StreamConn& c) { return c.short_read_drains(); }
+  static bool read_waits_for_output(const StreamConn& c) { return c.read_waits_for_output(); }
+  static bool cut_if_handshake_expired(StreamConn& c, StreamConn::Clock::time_point now) {
+    return c.cut_if_handshake_expired(now);
+  }
+  // TLS shares the one timer with the service (wants().timer is the earlier of the two): only a
+  // due service timer reaches on_timeout.
+  static bool service_timer_due(const StreamConn& c, StreamConn::Clock::time_point now) {
+    return c.timer_armed_ && (!c.tls_ || now >= c.timer_due_);
+  }
 };
 
 namespace {
@@ -62,6 +73,9 @@ void call_peer_closed(StreamConn& c, StreamService& service) {
 }
 
 void call_timeout(StreamConn& c, StreamService& service) {
+  auto now = StreamConn::Clock::now();
+  if (StreamConnAccess::cut_if_handshake_expired(c, now)) return;
+  if (!StreamConnAccess::service_timer_due(c, now)) return;
   StreamConnAccess::disarm_timer(c);
   dispatch(c, [&] { service.on_timeout(c); });
 }
@@ -127,7 +141,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
   char* chunk = read_buffer();
   size_t taken = 0;
   while (c.wants().read) {
-    ssize_t n = sys::recv(c.fd(), chunk, kChunk, MSG_DONTWAIT);
+    ssize_t n = StreamConnAccess::read_some(c, chunk, kChunk);
     if (n > 0) {
       call_data(c, service, std::string_view(chunk, static_cast<size_t>(n)));
       if (StreamConnAccess::broken(c)) return ReadOutcome::error;  // dropped for memory in the callback
@@ -135,7 +149,7 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
       if (taken >= budget) return ReadOutcome::budget_spent;
       // A short read means the socket is drained: every model waits level-triggered, so skip
       // the recv() that would only say EAGAIN (one syscall less per echo round-trip).
-      if (static_cast<size_t>(n) < kChunk) return ReadOutcome::again;
+      if (static_cast<size_t>(n) < kChunk && StreamConnAccess::short_read_drains(c)) return ReadOutcome::again;
       continue;
     }
     if (n == 0) {
@@ -151,6 +165,10 @@ ReadOutcome pump_input_unguarded(StreamConn& c, StreamService& service, size_t b
 }
 
 }  // namespace
+
+bool input_ready(const StreamConn& c, bool readable, bool writable) {
+  return readable || (writable && StreamConnAccess::read_waits_for_output(c));
+}
 
 void retire(StreamConn& c, StreamService& service) {
   retire_socket(c);
@@ -228,7 +246,7 @@ void serve_loop(const std::shared_ptr<StreamConn>& c, StreamService& service, in
     }
     if (fds[1].revents) break;
     short ev = fds[0].revents;
-    if (ev & (POLLIN | POLLHUP | POLLERR)) {
+    if (input_ready(*c, ev & (POLLIN | POLLHUP | POLLERR), ev & POLLOUT)) {
       if (c->wants().read) pump_input(*c, service);
       else if (ev & (POLLHUP | POLLERR)) mark_broken(*c);
     }

@@ -35,6 +35,9 @@ enum class ReadOutcome { again, budget_spent, eof, error };
 // on_peer_closed once. Owner thread only. Out of memory on the way (in the service, or for the
 // thread's read buffer) drops this client (drop_for_memory) and returns error.
 ReadOutcome pump_input(StreamConn& c, StreamService& service, size_t budget = 256 * 1024);
+// Whether the connection's input should be pumped now: the socket is readable, or it became
+// writable and a TLS read was waiting for that (OpenSSL had to send before it could read on).
+bool input_ready(const StreamConn& c, bool readable, bool writable);
 
 // The service (or the model) could not get memory for this client: std::bad_alloc on its path.
 // That client is dropped — told `server full` while a line can still be sent, marked broken so

@@ -4,12 +4,17 @@
 // into models/.
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "conn/address_limits.hpp"
 
 namespace concur {
+
+namespace tls {
+class ServerContext;
+}
 
 struct ServerConfig {
   size_t max_queue = 1 << 20;      // per-connection pending output bound (bytes)
@@ -25,6 +30,9 @@ struct ServerConfig {
   // SO_SNDBUF of every admitted client (0: the kernel's autotuning). A server whose clients may
   // stall (the device simulator's registrants) bounds what the kernel parks for each of them too.
   int send_buffer = 0;
+  // --tls-cert/--tls-key: every admitted client speaks TLS (its handshake bounded by the context's
+  // handshake_timeout); null: plain TCP. Shared with the SIGHUP reloader.
+  std::shared_ptr<tls::ServerContext> tls;
   bool counted = true;  // in the concur_connections_* metrics (not the --metrics port's own scrapes)
 };
 

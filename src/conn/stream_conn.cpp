@@ -1,4 +1,5 @@
 #include "conn/stream_conn.hpp"
+#include "conn/stream_conn_tls.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -7,6 +8,7 @@
 
 #include "conn/conn_metrics.hpp"
 #include "core/log.hpp"
+#include "core/sys.hpp"
 
 namespace concur {
 
@@ -30,7 +32,9 @@ StreamConn::StreamConn(FileDesc fd, Endpoint peer, size_t max_queue, Admission p
       fd_(std::move(fd)),
       peer_(peer),
       max_queue_(max_queue),
-      place_(std::move(place)) {}
+      place_(std::move(place)) {
+  if (tls::ServerContext* ctx = place_.tls()) start_tls(*ctx);
+}
 
 void StreamConn::attach(std::shared_ptr<WakeTarget> owner, uint64_t key) { wake_.bind(std::move(owner), key); }
 
@@ -79,6 +83,7 @@ StreamConn::Wants StreamConn::wants(size_t in_flight) const {
   w.read = w.input && !w.backlogged;
   w.write = queued > 0;
   if (timer_armed_) w.timer = timer_due_;
+  if (tls_) adjust_for_tls(w);
   return w;
 }
 
@@ -119,7 +124,11 @@ void StreamConn::run_posted() {
 
 void StreamConn::drop_for_memory() {
   static constexpr std::string_view kFull = "error: server full\n";
-  [[maybe_unused]] ssize_t n = ::send(fd_.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (tls_) {
+    tls_send_best_effort(kFull);
+  } else {
+    [[maybe_unused]] ssize_t n = ::send(fd_.get(), kFull.data(), kFull.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
   broken_ = true;
   conn_metrics::refused(conn_metrics::Refusal::memory);
   memory_refusals().hit([&] { return fmt::format("dropped {}: out of memory", peer_.seed_format()); });
@@ -133,7 +142,7 @@ StreamConn::State StreamConn::settle(std::string* handoff, bool send_in_flight) 
   {
     MutexLock lock(mu_);
     if (!handoff) {
-      long n = out_.flush_to(fd_.get());
+      long n = flush_out();
       if (n < 0) {
         broken_ = true;
         return State::finished;
@@ -163,6 +172,7 @@ void StreamConn::retire() {
     has_posted_.store(false, std::memory_order_relaxed);
   }
   if (fd_ && !broken_) {
+    if (tls_) tls_close_notify();
     // Closing with unread input makes the kernel send RST, which can destroy the last bytes we
     // sent (an error line, the final echo) before the peer reads them. Send FIN first and
     // discard what is already queued.
@@ -173,6 +183,12 @@ void StreamConn::retire() {
   }
   fd_.reset();
   place_.release();  // the socket is gone: its place under --max-clients is free
+}
+
+long StreamConn::flush_out() { return tls_ ? flush_tls() : out_.flush_to(fd_.get()); }
+
+ssize_t StreamConn::read_some(char* buf, size_t cap) {
+  return tls_ ? read_tls(buf, cap) : sys::recv(fd_.get(), buf, cap, MSG_DONTWAIT);
 }
 
 bool StreamConn::peer_gone() const {

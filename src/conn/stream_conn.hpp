@@ -32,7 +32,10 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
 
   // `place` is the client's admission under --max-clients: given back when the socket closes
   // (retire) or with the connection, whichever comes first.
+  // With a TLS place (Admission::tls()), the connection speaks TLS: its handshake runs inside the
+  // first reads and writes and must end within the context's handshake_timeout.
   StreamConn(FileDesc fd, Endpoint peer, size_t max_queue, Admission place = {});
+  ~StreamConn() override;
 
   // Conn
   uint64_t id() const override { return id_; }
@@ -101,6 +104,24 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
     const StreamConn* saved_;
   };
 
+  struct Tls;  // tls::Stream and its handshake deadline (stream_conn_tls.cpp); null: plain TCP
+  // The socket's read: recv(), or TLS (a failure is logged here, one line, rate-limited).
+  ssize_t read_some(char* buf, size_t cap);
+  // Plain TCP says a short read drained the socket; a TLS read returns one record at a time.
+  bool short_read_drains() const { return !tls_; }
+  // The queued output to the socket: bytes written, 0 when it takes none now, < 0 an error.
+  long flush_out() CONCUR_REQUIRES(mu_);
+  bool read_waits_for_output() const;
+  // The handshake is not over and its deadline has passed: logs it, marks the connection broken
+  // (the model retires it) and returns true.
+  bool cut_if_handshake_expired(Clock::time_point now);
+  void adjust_for_tls(Wants& w) const;
+  void start_tls(tls::ServerContext& ctx);
+  ssize_t read_tls(char* buf, size_t cap);
+  long flush_tls() CONCUR_REQUIRES(mu_);
+  void tls_close_notify();
+  void tls_send_best_effort(std::string_view line);
+
   bool input_open() const {
     return !peer_eof_ && !broken_ && !close_requested_.load(std::memory_order_acquire);
   }
@@ -134,6 +155,7 @@ class StreamConn final : public Conn, public std::enable_shared_from_this<Stream
   std::atomic<bool> overflowed_{false};
 
   // Owner only.
+  std::unique_ptr<Tls> tls_;
   bool peer_eof_ = false;
   bool broken_ = false;  // a write error, a reset, or dropped for memory inside a callback
   bool timer_armed_ = false;

@@ -207,7 +207,7 @@ class CoroLoop {
           c->settle();  // last chance to write what is queued
           break;
         }
-        if (w.readable || w.error) {
+        if (input_ready(*c, w.readable || w.error, w.writable)) {
           if (c->wants().read) pump_input(*c, service_);
           else if (w.error) mark_broken(*c);
         }

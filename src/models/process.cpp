@@ -46,7 +46,8 @@ class ProcessModel final : public Model {
             ::close(listen_fd);
             ::signal(SIGINT, SIG_IGN);  // a terminal ^C goes to the parent, which stops us
             try {
-              auto conn = std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue);
+              // The place comes along (a copy of the parent's): it carries --tls-cert's context.
+              auto conn = std::make_shared<StreamConn>(std::move(client), peer, cfg.max_queue, std::move(place));
               serve_blocking(conn, service, stop.fd());
             } catch (const std::bad_alloc&) {  // the child must never fall back into the accept loop
               gate.refuse(client, peer, memory_refusals(), "out of memory");

@@ -18,7 +18,7 @@ ChatWeb::ChatWeb(const Endpoint& at, WebConfig cfg, chat::ChatRoom& room, const 
 }
 
 void ChatWeb::start() {
-  outf("listening on {} (http, web)", server_.local().to_string());
+  outf("listening on {} ({}, web)", server_.local().to_string(), server_.scheme());
   server_.start();
 }
 

@@ -95,7 +95,7 @@ CollectWeb::CollectWeb(const Endpoint& at, WebConfig cfg, double offline_after_s
 }
 
 void CollectWeb::start() {
-  outf("listening on {} (http, web)", server_.local().to_string());
+  outf("listening on {} ({}, web)", server_.local().to_string(), server_.scheme());
   server_.start();
 }
 

@@ -25,6 +25,7 @@ WebServer::WebServer(const Endpoint& at, WebConfig cfg) : http_(http_settings(cf
   server_.counted = cfg.counted;
   server_.max_per_ip = cfg.max_per_ip;
   server_.connect_rate = cfg.connect_rate;
+  server_.tls = cfg.tls;
   server_.per_address_message =
       "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 39\r\n"
       "Connection: close\r\n\r\ntoo many connections from your address\n";

@@ -37,6 +37,7 @@ struct WebConfig {
   std::optional<size_t> max_per_ip;          // as ServerConfig (--max-per-ip, --connect-rate)
   std::optional<double> connect_rate;
   bool counted = true;                       // in concur_connections_* (not the --metrics port's own)
+  std::shared_ptr<tls::ServerContext> tls;   // https and wss (--tls-cert); null: http and ws
 };
 
 class WebServer {
@@ -48,6 +49,8 @@ class WebServer {
   WebServer& operator=(const WebServer&) = delete;
 
   Endpoint local() const;
+  // "https" with TLS, else "http": what the listening line says.
+  const char* scheme() const { return server_.tls ? "https" : "http"; }
   // Routes, before start(): an exact path.
   void page(std::string path, PageHandler h) { http_.page(std::move(path), std::move(h)); }
   // Each text message is one on_data of `messages`, each of its sends one text message; it must

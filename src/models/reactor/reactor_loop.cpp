@@ -101,7 +101,7 @@ void ReactorLoop::ready_thunk(void* entry, const Ready& r) {
 void ReactorLoop::on_ready(Entry& e, const Ready& r) {
   guarded(e.conn->id(), [&] {
     StreamConn& c = *e.conn;
-    if (r.in || r.err) {
+    if (input_ready(c, r.in || r.err, r.out)) {
       if (c.wants().read) pump_input(c, *e.service);
       else if (r.err) mark_broken(c);
     }
