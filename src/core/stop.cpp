@@ -43,6 +43,17 @@ bool wait_ready_or_stop(int fd, short events, int stop_fd) {
   }
 }
 
+StopSignalsBlocked::StopSignalsBlocked() {
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &stops, &old_);
+}
+
+StopSignalsBlocked::~StopSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
 void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
 
 StopSource* install_stop_signals(StopSource* stop) {

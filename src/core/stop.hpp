@@ -1,6 +1,8 @@
 #pragma once
 // A stop request that event loops can wait on: an eventfd that becomes (and stays) readable.
 // request() is async-signal-safe, so a SIGINT/SIGTERM handler can call it.
+#include <signal.h>
+
 #include <atomic>
 
 #include "core/fd.hpp"
@@ -37,6 +39,23 @@ class StopSignalGuard {
  private:
   StopSource* previous_;
 };
+// For its scope the calling thread takes no SIGINT, SIGTERM or SIGHUP, and neither does any thread
+// it starts meanwhile (a thread inherits the mask). Every helper or worker thread is started
+// inside one, so those signals reach only the command's own thread, whose handler writes the stop
+// fd. Why it matters: a process-directed signal goes to any thread that does not block it, and a
+// thread parked in accept() under TSan (which defers handlers to the next interceptor) would sit on
+// it forever — the server never hears the stop. The models' wake-up signal is left alone.
+class StopSignalsBlocked {
+ public:
+  StopSignalsBlocked();
+  ~StopSignalsBlocked();
+  StopSignalsBlocked(const StopSignalsBlocked&) = delete;
+  StopSignalsBlocked& operator=(const StopSignalsBlocked&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
 // Blocks until `fd` has one of `events` (POLLIN, POLLOUT; or an error/hang-up) — true — or until
 // the stop eventfd `stop_fd` fires — false. For blocking code (clients, one-shot accepts) that
 // must still end on ^C: a read() or accept() blocked in the kernel would not (SA_RESTART).

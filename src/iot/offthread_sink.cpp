@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/log_limiter.hpp"
+#include "core/stop.hpp"
 
 namespace concur::iot {
 
@@ -24,6 +25,7 @@ OffThreadSink::~OffThreadSink() {
 }
 
 void OffThreadSink::start() {
+  StopSignalsBlocked quiet;  // the sink's thread never takes the command's stop signals
   thread_ = std::thread([this] { run_thread(); });
 }
 

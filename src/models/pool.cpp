@@ -13,6 +13,7 @@
 #include "conn/conn_driver.hpp"
 #include "models/model.hpp"
 #include "conn/worker_accept.hpp"
+#include "core/stop.hpp"
 
 namespace concur {
 namespace {
@@ -41,7 +42,10 @@ class PoolModel final : public Model {
       pthread_attr_init(&attr);
       pthread_attr_setstacksize(&attr, kPoolStack);
       pthread_t tid;
-      failed = pthread_create(&tid, &attr, &PoolModel::worker_main, &shared);
+      {
+        StopSignalsBlocked quiet;  // SIGTERM goes to this thread, which polls the stop fd
+        failed = pthread_create(&tid, &attr, &PoolModel::worker_main, &shared);
+      }
       pthread_attr_destroy(&attr);
       if (failed != 0) break;
       threads.push_back(tid);

@@ -17,6 +17,7 @@
 #include "conn/blocking_accept.hpp"
 #include "conn/conn_driver.hpp"
 #include "models/model.hpp"
+#include "core/stop.hpp"
 
 namespace concur {
 namespace {
@@ -115,7 +116,10 @@ class ThreadModel final : public Model {
       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
       int rc = pthread_attr_setstacksize(&attr, size);
       pthread_t tid;
-      if (rc == 0) rc = pthread_create(&tid, &attr, &ThreadModel::thread_main, job);
+      if (rc == 0) {
+        StopSignalsBlocked quiet;  // stop signals stay with the accepting thread
+        rc = pthread_create(&tid, &attr, &ThreadModel::thread_main, job);
+      }
       pthread_attr_destroy(&attr);
       if (rc != EINVAL || size >= (size_t{64} << 20)) return rc == 0;
       stack.compare_exchange_strong(size, size * 2, std::memory_order_relaxed);

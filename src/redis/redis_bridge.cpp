@@ -13,6 +13,7 @@
 #include "redis/bridge_outlet.hpp"
 #include "redis/redis_metrics.hpp"
 #include "redis/reply_text.hpp"
+#include "core/stop.hpp"
 
 namespace concur::redis {
 
@@ -115,6 +116,7 @@ void RedisBridge::start() {
     redis_series().outages.add();
     link_.outage_known(start_problem_);  // before the thread: it is the thread's from here on
   }
+  StopSignalsBlocked quiet;  // the bridge never takes the command's stop signals
   thread_ = std::thread([this] { run(); });
 }
 

@@ -43,8 +43,13 @@ std::string load_server(const ServerSettings& s, SSL_CTX** out) {
   std::string why;
   if (SSL_CTX_use_certificate_chain_file(ctx, s.cert.c_str()) != 1)
     why = fmt::format("cannot use certificate {}: {}", s.cert, take_error());
-  else if (SSL_CTX_use_PrivateKey_file(ctx, s.key.c_str(), SSL_FILETYPE_PEM) != 1)
-    why = fmt::format("cannot use key {}: {}", s.key, take_error());
+  else if (SSL_CTX_use_PrivateKey_file(ctx, s.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // A key of the certificate's type but not its pair fails here, not in the check below.
+    bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    std::string detail = take_error();
+    why = mismatch ? fmt::format("key {} does not match certificate {}", s.key, s.cert)
+                   : fmt::format("cannot use key {}: {}", s.key, detail);
+  }
   else if (SSL_CTX_check_private_key(ctx) != 1)
     why = fmt::format("key {} does not match certificate {}", s.key, s.cert);
   if (!why.empty()) {

@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "core/socket.hpp"
 #include "models/model.hpp"
+#include "core/stop.hpp"
 
 namespace concur::web {
 
@@ -43,6 +44,7 @@ WebServer::~WebServer() { stop(); }
 Endpoint WebServer::local() const { return local_endpoint(listener_.get()); }
 
 void WebServer::start() {
+  StopSignalsBlocked quiet;  // the command's thread takes SIGINT/SIGTERM; the stop fd reaches here
   thread_ = std::thread([this] {
     try {
       model_->run(listener_.get(), http_, server_, stop_);

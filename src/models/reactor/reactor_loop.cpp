@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "conn/conn_driver.hpp"
+#include "core/stop.hpp"
 
 namespace concur {
 
@@ -206,7 +207,10 @@ void run_reactor(std::unique_ptr<Poller> (*make)(), int workers, int listen_fd, 
   for (int i = 0; i < workers; ++i)
     loops.push_back(std::make_unique<ReactorLoop>(make(), listen_fd, service, cfg, gate, stop));
   std::vector<std::thread> threads;
-  for (int i = 1; i < workers; ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
+  {
+    StopSignalsBlocked quiet;  // stop signals stay with this thread; every loop watches the stop fd
+    for (int i = 1; i < workers; ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
+  }
   loops[0]->run();
   for (auto& t : threads) t.join();
 }
