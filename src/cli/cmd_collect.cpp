@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <signal.h>
+#include <stdlib.h>
 
 #include <fstream>
 #include <optional>
@@ -37,6 +38,7 @@ struct CollectArgs {
   Millis offline_after{15000};
   bool fsync = false;
   bool quiet = false;
+  bool backfill = false;  // a sink new to an existing data.txt takes it from the beginning
   std::string shard;  // "I/N", empty: the whole list
   std::string db;     // SQLite file, empty: none
   std::string mqtt;   // broker HOST:PORT, empty: none
@@ -136,6 +138,7 @@ int run_collect(const CollectArgs& a) {
   if (a.offline_after.count() <= 0) throw UsageError("--offline-after: must be greater than 0");
   o.offline_after = a.offline_after;
   o.quiet = a.quiet;
+  o.backfill = a.backfill;
 
   // One descriptor per device: the soft limit was raised to the hard one for every command
   // (commands.cpp, raise_open_files_limit).
@@ -148,7 +151,12 @@ int run_collect(const CollectArgs& a) {
   std::vector<iot::ReadingSink*> sinks{&sink};
   std::unique_ptr<iot::DbSink> db;
   if (!a.db.empty()) {
-    db = std::make_unique<iot::DbSink>(a.db, a.fsync);  // "cannot open database x.db: ..." -> exit 1
+    // Its cursor into data.txt is kept under data.txt's absolute path (one database may hold the
+    // readings of several collectors, each with its own data.txt).
+    char* real = ::realpath(a.out.c_str(), nullptr);
+    std::string log = real ? real : a.out;
+    std::free(real);
+    db = std::make_unique<iot::DbSink>(a.db, a.fsync, log);  // "cannot open database x.db: ..." -> exit 1
     sinks.push_back(db.get());
   }
   std::unique_ptr<iot::MqttSink> mqtt;
@@ -223,6 +231,9 @@ Command collect_command() {
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
             app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            app.add_flag("--backfill", a->backfill,
+                         "a sink (--db, --mqtt) new to an existing --out file takes the readings already in it "
+                         "(default: it starts at the file's end)");
             add_log_format_option(app);
             app.add_option("--web", a->web_port,
                            "also serve a live dashboard (one chart per device) and /readings.json on this port (0 = any free port)")
@@ -233,7 +244,9 @@ Command collect_command() {
                 ->type_name("ORIGIN");
             app.add_option("--db", a->db,
                            "also store every reading in this SQLite database (created if missing, appended to): "
-                           "table readings(time, device, metric, value), one row per field, a transaction (group commit) about once a second")
+                           "table readings(time, device, metric, value), one row per field, a transaction (group commit) about once a second; "
+                           "with its cursor into --out in the same transaction (table concur_cursor), so that every reading "
+                           "of --out is in it exactly once, also across a kill -9 and a restart")
                 ->type_name("FILE");
             app.add_option("--mqtt", a->mqtt,
                            "also publish every reading to this MQTT broker, QoS 1, topic <prefix>/<device>, payload "

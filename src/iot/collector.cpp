@@ -17,6 +17,7 @@
 #include "iot/backoff.hpp"
 #include "iot/collector_metrics.hpp"
 #include "iot/line_assembler.hpp"
+#include "iot/log_cursor.hpp"
 #include "iot/reading.hpp"
 #include "loop/event_loop.hpp"
 
@@ -27,6 +28,9 @@ namespace {
 using Clock = EventLoop::Clock;
 constexpr Millis kBatchGap{10};
 constexpr Millis kExitDrain{2000};  // how long the last backlogs are retried at the end
+constexpr size_t kCatchUpChunk = 256u << 10;  // bytes of data.txt a lagging sink takes per write
+constexpr Millis kCatchUpBudget{20};          // per loop pass: the devices and data.txt come first
+constexpr Millis kLagReportEvery{60000};
 
 
 }  // namespace
@@ -70,6 +74,13 @@ struct Collector::Impl {
     bool unsynced = false;  // lines stored since the last sync()
     SinkStats* stats;
     std::shared_ptr<SinkSeries> metrics;  // set in Impl's constructor
+    // A sink that follows data.txt: `backlog` holds the lines [taken, taken + its size) while
+    // the sink keeps up; from_file: it fell behind and reads data.txt from `taken`.
+    bool follows = false;
+    uint64_t taken = 0;
+    bool from_file = false;
+    uint64_t lag_lines = 0;
+    bool said_catching_up = false;
   };
 
   Impl(CollectOptions o, std::vector<ReadingSink*> s, const StopSource& st, std::function<double()> u01,
@@ -79,7 +90,7 @@ struct Collector::Impl {
     for (size_t k = 0; k < s.size(); ++k) {
       stats.sinks[k].sink = s[k];
       stats.sinks[k].name = s[k]->name();
-      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr});
+      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr, false, 0, false, 0, false});
       slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
     }
     collector_series().devices.set(static_cast<int64_t>(opts.devices.size()));
@@ -114,21 +125,33 @@ struct Collector::Impl {
   size_t targets_done = 0;
   bool done = false;
 
+  // data.txt as the log of the sinks that follow it: the first sink, when a regular file.
+  FileSink* log_sink = nullptr;
+  std::unique_ptr<LogReader> reader;
+  std::string log_id;    // its first line's id (empty while it has none)
+  uint64_t log_end = 0;  // its size after the last write
+  Clock::time_point next_lag_report{};
+
   std::vector<int> noisy;  // targets whose suppressed reports are still to be summarised
   Clock::time_point next_summary{};
 
   std::time_t stamp_second = -1;
   std::string stamp;  // asctime of this loop pass, cached per second
   double unix_now = 0;  // the same instant as Unix seconds, for sinks that store time as a number
+  double stamp_unix = 0;
 
   void refresh_stamp() {
     auto wall = std::chrono::system_clock::now();
-    unix_now = std::chrono::duration<double>(wall.time_since_epoch()).count();
     std::time_t sec = std::chrono::system_clock::to_time_t(wall);
     if (sec != stamp_second) {
       stamp_second = sec;
       stamp = asctime_of(wall);
+      // The second of the stamp, as a line read back from data.txt gets it (log_cursor.hpp): a
+      // sink sees the same time for a reading whether it came from memory or from the file.
+      stamp_unix = stamp_seconds(stamp);
+      if (stamp_unix < 0) stamp_unix = static_cast<double>(sec);
     }
+    unix_now = stamp_unix;
   }
 
   void start_connect(int i) {
@@ -333,7 +356,10 @@ struct Collector::Impl {
   // Hands the pass's lines to every sink (one write each), or keeps them for a sink that fails.
   void commit(bool force) {
     if (!batch.empty() && !opts.quiet) out_lines(batch.text);
-    for (Slot& slot : slots) commit_to(slot, force);
+    for (Slot& slot : slots) {
+      if (slot.follows) commit_follower(slot, force, force ? kExitDrain : kCatchUpBudget);
+      else commit_to(slot, force);
+    }
     batch.clear();
   }
 
@@ -352,6 +378,7 @@ struct Collector::Impl {
     SinkSeries& m = *slot.metrics;
     m.write_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
     if (err == 0) {
+      if (reader && &slot == &slots.front()) feed_followers(data);
       slot.stats->stored += data.lines();
       m.written.add(data.lines());
       if (m.ready) m.ready->ready();
@@ -371,6 +398,144 @@ struct Collector::Impl {
     slot.retry_at = now + opts.retry_every;
     if (&data == &batch) slot.backlog = batch;
     trim_backlog(slot);
+  }
+
+  // ---- sinks that follow data.txt ----
+
+  // At start: each following sink resumes from its stored cursor, checked against data.txt.
+  void setup_followers() {
+    bool any = false;
+    for (size_t k = 1; k < slots.size(); ++k) any = any || slots[k].sink->follows_log();
+    if (!any) return;
+    auto* file = dynamic_cast<FileSink*>(slots.front().sink);
+    if (!file || !file->regular()) {
+      errf("concur: {} is not a regular file: the other sinks get the readings from memory only, without a cursor",
+           slots.front().sink->name());
+      return;
+    }
+    reader = std::make_unique<LogReader>(file->name());  // throws "cannot open data.txt: ..."
+    log_sink = file;
+    log_end = static_cast<uint64_t>(file->size());
+    log_id = reader->file_id();
+    for (size_t k = 1; k < slots.size(); ++k) {
+      Slot& slot = slots[k];
+      if (!slot.sink->follows_log()) continue;
+      Resume r = resume_from(slot.sink->stored_position(), *reader, log_end, log_id, opts.backfill, slot.sink->name());
+      if (!r.note.empty()) errf("{}", r.note);
+      slot.follows = true;
+      slot.stats->follows = true;
+      slot.taken = r.offset;
+      slot.from_file = slot.taken < log_end;
+      slot.lag_lines = reader->count_lines(slot.taken, log_end);
+      if (slot.from_file) {
+        errf("concur: {}: catching up from byte {} of {} ({} readings, {} bytes behind)", slot.sink->name(), slot.taken,
+             log_sink->name(), thousands(slot.lag_lines), thousands(log_end - slot.taken));
+        slot.said_catching_up = true;
+      }
+    }
+  }
+
+  // data.txt took `data` (its last bytes now): the following sinks have it in memory while they
+  // keep up and that stays bounded; else they read it from the file later.
+  void feed_followers(const Batch& data) {
+    log_end = static_cast<uint64_t>(log_sink->size());
+    if (log_id.empty()) log_id = reader->file_id();
+    uint64_t begin = log_end - data.text.size();
+    for (Slot& f : slots) {
+      if (!f.follows) continue;
+      f.lag_lines += data.lines();
+      if (!f.from_file && f.taken + f.backlog.text.size() == begin && f.backlog.text.size() + data.text.size() <= opts.max_backlog) {
+        f.backlog.append(data);
+      } else {
+        f.backlog.clear();
+        f.from_file = true;
+      }
+    }
+  }
+
+  void commit_follower(Slot& slot, bool force, Clock::duration budget) {
+    if (!force && now < slot.retry_at) return;
+    if (slot.from_file) return catch_up(slot, budget);
+    if (slot.backlog.empty()) return;
+    int err = write_follower(slot, slot.backlog, slot.taken + slot.backlog.text.size());
+    if (err == 0) return slot.backlog.clear();
+    if (err != EAGAIN) {  // it fails: it catches up from data.txt, nothing waits in memory meanwhile
+      slot.backlog.clear();
+      slot.from_file = true;
+    }
+  }
+
+  // Reads data.txt from the sink's cursor, a chunk a write, for about `budget`.
+  void catch_up(Slot& slot, Clock::duration budget) {
+    auto until = Clock::now() + budget;
+    Batch chunk;
+    while (slot.taken < log_end) {
+      chunk.clear();
+      uint64_t end = reader->read(slot.taken, log_end, kCatchUpChunk, chunk);
+      if (end == slot.taken) break;  // a read error: tried again at the next retry
+      if (write_follower(slot, chunk, end) != 0) return;
+      slot.retry_at = now;  // more at the next pass
+      if (Clock::now() >= until) break;
+    }
+    if (slot.taken < log_end) return;
+    slot.from_file = false;
+    slot.backlog.clear();
+    if (slot.sink->write_interval().count() > 0) slot.retry_at = now + slot.sink->write_interval();
+    if (slot.said_catching_up) errf("concur: {}: caught up with {}", slot.sink->name(), log_sink->name());
+    slot.said_catching_up = false;
+  }
+
+  // One write of lines of data.txt that end at `end`; 0 or the sink's errno.
+  int write_follower(Slot& slot, const Batch& data, uint64_t end) {
+    auto started = Clock::now();
+    int err = slot.sink->write_at(data, LogPosition{log_id, end});
+    SinkSeries& m = *slot.metrics;
+    m.write_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
+    if (err == 0) {
+      slot.stats->stored += data.lines();
+      m.written.add(data.lines());
+      if (m.ready) m.ready->ready();
+      slot.unsynced = true;
+      slot.taken = end;
+      slot.lag_lines -= std::min<uint64_t>(slot.lag_lines, data.lines());
+      if (slot.error) errf("concur: writing to {} works again", slot.sink->name());
+      slot.error = 0;
+      if (slot.sink->write_interval().count() > 0) slot.retry_at = now + slot.sink->write_interval();
+      return 0;
+    }
+    if (err == EAGAIN) {  // no room now (a queue in front of a broker that is down): not an error
+      slot.retry_at = now + std::max<Clock::duration>(slot.sink->write_interval(), Millis(50));
+      return err;
+    }
+    if (slot.error != err) {
+      errf("concur: cannot write {}: {}; the write is retried and catches up from {}", slot.sink->name(),
+           slot.sink->describe(err), log_sink->name());
+      slot.said_catching_up = true;
+    }
+    slot.error = err;
+    m.errors.add();
+    if (m.ready) m.ready->not_ready("cannot write: " + slot.sink->describe(err));
+    slot.retry_at = now + opts.retry_every;
+    return err;
+  }
+
+  // The lag of each following sink as metrics; in the log once a minute while it is behind (it
+  // fell back to reading data.txt, or it fails), not while it only waits for its write interval.
+  void report_lag() {
+    bool report = now >= next_lag_report;
+    bool said = false;
+    for (Slot& slot : slots) {
+      if (!slot.follows) continue;
+      uint64_t bytes = log_end - std::min(log_end, slot.taken);
+      slot.metrics->lag_readings.set(static_cast<int64_t>(slot.lag_lines));
+      slot.metrics->lag_bytes.set(static_cast<int64_t>(bytes));
+      if (report && bytes && (slot.from_file || slot.error)) {
+        errf("concur: {} is {} readings ({} bytes) behind {}", slot.sink->name(), thousands(slot.lag_lines),
+             thousands(bytes), log_sink->name());
+        said = true;
+      }
+    }
+    if (report) next_lag_report = now + (said ? kLagReportEvery : Millis(1000));
   }
 
   void trim_backlog(Slot& slot) {
@@ -405,6 +570,7 @@ struct Collector::Impl {
   void end_pass() {
     in_pass = false;
     commit(false);
+    if (reader) report_lag();
     summarise_noisy(false);
     sync_due();
     if (done) return loop->quit();
@@ -415,7 +581,7 @@ struct Collector::Impl {
     Clock::time_point due = Clock::time_point::max();
     if (!noisy.empty()) due = std::min(due, next_summary);
     for (const Slot& slot : slots) {
-      if (!slot.backlog.empty()) due = std::min(due, slot.retry_at);
+      if (!slot.backlog.empty() || slot.from_file) due = std::min(due, slot.retry_at);
       if (slot.unsynced) due = std::min(due, next_sync);
     }
     if (due == Clock::time_point::max()) return;
@@ -435,16 +601,20 @@ struct Collector::Impl {
   // database that was locked loses nothing. What is still unwritten then is counted as lost.
   void drain_backlogs() {
     auto until = Clock::now() + kExitDrain;
+    auto waits = [&](const Slot& slot) { return slot.follows ? slot.taken < log_end : !slot.backlog.empty(); };
     auto pending = [&] {
       for (const Slot& slot : slots)
-        if (!slot.backlog.empty()) return true;
+        if (waits(slot)) return true;
       return false;
     };
     while (pending() && Clock::now() < until) {
       std::this_thread::sleep_for(std::min<Clock::duration>(opts.retry_every, until - Clock::now()));
       now = Clock::now();
-      for (Slot& slot : slots)
-        if (!slot.backlog.empty()) commit_to(slot, true);
+      for (Slot& slot : slots) {
+        if (!waits(slot)) continue;
+        if (slot.follows) commit_follower(slot, true, until - Clock::now());
+        else commit_to(slot, true);
+      }
     }
   }
 
@@ -454,6 +624,7 @@ struct Collector::Impl {
     // wake-up and a write of its own (~3 syscalls and a context switch per reading). Gathering
     // what arrives within 10 ms costs them once per pass; a reading waits at most 10 ms.
     loop->set_batching(kBatchGap);
+    setup_followers();
     now = Clock::now();
     if (opts.duration.count() > 0) loop->run_at(now + opts.duration, [this] { loop->quit(); });
     for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));
@@ -466,6 +637,15 @@ struct Collector::Impl {
       if (slot.unsynced) slot.sink->sync();
     for (Target& t : targets) close_target(t);
     for (Slot& slot : slots) {
+      if (slot.follows) {  // nothing is lost: data.txt has it, and the next start resumes there
+        slot.stats->position = slot.taken;
+        slot.stats->lag_lines = slot.lag_lines;
+        slot.stats->lag_bytes = log_end - std::min(log_end, slot.taken);
+        if (slot.stats->lag_bytes)
+          errf("concur: {} is {} readings ({} bytes) behind {}: the next start takes them from there", slot.sink->name(),
+               thousands(slot.lag_lines), thousands(slot.stats->lag_bytes), log_sink->name());
+        continue;
+      }
       if (!slot.backlog.empty()) {
         slot.stats->lost += slot.backlog.lines();
         errf("concur: {} readings could not be written to {}: {}", slot.backlog.lines(), slot.sink->name(),

@@ -17,6 +17,14 @@
 // wait in a bounded backlog and the write is retried every second (per sink: a failing database
 // or broker never holds up data.txt).
 //
+// A sink that follows data.txt (issue 21: SQLite, MQTT) gets only lines data.txt took, each
+// batch with its end offset in the file (write_at), and keeps its own cursor. While it keeps up,
+// its lines wait in memory (at most max_backlog bytes); once it falls behind — a failed write, no
+// room, more than max_backlog waiting — the memory is dropped and it catches up by reading
+// data.txt from its cursor (LogReader), a chunk per loop pass, until it is at the end again. At
+// start each such sink resumes from the cursor it stored (checked: resume_from). Its lag
+// (readings, bytes) is a metric, and logged once a minute while it is behind.
+//
 // Thread contract: construct, then run() on one thread; stop through the StopSource.
 #include <cstdint>
 #include <functional>
@@ -43,6 +51,9 @@ struct CollectOptions {
   bool quiet = false;                  // no reading lines on stdout
   size_t max_backlog = 16u << 20;      // bytes kept while the sink fails; oldest lines go first
   Millis retry_every{1000};            // how often a failing sink is tried again
+  // A sink that follows data.txt (ReadingSink::follows_log) and has no cursor yet starts at the
+  // end of the existing file; with backfill, at its beginning (issue 21; docs/design.md says why).
+  bool backfill = false;
 };
 
 struct SinkStats {
@@ -50,6 +61,9 @@ struct SinkStats {
   std::string name;                   // its name() ("data.txt", "mqtt://host:port")
   uint64_t stored = 0;  // lines this sink took
   uint64_t lost = 0;    // lines dropped from its full backlog, or unwritten at exit
+  // A sink that follows data.txt: where it is, and how far behind (lines, bytes) at the end.
+  bool follows = false;
+  uint64_t position = 0, lag_lines = 0, lag_bytes = 0;
 };
 
 struct CollectStats {

@@ -28,6 +28,8 @@ SinkSeries sink_series(const ReadingSink& sink) {
       r.counter("concur_collect_sink_readings_lost_total", "Readings dropped from a sink's full backlog.", l),
       r.histogram("concur_collect_sink_write_seconds", "Time one write (a batch: a commit for sqlite) took.",
                   metrics::latency_buckets(), l),
+      r.gauge("concur_collect_sink_lag_readings", "Readings of data.txt a sink that follows it has not taken yet.", l),
+      r.gauge("concur_collect_sink_lag_bytes", "Bytes of data.txt a sink that follows it has not taken yet.", l),
       nullptr,
   };
   std::string kind = sink.kind();

@@ -1,7 +1,8 @@
 #pragma once
 // What the collector counts for --metrics (issue 22): readings, devices online, and per sink
 // (label sink="file"|"sqlite"|"mqtt"|"web", the sink's kind(): bounded, never the device) the
-// readings written, failed writes, readings lost and how long a write (a commit) takes. A sink
+// readings written, failed writes, readings lost, how long a write (a commit) takes, and for a
+// sink that follows data.txt its lag (readings, bytes). A sink
 // that can fail (data.txt, SQLite) is also a readiness check: ready while its last write worked.
 //
 // Thread contract: the collector's loop thread updates these; the endpoint thread reads them.
@@ -28,6 +29,9 @@ struct SinkSeries {
   metrics::Counter& errors;
   metrics::Counter& lost;
   metrics::Histogram& write_seconds;
+  // A sink that follows data.txt (issue 21): how far behind data.txt it is (0 for the others).
+  metrics::Gauge& lag_readings;
+  metrics::Gauge& lag_bytes;
   std::unique_ptr<metrics::ReadyFlag> ready;  // null for sinks that never fail a write (mqtt, web)
 };
 SinkSeries sink_series(const ReadingSink& sink);

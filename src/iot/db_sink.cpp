@@ -11,10 +11,17 @@
 
 namespace concur::iot {
 
-DbSink::DbSink(std::string path, bool fsync) : path_(std::move(path)) {
+namespace {
+constexpr int kDbRowsPerInsert = 64;  // one step of the multi-row INSERT (4 parameters a row)
+}  // namespace
+
+DbSink::DbSink(std::string path, bool fsync, std::string log) : path_(std::move(path)), log_(std::move(log)) {
   auto fail_open = [&](const std::string& why) {
     std::string msg = "cannot open database " + path_ + ": " + why;
     if (insert_) sqlite3_finalize(insert_);
+    if (insert_many_) sqlite3_finalize(insert_many_);
+    if (set_cursor_) sqlite3_finalize(set_cursor_);
+    insert_many_ = set_cursor_ = nullptr;
     sqlite3_close(db_);  // also when open failed: SQLite still allocated a handle
     db_ = nullptr;
     insert_ = nullptr;
@@ -39,10 +46,24 @@ DbSink::DbSink(std::string path, bool fsync) : path_(std::move(path)) {
   if (sqlite3_prepare_v3(db_, "INSERT INTO readings(time, device, metric, value) VALUES(?1, ?2, ?3, ?4)", -1,
                          SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK)
     fail_open(sqlite3_errmsg(db_));
+  std::string many = "INSERT INTO readings(time, device, metric, value) VALUES(?, ?, ?, ?)";
+  for (int k = 1; k < kDbRowsPerInsert; ++k) many += ", (?, ?, ?, ?)";
+  if (sqlite3_prepare_v3(db_, many.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_many_, nullptr) != SQLITE_OK)
+    fail_open(sqlite3_errmsg(db_));
+  if (!log_.empty()) {
+    if (!exec(kCursorSchema)) fail_open(last_error_);
+    if (sqlite3_prepare_v3(db_,
+                           "INSERT INTO concur_cursor(log, file_id, offset) VALUES(?1, ?2, ?3) "
+                           "ON CONFLICT(log) DO UPDATE SET file_id = excluded.file_id, offset = excluded.offset",
+                           -1, SQLITE_PREPARE_PERSISTENT, &set_cursor_, nullptr) != SQLITE_OK)
+      fail_open(sqlite3_errmsg(db_));
+  }
 }
 
 DbSink::~DbSink() {
   sqlite3_finalize(insert_);
+  sqlite3_finalize(insert_many_);
+  sqlite3_finalize(set_cursor_);
   sqlite3_close(db_);  // checkpoints the WAL when this is the last connection
 }
 
@@ -57,6 +78,9 @@ bool DbSink::exec(const char* sql) {
 int DbSink::fail(int rc) {
   last_error_ = sqlite3_errmsg(db_);
   sqlite3_reset(insert_);
+  sqlite3_reset(insert_many_);
+  if (set_cursor_) sqlite3_reset(set_cursor_);
+  rows_buf_.clear();
   if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");  // nothing of the batch stays
   switch (rc & 0xff) {
     case SQLITE_FULL: return ENOSPC;
@@ -67,33 +91,97 @@ int DbSink::fail(int rc) {
   }
 }
 
+// Rows gathered by insert_rows go in kDbRowsPerInsert at a time (one step of insert_many_), the
+// rest one by one: one VDBE run per 64 rows instead of one per row.
+int DbSink::flush_rows(uint64_t& added) {
+  size_t k = 0;
+  auto text = [](sqlite3_stmt* st, int i, std::string_view v) {
+    sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  for (; k + kDbRowsPerInsert <= rows_buf_.size(); k += kDbRowsPerInsert) {
+    for (int j = 0; j < kDbRowsPerInsert; ++j) {
+      const Row& r = rows_buf_[k + static_cast<size_t>(j)];
+      sqlite3_bind_double(insert_many_, 4 * j + 1, r.time);
+      text(insert_many_, 4 * j + 2, r.device);
+      text(insert_many_, 4 * j + 3, r.metric);
+      sqlite3_bind_double(insert_many_, 4 * j + 4, static_cast<double>(r.value));
+    }
+    int step = sqlite3_step(insert_many_);
+    sqlite3_reset(insert_many_);
+    if (step != SQLITE_DONE) return fail(step);
+    added += kDbRowsPerInsert;
+  }
+  for (; k < rows_buf_.size(); ++k) {
+    const Row& r = rows_buf_[k];
+    sqlite3_bind_double(insert_, 1, r.time);
+    text(insert_, 2, r.device);
+    text(insert_, 3, r.metric);
+    sqlite3_bind_double(insert_, 4, static_cast<double>(r.value));
+    int step = sqlite3_step(insert_);
+    sqlite3_reset(insert_);
+    if (step != SQLITE_DONE) return fail(step);
+    ++added;
+  }
+  rows_buf_.clear();
+  return 0;
+}
+
+int DbSink::insert_rows(const Batch& batch, uint64_t& added) {
+  rows_buf_.clear();
+  int err = 0;
+  batch.for_each_reading([&](const ParsedReading& reading, double time) {  // parsed by the collector
+    if (err) return;
+    for (const Field& f : reading.fields) rows_buf_.push_back({time, reading.name, f.key, f.value});
+    if (rows_buf_.size() >= 4096) err = flush_rows(added);  // views into `batch`: valid throughout
+  });
+  if (err) return err;
+  return flush_rows(added);
+}
+
 int DbSink::write_batch(const Batch& batch) {
   if (batch.empty()) return 0;
   int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return fail(rc);
   uint64_t added = 0;
-  int err = 0;
-  batch.for_each_reading([&](const ParsedReading& reading, double time) {  // parsed by the collector
-    if (err) return;
-    for (const Field& f : reading.fields) {
-      sqlite3_bind_double(insert_, 1, time);
-      sqlite3_bind_text(insert_, 2, reading.name.data(), static_cast<int>(reading.name.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert_, 3, f.key.data(), static_cast<int>(f.key.size()), SQLITE_STATIC);
-      sqlite3_bind_double(insert_, 4, static_cast<double>(f.value));
-      int step = sqlite3_step(insert_);
-      sqlite3_reset(insert_);
-      if (step != SQLITE_DONE) {
-        err = fail(step);
-        return;
-      }
-      ++added;
-    }
-  });
-  if (err) return err;
+  if (int err = insert_rows(batch, added)) return err;
   rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return fail(rc);
   rows_ += added;
   return 0;
+}
+
+int DbSink::write_at(const Batch& batch, const LogPosition& at) {
+  if (!set_cursor_) return write_batch(batch);
+  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail(rc);
+  uint64_t added = 0;
+  if (int err = insert_rows(batch, added)) return err;
+  sqlite3_bind_text(set_cursor_, 1, log_.data(), static_cast<int>(log_.size()), SQLITE_STATIC);
+  sqlite3_bind_text(set_cursor_, 2, at.file_id.data(), static_cast<int>(at.file_id.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(set_cursor_, 3, static_cast<sqlite3_int64>(at.offset));
+  int step = sqlite3_step(set_cursor_);
+  sqlite3_reset(set_cursor_);
+  if (step != SQLITE_DONE) return fail(step);
+  rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail(rc);
+  rows_ += added;
+  return 0;
+}
+
+std::optional<LogPosition> DbSink::stored_position() {
+  if (log_.empty()) return std::nullopt;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT file_id, offset FROM concur_cursor WHERE log = ?1", -1, &st, nullptr) != SQLITE_OK)
+    return std::nullopt;
+  sqlite3_bind_text(st, 1, log_.data(), static_cast<int>(log_.size()), SQLITE_STATIC);
+  std::optional<LogPosition> pos;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char* id = sqlite3_column_text(st, 0);
+    sqlite3_int64 off = sqlite3_column_int64(st, 1);
+    pos = LogPosition{id ? reinterpret_cast<const char*>(id) : "", off > 0 ? static_cast<uint64_t>(off) : 0};
+  }
+  sqlite3_finalize(st);
+  return pos;
 }
 
 int DbSink::write_lines(std::string_view whole_lines) {

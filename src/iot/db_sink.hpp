@@ -13,8 +13,18 @@
 // a crash of the collector alone loses nothing committed; with `fsync` (--fsync), FULL.
 // All SQLite access of the collector is in this file; a reader opens the same file itself.
 //
+// Following data.txt (issue 21, with a `log`): the database also holds, per data.txt (its path),
+// the cursor — the offset just past the last line of data.txt whose rows are in — in
+//
+//   concur_cursor(log TEXT PRIMARY KEY, file_id TEXT, offset INTEGER)
+//
+// updated in the same transaction as the rows: after a kill -9 at any moment the database holds
+// exactly the readings before its cursor, each once, and the next start resumes from there by
+// reading data.txt. The rows of a transaction go in through multi-row prepared INSERTs.
+//
 // Thread contract: one thread (the collector's loop).
 #include <string>
+#include <vector>
 
 #include "iot/reading_sink.hpp"
 
@@ -28,12 +38,15 @@ inline constexpr const char* kReadingsSchema =
     "CREATE TABLE IF NOT EXISTS readings(time REAL NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL, "
     "value REAL NOT NULL);"
     "CREATE INDEX IF NOT EXISTS readings_device_time ON readings(device, time);";
+inline constexpr const char* kCursorSchema =
+    "CREATE TABLE IF NOT EXISTS concur_cursor(log TEXT PRIMARY KEY, file_id TEXT NOT NULL, offset INTEGER NOT NULL);";
 
 class DbSink final : public ReadingSink {
  public:
   // Opens or creates the database and its table; a second run appends. Throws std::runtime_error
   // "cannot open database FILE: <SQLite's reason>" (not a database, no such directory, locked).
-  DbSink(std::string path, bool fsync);
+  // With `log` (the path of data.txt, as the key of its cursor), the sink follows that log.
+  DbSink(std::string path, bool fsync, std::string log = {});
   ~DbSink() override;
   DbSink(const DbSink&) = delete;
   DbSink& operator=(const DbSink&) = delete;
@@ -54,13 +67,30 @@ class DbSink final : public ReadingSink {
   const char* kind() const override { return "sqlite"; }
   uint64_t rows() const { return rows_; }  // rows inserted by this sink
 
+  bool follows_log() const override { return !log_.empty(); }
+  std::optional<LogPosition> stored_position() override;
+  // The rows of `batch` and the cursor `at`, in one transaction.
+  int write_at(const Batch& batch, const LogPosition& at) override;
+
  private:
   bool exec(const char* sql);
   int fail(int rc);
+  // The rows of `batch`, inside a transaction already begun: 0 or fail()'s errno.
+  int insert_rows(const Batch& batch, uint64_t& added);
+  int flush_rows(uint64_t& added);
 
   std::string path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insert_many_ = nullptr;  // kDbRowsPerInsert rows a step
+  sqlite3_stmt* set_cursor_ = nullptr;
+  std::string log_;
+  struct Row {
+    double time;
+    std::string_view device, metric;
+    int64_t value;
+  };
+  std::vector<Row> rows_buf_;
   std::string last_error_;
   uint64_t rows_ = 0;
 };

@@ -84,6 +84,12 @@ void Batch::add(std::string_view stamp, std::string_view reading, double unix_ti
   drop_index();
 }
 
+void Batch::add_raw(std::string_view line, double unix_time) {
+  text.append(line).push_back('\n');
+  times.push_back(unix_time);
+  drop_index();
+}
+
 void Batch::drop_index() {
   indexed_ = false;
   parsed_.clear();

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,8 @@ struct Batch {
   void add(std::string_view stamp, std::string_view reading, double unix_time, const ParsedReading& parsed);
   // A line whose reading is parsed here (tests; the collector has parsed it already).
   void add(std::string_view stamp, std::string_view reading, double unix_time);
+  // A line kept as it is (without its '\n'), not a reading: next() skips it.
+  void add_raw(std::string_view line, double unix_time);
   void append(const Batch& more);
   void clear();
   // Drops the oldest lines until the text holds at most `max_bytes`; returns how many.
@@ -90,6 +93,14 @@ struct Batch {
   void drop_index();
 };
 
+// Where a sink is in data.txt (its cursor, issue 21): `offset` is just past the last line it took
+// (0: none yet), in the file whose first line gives `file_id` (log_cursor.hpp; empty while the
+// file had no line).
+struct LogPosition {
+  std::string file_id;
+  uint64_t offset = 0;
+};
+
 class ReadingSink {
  public:
   virtual ~ReadingSink() = default;
@@ -112,6 +123,22 @@ class ReadingSink {
   // What kind of store it is, as a metric label ("file", "sqlite", "mqtt", "web"): a fixed word,
   // unlike name().
   virtual const char* kind() const { return "other"; }
+
+  // ---- A sink that follows data.txt (issue 21; docs/design.md "How to add a sink") ----
+  // Such a sink keeps a cursor, stored where it is atomic with its own data. The collector hands
+  // it only lines data.txt holds, with their position (write_at), and when the sink falls behind
+  // (fails, or is full) it drops them from memory: the sink catches up by the collector reading
+  // data.txt from the cursor (log_cursor.hpp). Memory stays bounded; nothing is lost.
+  virtual bool follows_log() const { return false; }
+  // The cursor stored by an earlier run (called once, before the first write_at); nullopt: none.
+  virtual std::optional<LogPosition> stored_position() { return std::nullopt; }
+  // Stores `batch` — the lines of data.txt that end at `at.offset` — and the cursor `at` with it,
+  // whole or not at all: 0, or an errno value as write_batch; EAGAIN: no room now (not an error:
+  // the lines are offered again later, from data.txt).
+  virtual int write_at(const Batch& batch, const LogPosition& at) {
+    (void)at;
+    return write_batch(batch);
+  }
 };
 
 // Appends to a text file (O_APPEND), one write() per batch.
@@ -136,6 +163,7 @@ class FileSink final : public ReadingSink {
   uint64_t dropped_on_open() const { return dropped_; }
   // The file's size as this sink knows it (0 for a pipe or a device).
   off_t size() const { return size_; }
+  bool regular() const { return regular_; }  // a regular file (not a pipe or a device)
   // fsync() failures so far (the lines were written, their durability is not certain).
   unsigned long sync_errors() const { return sync_errors_; }
 
