@@ -36,6 +36,8 @@ struct ChatOptions {
   std::string redis;  // HOST:PORT; empty: a room of this server alone
   std::string room = "lobby";
   Millis lease{15000};
+  size_t history = 1000;  // the room's last messages kept (in Redis with --redis, else in memory)
+  size_t replay = 0;      // given to a new member
 };
 
 // --web: binds now, starts once the chat's own "listening on" line is out.
@@ -73,6 +75,7 @@ std::optional<redis::RedisSettings> redis_settings(const ChatOptions& o) {
   if (o.lease < Millis(300)) throw UsageError("--redis-lease: at least 0.3 s");
   rs.lease = o.lease;
   rs.renew = o.lease / 3;  // two renewals may fail before the lease runs out
+  rs.history = o.history;
   return rs;
 }
 
@@ -152,6 +155,17 @@ Command chat_server_command() {
             add_duration_option(app, "--redis-lease", o->lease,
                                 "how long an ID stays held in Redis after its server stops renewing it, "
                                 "e.g. was killed (default 15 s; renewed every third of it)");
+            app.add_option("--history", o->history,
+                           "messages of the room kept: in Redis with --redis (its log, so a server cut off from "
+                           "Redis catches up what it missed; 0 = plain pub/sub, nothing recovered), else in memory "
+                           "for --replay")
+                ->check(CLI::Range(size_t{0}, size_t{10'000'000}))
+                ->capture_default_str();
+            app.add_option("--replay", o->replay,
+                           "a member who joins first receives the room's last N messages (at most --history; "
+                           "0 = none, as the lecture's server)")
+                ->check(CLI::Range(size_t{0}, size_t{10'000}))
+                ->capture_default_str();
             return CommandRun([o] {
               chat::ChatSettings st = o->settings;
               st.quiet = o->server.quiet;
@@ -159,6 +173,8 @@ Command chat_server_command() {
               if (!valid_room(o->room))
                 throw UsageError("--room: 1-64 printable ASCII characters without spaces, got '" + o->room + "'");
               auto rs = redis_settings(*o);
+              if (o->replay > o->history)
+                throw UsageError(fmt::format("--replay: {} is more than --history {}", o->replay, o->history));
               // The bridge is declared after the service: it stops (and calls back no more) first.
               auto run_with = [&](chat::ChatRoom& room, auto&& serve) {
                 std::unique_ptr<redis::RedisBridge> bridge;
@@ -177,6 +193,7 @@ Command chat_server_command() {
                   throw UsageError("--tls-cert: the udp transport has no TLS (no DTLS here); with --web it serves https and wss");
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
+                service.room().keep_history(o->history, o->replay);
                 auto members = members_probe(service.room(), o->room);
                 auto web = make_web(*o, service.room(), st);
                 // The bridge's answers (joining IDs, evictions) are posted to the loop: no polling.
@@ -189,6 +206,7 @@ Command chat_server_command() {
                 });
               }
               chat::ChatStreamService service(st);
+              service.room().keep_history(o->history, o->replay);
               auto members = members_probe(service.room(), o->room);
               auto web = make_web(*o, service.room(), st);
               return run_with(service.room(), [&](const std::function<void()>& bridge_start) {

@@ -11,6 +11,7 @@ namespace concur::redis {
 
 namespace {
 constexpr std::string_view kMagic = "concur1 ";
+constexpr std::string_view kLiveMagic = "concur2 ";
 constexpr size_t kHexDigits = 16;
 
 // The next space-terminated field of `s`, consumed; nullopt without a space.
@@ -62,6 +63,49 @@ std::optional<Envelope> decode_envelope(std::string_view payload) {
   if (!instance || *instance == 0 || !seq) return std::nullopt;
   if (!relayable(payload)) return std::nullopt;
   return Envelope{*instance, *seq, payload};
+}
+
+bool valid_epoch(std::string_view epoch) { return epoch.size() == kHexDigits && is_lower_hex(epoch); }
+
+bool valid_entry_id(std::string_view id) {
+  size_t dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size() || id.size() > 41) return false;
+  auto digits = [](std::string_view f) {
+    for (char c : f)
+      if (c < '0' || c > '9') return false;
+    return true;
+  };
+  return digits(id.substr(0, dash)) && digits(id.substr(dash + 1));
+}
+
+std::optional<uint64_t> parse_offset(std::string_view text) {
+  if (text.empty() || text.size() > 20 || text[0] == '0') return std::nullopt;
+  return parse_number(text, 10);
+}
+
+std::string encode_live(std::string_view epoch, uint64_t offset, std::string_view entry_id, std::string_view envelope) {
+  return fmt::format("{}{} {} {} {}", kLiveMagic, epoch, offset, entry_id, envelope);
+}
+
+std::optional<LiveMessage> decode_live(std::string_view payload) {
+  LiveMessage m;
+  if (payload.starts_with(kLiveMagic)) {
+    payload.remove_prefix(kLiveMagic.size());
+    auto epoch = field(payload);
+    auto offset_text = field(payload);
+    auto id = field(payload);
+    if (!epoch || !valid_epoch(*epoch) || !offset_text || !id || !valid_entry_id(*id)) return std::nullopt;
+    auto offset = parse_offset(*offset_text);
+    if (!offset) return std::nullopt;
+    m.sequenced = true;
+    m.epoch = *epoch;
+    m.offset = *offset;
+    m.entry_id = *id;
+  }
+  auto env = decode_envelope(payload);
+  if (!env) return std::nullopt;
+  m.env = *env;
+  return m;
 }
 
 uint64_t random_instance_id() {

@@ -11,6 +11,15 @@
 //
 // Anything else on the channel (someone else's PUBLISH, garbage) decodes to nullopt: dropped and
 // counted, never relayed raw.
+//
+// A room with history (issue 20) publishes the envelope behind its place in the room's log:
+//
+//   live      "concur2 <epoch> <offset> <entry id> <envelope>"
+//   epoch     16 lower-case hex digits, new whenever Redis lost the room's state
+//   offset    decimal, 1, 2, 3 … per epoch: the message's place in the room
+//   entry id  the stream entry holding it ("<ms>-<n>"), where a reader resumes an XRANGE
+//
+// A bare "concur1 …" envelope (a server without history) is still accepted, unsequenced.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -29,6 +38,21 @@ struct Envelope {
 std::string encode_envelope(uint64_t instance, uint64_t seq, std::string_view text);
 // nullopt unless `payload` is exactly an envelope whose text is a relayable chat message.
 std::optional<Envelope> decode_envelope(std::string_view payload);
+
+struct LiveMessage {
+  bool sequenced = false;  // false: a bare envelope (no epoch, offset, entry id)
+  std::string_view epoch;
+  uint64_t offset = 0;
+  std::string_view entry_id;
+  Envelope env{};
+};
+// nullopt unless `payload` is a live message whose envelope decodes.
+std::optional<LiveMessage> decode_live(std::string_view payload);
+std::string encode_live(std::string_view epoch, uint64_t offset, std::string_view entry_id, std::string_view envelope);
+
+bool valid_epoch(std::string_view epoch);       // 16 lower-case hex digits
+bool valid_entry_id(std::string_view id);       // "<ms>-<n>", both decimal
+std::optional<uint64_t> parse_offset(std::string_view text);  // decimal, 1 or more, no leading 0
 
 // A fresh random instance id (never 0).
 uint64_t random_instance_id();

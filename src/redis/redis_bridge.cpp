@@ -59,6 +59,8 @@ RedisBridge::RedisBridge(RedisSettings settings, chat::ChatRoom& room)
       instance_(random_instance_id()),
       instance_hex_(instance_hex(instance_)),
       channel_("concur:" + s_.room + ":chat"),
+      keys_(s_.room, instance_hex_),
+      history_arg_(std::to_string(s_.history)),
       where_(s_.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", s_.host, s_.port)
                                                      : fmt::format("{}:{}", s_.host, s_.port)),
       outlet_(std::make_shared<Outlet>(*this)),
@@ -166,6 +168,7 @@ void RedisBridge::tick() {
     if (link_.up()) {
       keep_alive(now);
       renew_due(now);
+      check_position(now);
     }
   }
   if (!fail_why_.empty()) teardown(now);

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,8 @@
 #include "redis/envelope.hpp"
 #include "redis/hiredis_loop.hpp"
 #include "redis/publish_queue.hpp"
+#include "redis/room_cursor.hpp"
+#include "redis/room_script.hpp"
 #include "services/chat_room.hpp"
 
 namespace concur::redis {
@@ -51,7 +54,15 @@ struct RedisSettings {
   Millis ping_every{500};         // keeps a reply due, so a stalled Redis is noticed
   Millis max_hold{30000};         // publications older than this are not sent after an outage
   Millis connect_timeout{1000};   // the check at start
+  // The room's log (issue 20, room_script.hpp): about this many entries kept in Redis; 0 = none
+  // (plain pub/sub: nothing recovered after a cut-off).
+  size_t history = 1000;
+  Millis check_every{1000};       // the position check that finds a silently wedged subscription
+  size_t read_count = 256;        // entries per XRANGE page while recovering
 };
+
+// 1, 10, 100, …: the counts at which a repeated event is logged again.
+bool power_of_ten(uint64_t n);
 
 // "HOST:PORT" ("[v6]:PORT" too) → host, port; nullopt when malformed.
 std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text);
@@ -134,15 +145,32 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   // Messages (redis_pubsub.cpp).
   void send_publications(Clock::time_point now);
   void on_message(std::string_view payload);
-  void log_garbage();
+  void deliver_remote(const Envelope& env, bool recovered);
+  void log_garbage(std::string_view where);
   static void on_publish_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_sub_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_script_reply(redisAsyncContext* ac, void* reply, void* privdata);
+
+  // Recovery from the room's log (redis_recover.cpp, room_cursor.hpp).
+  bool history() const { return s_.history > 0; }
+  void send_sub_position();              // on the subscription, before SUBSCRIBE
+  void check_position(Clock::time_point now);  // every check_every while up
+  void request_check();                  // now (a live message of another epoch)
+  void apply(const RoomCursor::Verdict& v);
+  void read_page();
+  void on_page(const redisReply* r);
+  void tell_gap(uint64_t lost, bool epoch_changed);
+  static void on_sub_position_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_check_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_read_reply(redisAsyncContext* ac, void* reply, void* privdata);
 
   const RedisSettings s_;
   chat::ChatRoom& room_;
   const uint64_t instance_;
   const std::string instance_hex_;
   const std::string channel_;
+  const RoomKeys keys_;
+  const std::string history_arg_;  // MAXLEN for the script
   const std::string where_;  // "host:port", for log lines
   std::shared_ptr<Outlet> outlet_;
 
@@ -177,6 +205,13 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   size_t expired_logged_ = 0;
   uint64_t next_token_ = 1;
   SeenSeqs seen_;
+  RoomCursor cursor_;
+  std::deque<uint64_t> reads_;  // the read generation of each XRANGE in flight, in order
+  bool check_in_flight_ = false;
+  Clock::time_point next_check_{};
+  bool bad_position_logged_ = false;
+  uint64_t refused_ = 0;  // publications Redis refused
+  uint64_t caught_up_ = 0;  // entries the read going on delivered
 };
 
 }  // namespace concur::redis

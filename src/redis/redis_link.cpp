@@ -43,6 +43,13 @@ void RedisBridge::open() {
   const char* ping[] = {"PING"};
   size_t ping_len[] = {4};
   command(on_ping_reply, this, 1, ping, ping_len);
+  if (history()) {
+    // Before any publication on this connection: EVALSHA finds the script loaded.
+    const char* load[] = {"SCRIPT", "LOAD", kPublishScript.data()};
+    size_t load_len[] = {6, 4, kPublishScript.size()};
+    command(on_script_reply, this, 3, load, load_len);
+    send_sub_position();  // where the room stands before this subscription starts
+  }
   const char* sub[] = {"SUBSCRIBE", channel_.c_str()};
   size_t sub_len[] = {9, channel_.size()};
   redisAsyncCommandArgv(sub_.ac, on_sub_reply, this, 2, sub, sub_len);
@@ -104,6 +111,7 @@ void RedisBridge::on_up(const link::LinkUp& u) {
     redis_series().reconnects.add();
   }
   reclaim_all();
+  next_check_ = now + s_.check_every;
   next_renew_ = now + s_.renew;
   next_ping_ = now + s_.ping_every;
   send_publications(now);
@@ -143,6 +151,15 @@ void RedisBridge::on_auth_reply(redisAsyncContext*, void* reply, void* privdata)
 void RedisBridge::on_sub_auth_reply(redisAsyncContext*, void* reply, void* privdata) {
   auto* r = static_cast<redisReply*>(reply);
   if (r && r->type == REDIS_REPLY_ERROR) static_cast<RedisBridge*>(privdata)->fail("refused the password: " + reply_text(r));
+}
+
+void RedisBridge::on_script_reply(redisAsyncContext*, void* reply, void* privdata) {
+  auto* b = static_cast<RedisBridge*>(privdata);
+  auto* r = static_cast<redisReply*>(reply);
+  if (!r) return;
+  b->got_reply(Clock::now());
+  if (r->type == REDIS_REPLY_ERROR) b->fail("cannot load the publish script: " + reply_text(r));
+  else if (reply_text(r) != publish_script_sha()) b->fail("Redis named the publish script " + reply_text(r));
 }
 
 void RedisBridge::on_ping_reply(redisAsyncContext*, void* reply, void* privdata) {

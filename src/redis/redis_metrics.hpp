@@ -16,6 +16,8 @@ struct RedisSeries {
   metrics::Counter& outages;
   metrics::Counter& reconnects;
   metrics::Gauge& link_up;
+  metrics::Counter& recovered;  // read from the room's log after a cut-off (issue 20)
+  metrics::Counter& lost;       // told to members as a history gap
 };
 RedisSeries& redis_series();
 

@@ -20,6 +20,10 @@ ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMem
   next->push_back(member);
   by_id_.emplace(std::move(key), Entry{std::string(id), member.get()});
   members_ = std::move(next);
+  if (replay_ > 0 && !recent_.empty()) {
+    size_t n = std::min(replay_, recent_.size());
+    member->replay(ChatMember::Replay(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end()));
+  }
   return {JoinStatus::joined, {}};
 }
 
@@ -75,11 +79,21 @@ bool ChatRoom::evict(std::string_view id, std::string_view error_text) {
   return true;
 }
 
-size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m) const {
+void ChatRoom::keep_history(size_t history, size_t replay) {
+  MutexLock lock(mu_);
+  history_ = history;
+  replay_ = std::min(replay, history);
+}
+
+size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m, bool record) {
   std::shared_ptr<const List> snapshot;
   {
     MutexLock lock(mu_);
     snapshot = members_;
+    if (record && replay_ > 0) {
+      if (recent_.size() >= history_) recent_.pop_front();
+      recent_.push_back(std::make_shared<const ChatMessage>(m));
+    }
   }
   size_t delivered = 0;
   for (const auto& member : *snapshot)

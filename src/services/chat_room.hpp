@@ -11,6 +11,7 @@
 // before it left; its deliver() must then do nothing (a closed Conn refuses sends).
 #include "core/thread_annotations.hpp"
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -44,6 +45,13 @@ class ChatMember {
   // a federated room won it during an outage). Tell the client `error: <error_text>` and end it.
   // Any thread, once.
   virtual void evict(std::string_view error_text) {}
+  // The room's last messages for a member that just joined (--replay), called once by join()
+  // before any later message reaches it. A member that holds messages until its ID is confirmed
+  // sends these first; by default they are delivered at once.
+  using Replay = std::vector<std::shared_ptr<const ChatMessage>>;
+  virtual void replay(const Replay& messages) {
+    for (const auto& m : messages) deliver(*m);
+  }
 };
 
 // IDs held by other servers of the same room (the Redis bridge). Thread-safe.
@@ -67,6 +75,10 @@ class ChatRoom {
   // max_members: 0 means no limit.
   explicit ChatRoom(size_t max_members = 0) : max_members_(max_members) {}
 
+  // --history / --replay (issue 20): keep the room's last `history` messages in memory and give a
+  // new member the last `replay` of them (replay <= history). Call before serving.
+  void keep_history(size_t history, size_t replay);
+
   enum class JoinStatus { joined, taken, full, already_member };
   struct JoinResult {
     JoinStatus status;
@@ -88,7 +100,8 @@ class ChatRoom {
   bool evict(std::string_view id, std::string_view error_text);
 
   // Delivers m to every member except `from` (nullptr: to all). Returns how many took it.
-  size_t broadcast(const ChatMember* from, const ChatMessage& m) const;
+  // `record`: part of the room's history (false for notices such as a history gap).
+  size_t broadcast(const ChatMember* from, const ChatMessage& m, bool record = true);
 
   size_t size() const;
   std::vector<std::string> ids() const;  // sorted, for tests and diagnostics
@@ -103,6 +116,11 @@ class ChatRoom {
   const size_t max_members_;
   RemoteIds* remote_ = nullptr;  // set before serving, then read-only
   size_t listeners_ CONCUR_GUARDED_BY(mu_) = 0;         // members without an ID (the bridge)
+  size_t history_ CONCUR_GUARDED_BY(mu_) = 0;
+  size_t replay_ CONCUR_GUARDED_BY(mu_) = 0;
+  // The last history_ messages, recorded under the lock that takes a fan-out's snapshot: a member
+  // joining gets a message either in its replay or in the fan-out, never both, never neither.
+  std::deque<std::shared_ptr<const ChatMessage>> recent_ CONCUR_GUARDED_BY(mu_);
   mutable Mutex mu_;
   std::shared_ptr<const List> members_ CONCUR_GUARDED_BY(mu_) = std::make_shared<List>();  // never mutated
   std::unordered_map<std::string, Entry> by_id_ CONCUR_GUARDED_BY(mu_);                  // folded ID -> entry

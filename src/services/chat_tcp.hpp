@@ -41,6 +41,14 @@ class ConnMember final : public ChatMember {
     }
     return conn_->send(bytes);
   }
+  // The replay comes before what was held (it is older).
+  void replay(const Replay& messages) override {
+    MutexLock lock(held_mu_);
+    std::string bytes;
+    for (const auto& m : messages) bytes.append(raw_ ? m->text() : m->line());
+    if (active_.load(std::memory_order_relaxed)) conn_->send(bytes);
+    else held_.insert(0, bytes);
+  }
   void activate() {
     MutexLock lock(held_mu_);
     if (!held_.empty()) conn_->send(held_);

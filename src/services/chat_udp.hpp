@@ -41,12 +41,24 @@ class UdpMember final : public ChatMember {
     if (!active_.load(std::memory_order_acquire)) {
       MutexLock lock(mu_);
       if (!active_.load(std::memory_order_relaxed)) {
-        if (held_.size() < 64) held_.emplace_back(m.text());
+        if (held_.size() < 64 + replayed_) held_.emplace_back(m.text());
         return true;
       }
     }
     sink_.send_to(to_, m.text());
     return true;  // UDP: the kernel may drop it, as it may drop any datagram
+  }
+  // The replay comes before what was held (it is older).
+  void replay(const Replay& messages) override {
+    MutexLock lock(mu_);
+    if (active_.load(std::memory_order_relaxed)) {
+      for (const auto& m : messages) sink_.send_to(to_, m->text());
+      return;
+    }
+    std::vector<std::string> texts;
+    for (const auto& m : messages) texts.emplace_back(m->text());
+    held_.insert(held_.begin(), texts.begin(), texts.end());
+    replayed_ += texts.size();
   }
   void activate() {
     MutexLock lock(mu_);
@@ -78,6 +90,7 @@ class UdpMember final : public ChatMember {
   mutable Mutex mu_;
   std::string evict_text_ CONCUR_GUARDED_BY(mu_);
   std::vector<std::string> held_ CONCUR_GUARDED_BY(mu_);
+  size_t replayed_ CONCUR_GUARDED_BY(mu_) = 0;  // of held_, the replay's
 };
 
 class ChatDatagramService final : public DatagramService {

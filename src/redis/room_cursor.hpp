@@ -1,0 +1,93 @@
+#pragma once
+// Where one instance stands in its room's log (issue 20): the epoch it follows, the last offset it
+// delivered and that entry's stream ID. Pure (no Redis, no clock): the bridge feeds it what Redis
+// said — positions read from the room's meta hash, live messages, entries read from the stream —
+// and does what it answers. Every message reaches the members once and in offset order; what can
+// no longer be had is counted and told as a gap, never skipped silently.
+//
+//   position   HMGET concur:<room>:meta epoch offset last: the newest offset and its entry
+//   live       a publication on the channel, carrying epoch, offset and entry ID
+//   read       XRANGE concur:<room>:log (last_id + COUNT n, page after page, until `target`
+//
+// The epoch changes only when a position says so: a live message of another epoch (or a forged
+// one) asks for a position check and is not believed by itself.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace concur::redis {
+
+struct RoomPosition {
+  std::string epoch;    // empty: the room has no state in Redis (new, or Redis lost it)
+  uint64_t offset = 0;  // the newest offset of `epoch`
+  std::string last_id;  // its stream entry
+};
+
+class RoomCursor {
+ public:
+  // What the bridge does after a position.
+  struct Verdict {
+    bool epoch_changed = false;  // Redis lost the room's state: tell the members
+    uint64_t lost = 0;           // epoch_changed: messages known to be lost (0: unknown)
+    bool read = false;           // start reading the log (from read_after())
+  };
+  // The first position starts the cursor there: an instance delivers what is published after it
+  // first looked, not the room's whole history. Later ones (after a reconnect) catch up to them.
+  Verdict on_position(const RoomPosition& p);
+  // The periodic check: reads only when the previous check's offset was not reached meanwhile,
+  // so a cursor a little behind live traffic is left to live delivery; a wedged one is not.
+  Verdict on_check(const RoomPosition& p);
+
+  enum class Live {
+    deliver,    // the next offset: deliver it (the cursor has moved)
+    duplicate,  // at or below the cursor: drop
+    read,       // ahead of the cursor: not delivered live; start reading the log now
+    behind,     // ahead of the cursor while a read is going on: it will be read
+    foreign,    // another epoch: check the position now
+    ignored,    // before the first position
+  };
+  Live on_live(std::string_view epoch, uint64_t offset, std::string_view entry_id);
+
+  // One entry of a read page. `gap_before`: offsets trimmed from the log just before it.
+  struct Entry {
+    bool deliver = false;
+    uint64_t gap_before = 0;
+  };
+  Entry on_entry(uint64_t offset, std::string_view entry_id);
+  void on_junk(std::string_view entry_id);  // an entry that is not concur's: skipped
+  // The end of a page of `n` entries asked for `count`. More: read the next page. Else the read is
+  // over; `lost` counts offsets up to the target that the log no longer has.
+  struct PageEnd {
+    bool more = false;
+    uint64_t lost = 0;
+  };
+  PageEnd on_page_end(size_t n, size_t count);
+  // The read's request failed (link lost): it starts again after the reconnect's position.
+  void abandon_read() { reading_ = false; }
+
+  // Each read started has a new number: a page answered for an older read is ignored.
+  uint64_t read_generation() const { return generation_; }
+  bool started() const { return started_; }
+  bool reading() const { return reading_; }
+  const std::string& epoch() const { return epoch_; }
+  uint64_t delivered() const { return delivered_; }
+  uint64_t target() const { return target_; }
+  // The XRANGE start: "-" from the beginning of the epoch, else "(<last id>".
+  std::string read_after() const { return last_id_.empty() ? std::string("-") : "(" + last_id_; }
+
+ private:
+  Verdict follow(const RoomPosition& p, bool catch_up);
+  void restart_epoch(std::string epoch, uint64_t target);
+  bool begin_read();
+
+  bool started_ = false;
+  bool reading_ = false;
+  std::string epoch_;
+  uint64_t delivered_ = 0;
+  uint64_t target_ = 0;   // the newest offset known to exist in this epoch
+  uint64_t checked_ = 0;  // the offset the previous periodic check saw
+  uint64_t generation_ = 0;
+  std::string last_id_;
+};
+
+}  // namespace concur::redis
