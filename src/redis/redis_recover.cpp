@@ -78,6 +78,7 @@ void RedisBridge::read_page() {
   const char* argv[] = {"XRANGE", keys_.log.c_str(), from.c_str(), "+", "COUNT", count.c_str()};
   size_t lens[] = {6, keys_.log.size(), from.size(), 1, 5, count.size()};
   reads_.push_back(cursor_.read_generation());
+  cursor_.on_page_sent();
   command(on_read_reply, this, 6, argv, lens);
 }
 

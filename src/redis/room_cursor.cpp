@@ -103,11 +103,16 @@ RoomCursor::PageEnd RoomCursor::on_page_end(size_t n, size_t count) {
     end.more = true;
     return end;
   }
-  // The log ends before the target: those offsets are gone (the stream was deleted or trimmed
-  // past them while this read ran).
+  // The log ended before what was known to exist when the page was asked for: those offsets are
+  // gone (the stream was deleted, or trimmed past them while this read ran).
+  if (delivered_ < sent_target_) {
+    end.lost = sent_target_ - delivered_;
+    delivered_ = sent_target_;
+  }
+  // Offsets that became known while the page was on its way are in the log now: read on.
   if (delivered_ < target_) {
-    end.lost = target_ - delivered_;
-    delivered_ = target_;
+    end.more = true;
+    return end;
   }
   reading_ = false;
   return end;

@@ -55,6 +55,9 @@ class RoomCursor {
   };
   Entry on_entry(uint64_t offset, std::string_view entry_id);
   void on_junk(std::string_view entry_id);  // an entry that is not concur's: skipped
+  // A page is asked for now: what it can hold is what was known to exist when it was asked. (A
+  // live message on the other connection may raise the target while the page is on its way.)
+  void on_page_sent() { sent_target_ = target_; }
   // The end of a page of `n` entries asked for `count`. More: read the next page. Else the read is
   // over; `lost` counts offsets up to the target that the log no longer has.
   struct PageEnd {
@@ -87,6 +90,7 @@ class RoomCursor {
   uint64_t target_ = 0;   // the newest offset known to exist in this epoch
   uint64_t checked_ = 0;  // the offset the previous periodic check saw
   uint64_t generation_ = 0;
+  uint64_t sent_target_ = 0;  // target_ when the page on its way was asked for
   std::string last_id_;
 };
 

@@ -86,11 +86,29 @@ TEST(RoomCursor, TrimmedEntriesAreAGapBeforeTheFirstOneLeft) {
 TEST(RoomCursor, ALogThatEndsBeforeTheTargetCountsTheRestLost) {
   RoomCursor c = started_at(10);
   c.on_position({kE1, 20, id(20)});
+  c.on_page_sent();
   c.on_entry(11, id(11));
   auto end = c.on_page_end(1, 256);
   EXPECT_EQ(end.lost, 9u);
   EXPECT_EQ(c.delivered(), 20u);
   EXPECT_EQ(c.on_live(kE1, 21, id(21)), Live::deliver);
+}
+
+TEST(RoomCursor, WhatLiveTrafficAnnouncedWhileAPageWasOnItsWayIsReadNotLost) {
+  RoomCursor c = started_at(10);
+  c.on_position({kE1, 12, id(12)});
+  c.on_page_sent();
+  EXPECT_EQ(c.on_live(kE1, 13, id(13)), Live::behind);  // published after the page was read
+  c.on_entry(11, id(11));
+  c.on_entry(12, id(12));
+  auto end = c.on_page_end(2, 256);
+  EXPECT_TRUE(end.more);
+  EXPECT_EQ(end.lost, 0u);
+  c.on_page_sent();
+  EXPECT_TRUE(c.on_entry(13, id(13)).deliver);
+  end = c.on_page_end(1, 256);
+  EXPECT_FALSE(end.more);
+  EXPECT_FALSE(c.reading());
 }
 
 TEST(RoomCursor, JunkAndOldEntriesAreSkippedButMoveTheReadOn) {
