@@ -203,6 +203,24 @@ TEST(ChatRedisHistory, JunkInTheRoomsLogIsDroppedAndCountedNeverDelivered) {
   EXPECT_TRUE(b->proc.wait_for_line("dropped a message on concur:lobby:log that is not concur's (1 so far)", Ms(1000)));
 }
 
+TEST(ChatRedisHistory, AWedgedSubscriptionIsFoundByThePositionCheck) {
+  REQUIRE_REDIS();
+  RedisServer redis;
+  TcpRelay relay(redis.port());
+  auto a = room_server(redis.address());
+  auto b = room_server(via(relay));
+  auto m = connected_pair(*a, *b);
+  ASSERT_EQ(relay.connections(), 2);
+  // b's second connection is its subscription: it stops carrying anything, while the commands
+  // connection keeps answering, so the link looks healthy.
+  relay.freeze_one(1);
+  m.alice->send_all("one\n");
+  m.alice->send_all("two\n");
+  EXPECT_EQ(m.bob->recv_line(Ms(4000)), "[alice]one");
+  EXPECT_EQ(m.bob->recv_line(Ms(1000)), "[alice]two");
+  EXPECT_TRUE(b->proc.wait_for_line("redis: caught up 2 messages", Ms(1000)));
+}
+
 TEST(ChatRedisHistory, HistoryZeroIsPlainPubSub) {
   REQUIRE_REDIS();
   RedisServer redis;

@@ -37,6 +37,7 @@ FileDesc connect_target(int port) {
 struct Pair {
   FileDesc a, b;          // a: the client side, b: the target side
   std::string to_a, to_b;  // bytes read but not yet written
+  bool frozen = false;
 };
 
 // Moves what `from` has into `pending` and writes `pending` to `to`; false when either side ended.
@@ -85,20 +86,26 @@ void TcpRelay::set(Mode m) {
 void TcpRelay::cut() { set(Mode::cut); }
 void TcpRelay::freeze() { set(Mode::frozen); }
 void TcpRelay::heal() { set(Mode::forward); }
+void TcpRelay::freeze_one(int index) {
+  freeze_index_.store(index);
+  set(mode_.load());
+}
 
 void TcpRelay::run() {
   std::vector<Pair> pairs;
   while (!stop_.load()) {
     Mode mode = mode_.load();
     if (mode == Mode::cut) pairs.clear();
+    if (int i = freeze_index_.exchange(-1); i >= 0 && static_cast<size_t>(i) < pairs.size()) pairs[i].frozen = true;
     connections_.store(static_cast<int>(pairs.size()));
     std::vector<pollfd> fds;
     fds.push_back({wake_.get(), POLLIN, 0});
     fds.push_back({listener_.get(), POLLIN, 0});
     if (mode == Mode::forward) {
       for (auto& p : pairs) {
-        fds.push_back({p.a.get(), static_cast<short>(POLLIN | (p.to_a.empty() ? 0 : POLLOUT)), 0});
-        fds.push_back({p.b.get(), static_cast<short>(POLLIN | (p.to_b.empty() ? 0 : POLLOUT)), 0});
+        short on = p.frozen ? 0 : POLLIN;  // a frozen pair is polled for nothing (0: errors only)
+        fds.push_back({p.a.get(), static_cast<short>(on | (p.frozen || p.to_a.empty() ? 0 : POLLOUT)), 0});
+        fds.push_back({p.b.get(), static_cast<short>(on | (p.frozen || p.to_b.empty() ? 0 : POLLOUT)), 0});
       }
     }
     if (::poll(fds.data(), fds.size(), 200) < 0 && errno != EINTR) return;
@@ -123,6 +130,10 @@ void TcpRelay::run() {
       Pair& p = pairs[i];
       short ra = fds[2 + 2 * i].revents, rb = fds[2 + 2 * i + 1].revents;
       bool ok = !((ra | rb) & (POLLERR | POLLNVAL));
+      if (p.frozen) {
+        kept.push_back(std::move(p));
+        continue;
+      }
       if (ok) ok = pump(p.a.get(), p.b.get(), p.to_b, ra & (POLLIN | POLLHUP));
       if (ok) ok = pump(p.b.get(), p.a.get(), p.to_a, rb & (POLLIN | POLLHUP));
       if (ok) kept.push_back(std::move(p));

@@ -22,6 +22,9 @@ class TcpRelay {
   void cut();     // closes every relayed connection and refuses new ones until heal()
   void freeze();  // forwards nothing until heal(); connections stay open
   void heal();    // forwards again (new connections are accepted and relayed)
+  // Forwards nothing more on the `index`-th connection open now (in the order they were accepted),
+  // the others go on: e.g. a subscription that wedges while its commands connection answers.
+  void freeze_one(int index);
   int connections() const { return connections_.load(); }  // relayed pairs open now
 
  private:
@@ -36,6 +39,7 @@ class TcpRelay {
   std::atomic<Mode> mode_{Mode::forward};
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
+  std::atomic<int> freeze_index_{-1};
   std::thread thread_;
 };
 
