@@ -16,6 +16,7 @@
 #include "metrics/registry.hpp"
 #include "services/chat_metrics.hpp"
 #include "redis/redis_bridge.hpp"
+#include "redis/sentinel.hpp"
 #include "services/chat_tcp.hpp"
 #include "services/chat_udp.hpp"
 #include "web/chat_web.hpp"
@@ -38,6 +39,9 @@ struct ChatOptions {
   Millis lease{15000};
   size_t history = 1000;  // the room's last messages kept (in Redis with --redis, else in memory)
   size_t replay = 0;      // given to a new member
+  std::string sentinels;  // --redis-sentinel HOST:PORT[,…]
+  std::string master = "mymaster";
+  bool master_set = false;
 };
 
 // --web: binds now, starts once the chat's own "listening on" line is out.
@@ -63,12 +67,25 @@ std::unique_ptr<web::ChatWeb> make_web(const ChatOptions& o, chat::ChatRoom& roo
 
 // --redis and --room as bridge settings (usage errors name the option); nullopt without --redis.
 std::optional<redis::RedisSettings> redis_settings(const ChatOptions& o) {
-  if (o.redis.empty()) return std::nullopt;
-  auto hp = redis::parse_host_port(o.redis);
-  if (!hp) throw UsageError("--redis: expected HOST:PORT (e.g. 127.0.0.1:6379), got '" + o.redis + "'");
+  if (!o.redis.empty() && !o.sentinels.empty())
+    throw UsageError("--redis-sentinel: either --redis HOST:PORT or the sentinels that know the master, not both");
+  if (o.master_set && o.sentinels.empty()) throw UsageError("--redis-master: needs --redis-sentinel");
+  if (o.redis.empty() && o.sentinels.empty()) return std::nullopt;
   redis::RedisSettings rs;
-  rs.host = hp->first;
-  rs.port = hp->second;
+  if (!o.sentinels.empty()) {
+    auto list = redis::parse_sentinels(o.sentinels);
+    if (!list)
+      throw UsageError("--redis-sentinel: expected HOST:PORT[,HOST:PORT...] (e.g. 127.0.0.1:26379), got '" +
+                       o.sentinels + "'");
+    if (o.master.empty()) throw UsageError("--redis-master: a master's name, as the sentinels know it");
+    rs.sentinels = *list;
+    rs.master = o.master;
+  } else {
+    auto hp = redis::parse_host_port(o.redis);
+    if (!hp) throw UsageError("--redis: expected HOST:PORT (e.g. 127.0.0.1:6379), got '" + o.redis + "'");
+    rs.host = hp->first;
+    rs.port = hp->second;
+  }
   rs.room = o.room;
   if (const char* pw = std::getenv("REDISCLI_AUTH")) rs.password = pw;
   rs.max_pending = o.server.max_queue;
@@ -152,6 +169,13 @@ Command chat_server_command() {
                            "HOST:PORT of a Redis shared with other chat-servers: one room across them all "
                            "(password from REDISCLI_AUTH)");
             app.add_option("--room", o->room, "the room's name in Redis (with --redis)")->capture_default_str();
+            app.add_option("--redis-sentinel", o->sentinels,
+                           "instead of --redis: Redis Sentinels (HOST:PORT[,HOST:PORT...]) that name the master; "
+                           "a failover is followed and what it lost is told to members as a history gap")
+                ->type_name("LIST");
+            app.add_option("--redis-master", o->master, "the master's name in Sentinel (with --redis-sentinel)")
+                ->capture_default_str()
+                ->each([o](const std::string&) { o->master_set = true; });
             add_duration_option(app, "--redis-lease", o->lease,
                                 "how long an ID stays held in Redis after its server stops renewing it, "
                                 "e.g. was killed (default 15 s; renewed every third of it)");

@@ -13,6 +13,7 @@
 #include "redis/bridge_outlet.hpp"
 #include "redis/redis_metrics.hpp"
 #include "redis/reply_text.hpp"
+#include "redis/sentinel.hpp"
 #include "core/stop.hpp"
 
 namespace concur::redis {
@@ -39,6 +40,10 @@ std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text
 
 namespace {
 
+std::string host_port_text(const std::string& host, int port) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
 link::LinkSettings redis_link_settings(const RedisSettings& s) {
   link::LinkSettings l;
   l.ready_name = "redis";
@@ -61,20 +66,29 @@ RedisBridge::RedisBridge(RedisSettings settings, chat::ChatRoom& room)
       channel_("concur:" + s_.room + ":chat"),
       keys_(s_.room, instance_hex_),
       history_arg_(std::to_string(s_.history)),
-      where_(s_.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", s_.host, s_.port)
-                                                     : fmt::format("{}:{}", s_.host, s_.port)),
+      where_(!s_.sentinels.empty() ? fmt::format("master {} (sentinels)", s_.master) : host_port_text(s_.host, s_.port)),
       outlet_(std::make_shared<Outlet>(*this)),
       queue_(s_.max_pending, s_.max_hold),
+      host_(s_.host),
+      port_(s_.port),
       link_(redis_link_settings(s_), *this) {}
 
 RedisBridge::~RedisBridge() { stop(); }
 
 // ---- start and stop ----------------------------------------------------------------------------
 
+std::string RedisBridge::at() const { return host_port_text(host_, port_); }
+
 void RedisBridge::check_at_start() {
+  if (!s_.sentinels.empty()) {
+    auto master = ask_sentinels(s_.sentinels, s_.master, s_.connect_timeout / 3, start_problem_);
+    if (!master) return;
+    host_ = master->first;
+    port_ = master->second;
+  }
   timeval tv{static_cast<time_t>(s_.connect_timeout.count() / 1000),
              static_cast<suseconds_t>((s_.connect_timeout.count() % 1000) * 1000)};
-  redisContext* c = redisConnectWithTimeout(s_.host.c_str(), s_.port, tv);
+  redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, tv);
   std::unique_ptr<redisContext, void (*)(redisContext*)> guard(c, redisFree);
   if (!c || c->err) {
     start_problem_ = c ? c->errstr : "out of memory";

@@ -59,6 +59,9 @@ struct RedisSettings {
   size_t history = 1000;
   Millis check_every{1000};       // the position check that finds a silently wedged subscription
   size_t read_count = 256;        // entries per XRANGE page while recovering
+  // --redis-sentinel: the master is found through these (sentinel.hpp) instead of host:port.
+  std::vector<std::pair<std::string, int>> sentinels;
+  std::string master = "mymaster";
 };
 
 // 1, 10, 100, …: the counts at which a repeated event is logged again.
@@ -132,6 +135,9 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   static void on_auth_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_sub_auth_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_ping_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_role_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  bool find_master();      // --redis-sentinel: host_ and port_ from the sentinels; false: fail()ed
+  std::string at() const;  // "host:port" of the Redis in use, for log lines
 
   // IDs (redis_lease.cpp).
   void drain_inbox();
@@ -160,6 +166,8 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   void read_page();
   void on_page(const redisReply* r);
   void tell_gap(uint64_t lost, bool epoch_changed);
+  void rotate_epoch();
+  static void on_rotate_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_sub_position_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_check_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_read_reply(redisAsyncContext* ac, void* reply, void* privdata);
@@ -190,7 +198,9 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   std::string start_problem_;  // check_at_start: why Redis was unreachable
   bool start_checked_ok_ = false;
 
-  // The bridge thread only.
+  // The bridge thread only (and check_at_start, before the thread).
+  std::string host_;  // the Redis connected to: --redis, or the master the sentinels named
+  int port_ = 0;
   HiredisSlot cmd_, sub_;
   // down → connecting → up → draining; back-off, health, /readyz ("redis"). Made in the
   // constructor: it needs settings and *this as its protocol.
@@ -208,6 +218,9 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   RoomCursor cursor_;
   std::deque<uint64_t> reads_;  // the read generation of each XRANGE in flight, in order
   bool check_in_flight_ = false;
+  bool rotating_ = false;
+  uint64_t rotated_from_ = 0;          // the offset delivered when the rotation was asked for
+  RoomCursor::Asked check_asked_;      // the cursor when the check in flight was sent
   Clock::time_point next_check_{};
   bool bad_position_logged_ = false;
   uint64_t refused_ = 0;  // publications Redis refused

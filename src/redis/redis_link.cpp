@@ -8,6 +8,7 @@
 #include "redis/redis_bridge.hpp"
 #include "redis/redis_metrics.hpp"
 #include "redis/reply_text.hpp"
+#include "redis/sentinel.hpp"
 
 namespace concur::redis {
 
@@ -22,8 +23,9 @@ void RedisBridge::open() {
   // at once (provisionally), so a Redis that is down never delays a join by a connect timeout.
   if (link_.first_attempt()) publish_link(Link::connecting);
   cmd_ready_ = sub_ready_ = false;
+  if (!find_master()) return;
   for (HiredisSlot* slot : {&cmd_, &sub_}) {
-    redisAsyncContext* ac = redisAsyncConnect(s_.host.c_str(), s_.port);
+    redisAsyncContext* ac = redisAsyncConnect(host_.c_str(), port_);
     if (!ac || ac->err) {
       fail(ac ? ac->errstr : "out of memory");
       if (ac) redisAsyncFree(ac);
@@ -43,6 +45,11 @@ void RedisBridge::open() {
   const char* ping[] = {"PING"};
   size_t ping_len[] = {4};
   command(on_ping_reply, this, 1, ping, ping_len);
+  if (!s_.sentinels.empty()) {  // a failover may be under way: the named master must say it is one
+    const char* role[] = {"ROLE"};
+    size_t role_len[] = {4};
+    command(on_role_reply, this, 1, role, role_len);
+  }
   if (history()) {
     // Before any publication on this connection: EVALSHA finds the script loaded.
     const char* load[] = {"SCRIPT", "LOAD", kPublishScript.data()};
@@ -53,6 +60,20 @@ void RedisBridge::open() {
   const char* sub[] = {"SUBSCRIBE", channel_.c_str()};
   size_t sub_len[] = {9, channel_.size()};
   redisAsyncCommandArgv(sub_.ac, on_sub_reply, this, 2, sub, sub_len);
+}
+
+bool RedisBridge::find_master() {
+  if (s_.sentinels.empty()) return true;
+  std::string why;
+  // Blocking, on the bridge's own thread, a few hundred ms at most: nothing else waits for it.
+  auto master = ask_sentinels(s_.sentinels, s_.master, s_.reply_timeout / 5, why);
+  if (!master) {
+    fail("no sentinel named master " + s_.master + ": " + why);
+    return false;
+  }
+  host_ = master->first;
+  port_ = master->second;
+  return true;
 }
 
 void RedisBridge::keep_alive(Clock::time_point now) {
@@ -105,9 +126,11 @@ void RedisBridge::on_up(const link::LinkUp& u) {
   auto now = Clock::now();
   publish_link(Link::up);
   if (u.first) {
-    outf("redis: connected to {} (room {}, channel {})", where_, s_.room, channel_);
+    if (s_.sentinels.empty()) outf("redis: connected to {} (room {}, channel {})", where_, s_.room, channel_);
+    else outf("redis: connected to {} at {} (room {}, channel {})", where_, at(), s_.room, channel_);
   } else {
-    outf("redis: reconnected to {} (re-claiming {} IDs)", where_, leases_.size());
+    if (s_.sentinels.empty()) outf("redis: reconnected to {} (re-claiming {} IDs)", where_, leases_.size());
+    else outf("redis: reconnected to {} at {} (re-claiming {} IDs)", where_, at(), leases_.size());
     redis_series().reconnects.add();
   }
   reclaim_all();
@@ -160,6 +183,15 @@ void RedisBridge::on_script_reply(redisAsyncContext*, void* reply, void* privdat
   b->got_reply(Clock::now());
   if (r->type == REDIS_REPLY_ERROR) b->fail("cannot load the publish script: " + reply_text(r));
   else if (reply_text(r) != publish_script_sha()) b->fail("Redis named the publish script " + reply_text(r));
+}
+
+void RedisBridge::on_role_reply(redisAsyncContext*, void* reply, void* privdata) {
+  auto* b = static_cast<RedisBridge*>(privdata);
+  auto* r = static_cast<redisReply*>(reply);
+  if (!r) return;
+  b->got_reply(Clock::now());
+  std::string role = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? reply_text(r->element[0]) : reply_text(r);
+  if (role != "master") b->fail(b->at() + " is not the master (ROLE " + role + "): a failover is under way");
 }
 
 void RedisBridge::on_ping_reply(redisAsyncContext*, void* reply, void* privdata) {

@@ -127,6 +127,10 @@ void RedisBridge::on_publish_reply(redisAsyncContext*, void* reply, void* privda
       b->fail("Redis forgot the publish script");
       return;
     }
+    if (why.starts_with("READONLY")) {  // a failover made it a replica: find the master again
+      b->fail(b->at() + " is a replica now (READONLY)");
+      return;
+    }
     // Refused for good (e.g. an ACL, or a room key of another type): counted, not sent again.
     redis_series().publish_dropped.add();
     uint64_t n = ++b->refused_;

@@ -62,14 +62,30 @@ void RedisBridge::check_position(Clock::time_point now) {
 void RedisBridge::request_check() {
   if (check_in_flight_ || !link_.up()) return;
   check_in_flight_ = true;
+  check_asked_ = cursor_.asked();
   const char* argv[] = {"HMGET", keys_.meta.c_str(), "epoch", "offset", "last"};
   size_t lens[] = {5, keys_.meta.size(), 5, 6, 4};
   command(on_check_reply, this, 5, argv, lens);
 }
 
 void RedisBridge::apply(const RoomCursor::Verdict& v) {
+  if (v.rewound) rotate_epoch();
   if (v.epoch_changed) tell_gap(v.lost, true);
   if (v.read) read_page();
+}
+
+// Redis is behind what this instance delivered in the same epoch (a failover to a replica that
+// had not received the last publications): the room moves to a new epoch, which every instance
+// then follows as an epoch change, telling its members.
+void RedisBridge::rotate_epoch() {
+  if (rotating_ || !cmd_.ac) return;
+  rotating_ = true;
+  rotated_from_ = cursor_.delivered();
+  std::string delivered = std::to_string(cursor_.delivered()), fresh = epoch_candidate();
+  const char* argv[] = {"EVAL", kRotateScript.data(), "1", keys_.meta.c_str(), cursor_.epoch().c_str(),
+                        delivered.c_str(), fresh.c_str()};
+  size_t lens[] = {4, kRotateScript.size(), 1, keys_.meta.size(), cursor_.epoch().size(), delivered.size(), fresh.size()};
+  command(on_rotate_reply, this, 7, argv, lens);
 }
 
 void RedisBridge::read_page() {
@@ -148,13 +164,27 @@ void RedisBridge::on_sub_position_reply(redisAsyncContext*, void* reply, void* p
   b->apply(b->cursor_.on_position(*p));
 }
 
+void RedisBridge::on_rotate_reply(redisAsyncContext*, void* reply, void* privdata) {
+  auto* b = static_cast<RedisBridge*>(privdata);
+  b->rotating_ = false;
+  auto* r = static_cast<redisReply*>(reply);
+  if (!r) return;
+  b->got_reply(Clock::now());
+  // 0: Redis was not behind after all (the position raced live messages).
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+    outf("redis: Redis is behind this server in room {} (it had delivered offset {}): a failover lost the last "
+         "publications; the room moves to a new epoch",
+         b->s_.room, b->rotated_from_);
+  b->request_check();  // the new epoch, as every other instance will see it
+}
+
 void RedisBridge::on_check_reply(redisAsyncContext*, void* reply, void* privdata) {
   auto* b = static_cast<RedisBridge*>(privdata);
   b->check_in_flight_ = false;
   auto* r = static_cast<redisReply*>(reply);
   if (!r) return;
   b->got_reply(Clock::now());
-  if (auto p = parse_position(r)) b->apply(b->cursor_.on_check(*p));
+  if (auto p = parse_position(r)) b->apply(b->cursor_.on_check(*p, b->check_asked_));
 }
 
 void RedisBridge::on_read_reply(redisAsyncContext*, void* reply, void* privdata) {

@@ -15,10 +15,12 @@ bool RoomCursor::begin_read() {
 // Nothing of `epoch` delivered yet; `target` of it exists.
 void RoomCursor::restart_epoch(std::string epoch, uint64_t target) {
   epoch_ = std::move(epoch);
+  ++epoch_serial_;
   delivered_ = 0;
   last_id_.clear();
   target_ = target;
   checked_ = 0;
+  fresh_epoch_ = false;
   if (reading_) {
     reading_ = false;  // a page still on its way belongs to the old epoch
     ++generation_;
@@ -29,36 +31,54 @@ RoomCursor::Verdict RoomCursor::follow(const RoomPosition& p, bool catch_up) {
   Verdict v;
   if (!started_) {
     started_ = true;
+    ++epoch_serial_;
     epoch_ = p.epoch;
     delivered_ = target_ = checked_ = p.offset;
     last_id_ = p.last_id;
     return v;
   }
   if (p.epoch == epoch_) {
+    if (!epoch_.empty() && p.offset < delivered_) {
+      v.rewound = true;
+      return v;
+    }
     target_ = std::max(target_, p.offset);
     v.read = catch_up && delivered_ < target_ && begin_read();
     return v;
   }
   // Another epoch. From no epoch (the room was empty when this instance looked) it is simply the
   // room's start; from one this instance followed, Redis lost the room's state.
-  if (!epoch_.empty()) {
+  bool changed = !epoch_.empty();
+  if (changed) {
     v.epoch_changed = true;
     v.lost = target_ > delivered_ ? target_ - delivered_ : 0;
   }
   restart_epoch(p.epoch, p.offset);
+  fresh_epoch_ = changed;
   v.read = target_ > 0 && begin_read();
   return v;
 }
 
 RoomCursor::Verdict RoomCursor::on_position(const RoomPosition& p) { return follow(p, true); }
 
-RoomCursor::Verdict RoomCursor::on_check(const RoomPosition& p) {
-  if (!started_ || p.epoch != epoch_) {
+RoomCursor::Verdict RoomCursor::on_check(const RoomPosition& p, const Asked& when) {
+  if (!started_) {
+    Verdict v = follow(p, true);
+    checked_ = p.offset;
+    return v;
+  }
+  if (when.epoch_serial != epoch_serial_) return {};  // asked before this epoch was placed
+  if (p.epoch != epoch_) {
     Verdict v = follow(p, true);
     checked_ = p.offset;
     return v;
   }
   Verdict v;
+  if (!epoch_.empty() && p.offset < when.delivered) {  // Redis behind what was delivered before asking
+    v.rewound = true;
+    return v;
+  }
+  if (p.offset < delivered_) return v;  // live delivery went past it while the answer came
   target_ = std::max(target_, p.offset);
   bool wedged = delivered_ < checked_;  // live delivery did not reach what the last check saw
   checked_ = p.offset;
@@ -88,7 +108,8 @@ RoomCursor::Live RoomCursor::on_live(std::string_view epoch, uint64_t offset, st
 RoomCursor::Entry RoomCursor::on_entry(uint64_t offset, std::string_view entry_id) {
   last_id_ = entry_id;
   if (offset <= delivered_) return {};
-  Entry e{true, offset - delivered_ - 1};
+  Entry e{true, fresh_epoch_ ? 0 : offset - delivered_ - 1};
+  fresh_epoch_ = false;
   delivered_ = offset;
   target_ = std::max(target_, offset);
   return e;

@@ -10,7 +10,9 @@
 //   read       XRANGE concur:<room>:log (last_id + COUNT n, page after page, until `target`
 //
 // The epoch changes only when a position says so: a live message of another epoch (or a forged
-// one) asks for a position check and is not believed by itself.
+// one) asks for a position check and is not believed by itself. After a change the new epoch is
+// read from its start; what this instance had already delivered is dropped by the senders'
+// sequence numbers (SeenSeqs), and the log's trimmed head is not a second gap.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -30,13 +32,26 @@ class RoomCursor {
     bool epoch_changed = false;  // Redis lost the room's state: tell the members
     uint64_t lost = 0;           // epoch_changed: messages known to be lost (0: unknown)
     bool read = false;           // start reading the log (from read_after())
+    // Same epoch, but Redis is behind what this instance delivered: a failover promoted a
+    // replica that had not received the last publications. Its offsets will be given again to
+    // other messages, so the bridge moves the room to a new epoch (room_script.hpp).
+    bool rewound = false;
   };
   // The first position starts the cursor there: an instance delivers what is published after it
   // first looked, not the room's whole history. Later ones (after a reconnect) catch up to them.
   Verdict on_position(const RoomPosition& p);
+  // What the cursor stood at when a position was asked for on the commands connection. Its reply
+  // races live messages on the other connection, so it may be older than what was delivered since:
+  // it is judged against what was known when it was asked, never against what came later.
+  struct Asked {
+    uint64_t epoch_serial = 0;
+    uint64_t delivered = 0;
+  };
+  Asked asked() const { return {epoch_serial_, delivered_}; }
   // The periodic check: reads only when the previous check's offset was not reached meanwhile,
   // so a cursor a little behind live traffic is left to live delivery; a wedged one is not.
-  Verdict on_check(const RoomPosition& p);
+  // A position from before the cursor's epoch was adopted is stale and ignored.
+  Verdict on_check(const RoomPosition& p, const Asked& when);
 
   enum class Live {
     deliver,    // the next offset: deliver it (the cursor has moved)
@@ -91,6 +106,8 @@ class RoomCursor {
   uint64_t checked_ = 0;  // the offset the previous periodic check saw
   uint64_t generation_ = 0;
   uint64_t sent_target_ = 0;  // target_ when the page on its way was asked for
+  bool fresh_epoch_ = false;  // nothing of this epoch read yet since the change was told
+  uint64_t epoch_serial_ = 0;  // +1 each time epoch_ is (re)placed
   std::string last_id_;
 };
 

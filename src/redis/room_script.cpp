@@ -34,6 +34,16 @@ redis.call('PUBLISH', ARGV[5], 'concur2 ' .. epoch .. ' ' .. offset .. ' ' .. id
 return offset
 )lua";
 
+const std::string_view kRotateScript = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
+if epoch == ARGV[1] and offset < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[3])
+  return 1
+end
+return 0
+)lua";
+
 const std::string& publish_script_sha() {
   static const std::string sha = [] {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -24,6 +24,10 @@ struct RoomKeys {
 };
 
 extern const std::string_view kPublishScript;
+// KEYS: meta. ARGV: the epoch a reader follows, the offset it delivered, a new epoch. Moves the
+// room to the new epoch if Redis still has that epoch behind that offset (a failover lost its
+// tail, and its offsets would be given to other messages); 1 if it did.
+extern const std::string_view kRotateScript;
 // The script's SHA-1 as Redis names it (EVALSHA), computed once.
 const std::string& publish_script_sha();
 

@@ -127,7 +127,7 @@ TEST(RoomCursor, AnotherEpochLiveIsNotBelievedUntilAPositionSaysSo) {
   c.on_live(kE1, 11, id(11));
   c.on_position({kE1, 15, id(15)});  // 12..15 exist, not delivered: then Redis lost it
   c.abandon_read();
-  auto v = c.on_check({kE2, 3, id(3)});
+  auto v = c.on_check({kE2, 3, id(3)}, c.asked());
   EXPECT_TRUE(v.epoch_changed);
   EXPECT_EQ(v.lost, 4u);
   EXPECT_TRUE(v.read);
@@ -147,6 +147,20 @@ TEST(RoomCursor, ARoomRedisForgotIsToldOnceAndItsNextEpochIsAdopted) {
   EXPECT_FALSE(c.on_position({kE2, 1, id(1)}).epoch_changed);
 }
 
+TEST(RoomCursor, RedisBehindWhatWasDeliveredIsARewindNotADuplicate) {
+  RoomCursor c = started_at(10);
+  auto v = c.on_position({kE1, 8, id(8)});  // a failover lost offsets 9 and 10
+  EXPECT_TRUE(v.rewound);
+  EXPECT_FALSE(v.epoch_changed);
+  EXPECT_TRUE(c.on_check({kE1, 9, id(9)}, c.asked()).rewound);
+  // The room moved to a new epoch: told once, its log read from the start, its trimmed head no gap.
+  v = c.on_check({kE2, 9, id(9)}, c.asked());
+  EXPECT_TRUE(v.epoch_changed);
+  EXPECT_TRUE(v.read);
+  EXPECT_EQ(c.on_entry(5, id(5)).gap_before, 0u);
+  EXPECT_EQ(c.on_entry(7, id(7)).gap_before, 1u);
+}
+
 TEST(RoomCursor, AnEmptyRoomAtStartIsNotAGap) {
   RoomCursor c = started_at(0, "");
   EXPECT_EQ(c.on_live(kE1, 1, id(1)), Live::deliver);
@@ -157,18 +171,32 @@ TEST(RoomCursor, AnEmptyRoomAtStartIsNotAGap) {
 
 TEST(RoomCursor, ThePeriodicCheckReadsOnlyWhenLiveDeliveryStalled) {
   RoomCursor c = started_at(10);
-  EXPECT_FALSE(c.on_check({kE1, 12, id(12)}).read);  // a little behind: live will bring it
+  EXPECT_FALSE(c.on_check({kE1, 12, id(12)}, c.asked()).read);  // a little behind: live will bring it
   c.on_live(kE1, 11, id(11));
   c.on_live(kE1, 12, id(12));
-  EXPECT_FALSE(c.on_check({kE1, 14, id(14)}).read);  // it reached what the last check saw
-  EXPECT_TRUE(c.on_check({kE1, 16, id(16)}).read);   // it did not: the subscription is wedged
+  EXPECT_FALSE(c.on_check({kE1, 14, id(14)}, c.asked()).read);  // it reached what the last check saw
+  EXPECT_TRUE(c.on_check({kE1, 16, id(16)}, c.asked()).read);   // it did not: the subscription is wedged
+}
+
+TEST(RoomCursor, APositionThatRacedLiveMessagesIsNotBelieved) {
+  RoomCursor c = started_at(0, "");
+  auto asked = c.asked();                              // the room was empty then
+  EXPECT_EQ(c.on_live(kE1, 1, id(1)), Live::deliver);  // its first message, live, before the answer
+  auto v = c.on_check({"", 0, ""}, asked);
+  EXPECT_FALSE(v.epoch_changed) << "an answer older than the epoch is no epoch change";
+  asked = c.asked();
+  c.on_live(kE1, 2, id(2));
+  v = c.on_check({kE1, 1, id(1)}, asked);  // older than live delivery: not a rewind
+  EXPECT_FALSE(v.rewound);
+  EXPECT_FALSE(v.read);
+  EXPECT_TRUE(c.on_check({kE1, 1, id(1)}, c.asked()).rewound);  // asked after 2 was delivered: it is
 }
 
 TEST(RoomCursor, APageOfAnEpochLeftBehindIsIgnored) {
   RoomCursor c = started_at(10);
   c.on_position({kE1, 20, id(20)});
   uint64_t g = c.read_generation();
-  c.on_check({kE2, 2, id(2)});
+  c.on_check({kE2, 2, id(2)}, c.asked());
   EXPECT_NE(c.read_generation(), g);
 }
 

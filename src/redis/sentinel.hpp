@@ -1,0 +1,26 @@
+#pragma once
+// Finding the Redis master through Sentinel (`chat-server --redis-sentinel … --redis-master NAME`),
+// as Redis's client guidelines describe: ask the sentinels in turn for the master's address
+// (SENTINEL get-master-addr-by-name), connect, and check that it calls itself master (ROLE),
+// since a failover may be under way. Asked again before every connection attempt, so a failover
+// is followed by the bridge's ordinary reconnect.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/duration.hpp"
+
+namespace concur::redis {
+
+using HostPort = std::pair<std::string, int>;
+
+// The first answer of the sentinels, each given `timeout` to connect and reply. nullopt when none
+// knows the master; `why` then says what each said, briefly. Blocking.
+std::optional<HostPort> ask_sentinels(const std::vector<HostPort>& sentinels, const std::string& master,
+                                      Millis timeout, std::string& why);
+
+// "HOST:PORT[,HOST:PORT…]" → the list; nullopt if any part is malformed.
+std::optional<std::vector<HostPort>> parse_sentinels(std::string_view text);
+
+}  // namespace concur::redis
