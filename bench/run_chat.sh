@@ -15,39 +15,6 @@ ulimit -n 20000
 command -v redis-server >/dev/null || { echo "bench: redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
 OUT=$RESULTS/chat.jsonl
 : >"$OUT"
-start_redis() {
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  taskset -c "$SERVER_CPU" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --protected-mode no --maxclients 19000 --client-output-buffer-limit "pubsub 256mb 64mb 60" \
-    --loglevel warning >/dev/null 2>&1 &
-  SERVER_PID=$!
-  SERVER_PORT=$port
-  for _ in $(seq 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  return 1
-}
-# start_federated: Redis plus two chat-servers of one room; sets SERVER_PID (the first chat-server),
-# SERVER_PORT, EXTRA (the bench options for the second server and the other PIDs) and FED_PIDS.
-start_federated() {
-  start_redis || return 1
-  local redis_pid=$SERVER_PID redis_port=$SERVER_PORT ports=() pids=() out
-  for _ in 1 2; do
-    out=$(mktemp)
-    taskset -c "$SERVER_CPU" "$CONCUR" chat-server --quiet --port 0 --bind 127.0.0.1 --model epoll \
-      --max-clients 0 --max-per-ip 0 --rate 0 --redis "127.0.0.1:$redis_port" >"$out" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do grep -q "redis: connected" "$out" && break; sleep 0.05; done
-    ports+=("$(sed -n 's/^listening on .*:\([0-9]*\) (.*/\1/p' "$out" | head -1)")
-    rm -f "$out"
-  done
-  SERVER_PID=${pids[0]}
-  SERVER_PORT=${ports[0]}
-  EXTRA="--extra-port ${ports[1]} --extra-pid ${pids[1]} --extra-pid $redis_pid"
-  FED_PIDS="${pids[*]} $redis_pid"
-}
 for run in $(seq "$RUNS"); do
   for members in 100 1000; do
     for target in concur redis federated; do
