@@ -76,11 +76,14 @@ BenchReport run_chat_load(const LoadOptions& o) {
   r.size = o.size;
   r.pipeline = o.pipeline;
 
-  auto sending_fd = [&](ChatLoadMember& x) { return on_tx ? x.tx.get() : x.rx.get(); };
+  // --tls (concur, web): every member's one connection; Redis's two stay plain (rejected before).
+  std::shared_ptr<tls::ClientContext> tls_ctx = client_tls_context(o.tls);
+  auto sending_fd = [&](ChatLoadMember& x) { return on_tx ? x.tx.get() : x.rx.fd(); };
   auto flush = [&](ChatLoadMember& x) {
     int fd = sending_fd(x);
-    if (x.out.flush_to(fd) < 0) throw SysError("the server closed a member's connection", ECONNRESET);
-    bool want = !x.out.empty();
+    long sent = on_tx ? x.out.flush_to(fd) : x.rx.flush(x.out);
+    if (sent < 0) throw SysError("the server closed a member's connection", ECONNRESET);
+    bool want = on_tx ? !x.out.empty() : x.rx.wait_for_output(x.out);
     if (want != x.want_out) {
       loop.modify(fd, true, want);
       x.want_out = want;
@@ -113,7 +116,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
   };
   auto on_readable = [&](int i, bool is_tx) {
     ChatLoadMember& x = m[static_cast<size_t>(i)];
-    int fd = is_tx ? x.tx.get() : x.rx.get();
+    int fd = is_tx ? x.tx.get() : x.rx.fd();
     ChatCodec::Events ev{
         [&](std::string_view payload) { delivered(i, payload); },
         [&](int who) {
@@ -122,10 +125,14 @@ BenchReport run_chat_load(const LoadOptions& o) {
         [&] { mark_ready(x); }};
     char buf[256 * 1024];
     for (;;) {
-      ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      ssize_t got = is_tx ? ::recv(fd, buf, sizeof buf, MSG_DONTWAIT) : x.rx.recv(buf, sizeof buf);
       if (got == 0) throw SysError(fmt::format("the server closed member {}", i), ECONNRESET);
       if (got < 0) {
-        if (errno == EAGAIN || errno == EINTR) break;
+        if (errno == EAGAIN || errno == EINTR) {
+          // TLS: the read may have been what a waiting write (the handshake's) needed.
+          if (!is_tx && x.rx.tls() && !x.out.empty()) flush(x);
+          break;
+        }
         throw_errno(fmt::format("member {}", i));
       }
       if (is_tx) {
@@ -141,8 +148,9 @@ BenchReport run_chat_load(const LoadOptions& o) {
   auto watch = [&](int fd, int i, bool tx) {
     std::string why;
     bool ok = loop.watch(fd, true, false, [&, i, tx](const Ready& ev) {
-      if (ev.in || ev.err) on_readable(i, tx);
-      if (ev.out) flush(m[static_cast<size_t>(i)]);
+      ChatLoadMember& x = m[static_cast<size_t>(i)];
+      if (ev.in || ev.err || (ev.out && !tx && x.rx.read_waits_for_output())) on_readable(i, tx);
+      if (ev.out) flush(x);
     }, &why);
     if (!ok) throw SysError("cannot watch: " + why, EINVAL);
   };
@@ -154,8 +162,9 @@ BenchReport run_chat_load(const LoadOptions& o) {
     for (int stop = std::min(n, connected + 64); connected < stop; ++connected) {
       const int i = connected;
       const Endpoint& to = servers[static_cast<size_t>(i) % servers.size()];
-      m[i].rx = connect_spread(to, i, o.sources);
-      watch(m[i].rx.get(), i, false);
+      FileDesc fd = connect_spread(to, i, o.sources);
+      m[i].rx = tls_ctx ? LoadLink(std::move(fd), *tls_ctx, o.host, to.to_string()) : LoadLink(std::move(fd));
+      watch(m[i].rx.fd(), i, false);
       bool ready = codec->join(m[i], i, to);
       if (on_tx) {
         if (i >= 1 && i <= senders) {
@@ -206,6 +215,7 @@ BenchReport run_chat_load(const LoadOptions& o) {
   r.seconds = std::chrono::duration<double>(o.duration).count();
   add_server_cpu(r, cpu0, pids);
   r.extra.emplace_back("senders", senders);
+  if (tls_ctx) r.tls = m[0].rx.tls_in_use();
   return r;
 }
 

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/load_link.hpp"
 #include "core/buffer.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -47,7 +48,7 @@ class EchoShard;
 
 struct EchoConn {
   EchoShard* shard = nullptr;
-  FileDesc fd;
+  LoadLink link;  // plain, or TLS (--tls)
   Buffer out;
   std::deque<Clock::time_point> sent;  // send time of each message not yet fully echoed
   size_t rx_off = 0;                   // bytes of the current message already echoed
@@ -60,6 +61,8 @@ struct EchoPlan {
   std::string payload;
   int pipeline = 1;
   Clock::time_point start, measure_from, end;
+  const tls::ClientContext* tls = nullptr;  // --tls: every connection's context (SSL_new is thread-safe)
+  std::string host, where;                  // what the server's certificate is checked against; its address
 };
 
 // One event loop with its share of the connections and its own counts: nothing is shared
@@ -75,15 +78,21 @@ class EchoShard {
   EventLoop& loop() { return loop_; }
   BenchReport& report() { return r_; }
   uint64_t missed() const { return missed_; }
+  // --tls: the protocol and cipher of a connection that made its handshake ("" if none did).
+  std::string tls_in_use() const {
+    for (const auto& c : conns_)
+      if (!c.dead && !c.link.tls_in_use().empty()) return c.link.tls_in_use();
+    return "";
+  }
 
   // Loop thread, before run(): a connected socket joins this shard.
   void add(FileDesc fd) {
     conns_.emplace_back();
     EchoConn& c = conns_.back();
     c.shard = this;
-    c.fd = std::move(fd);
+    c.link = plan_.tls ? LoadLink(std::move(fd), *plan_.tls, plan_.host, plan_.where) : LoadLink(std::move(fd));
     std::string why;
-    if (!loop_.watch(c.fd.get(), true, false, &EchoShard::on_ready, &c, &why))
+    if (!loop_.watch(c.link.fd(), true, false, &EchoShard::on_ready, &c, &why))
       throw SysError("cannot watch a connection: " + why, EINVAL);
   }
 
@@ -160,28 +169,34 @@ class EchoShard {
   void fail(EchoConn& c) {
     c.dead = true;
     ++r_.errors;
-    loop_.unwatch(c.fd.get());
+    loop_.unwatch(c.link.fd());
     if (priming_ && ++primed_ == conns_.size()) loop_.quit();  // nothing more to wait for from it
   }
 
   void flush(EchoConn& c) {
-    if (c.out.flush_to(c.fd.get()) < 0) return fail(c);
-    bool want = !c.out.empty();
+    if (c.link.flush(c.out) < 0) return fail(c);
+    bool want = c.link.wait_for_output(c.out);
     if (want != c.want_out) {
-      loop_.modify(c.fd.get(), true, want);
+      loop_.modify(c.link.fd(), true, want);
       c.want_out = want;
     }
   }
 
   void ready(EchoConn& c, const Ready& ev) {
     if (c.dead) return;
-    if (ev.in || ev.err) {
-      ssize_t n = ::recv(c.fd.get(), rx_.data(), rx_.size(), MSG_DONTWAIT);
+    // TLS: a read may be what the handshake waits for before the first write can go on (it
+    // then returns EAGAIN with no bytes: the flush below follows), or may itself wait for output.
+    if (ev.in || ev.err || (ev.out && c.link.read_waits_for_output())) {
+      ssize_t n = c.link.recv(rx_.data(), rx_.size());
       if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-        return fail(c);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+          if (!c.link.tls()) return;
+        } else {
+          return fail(c);
+        }
+      } else {
+        received(c, rx_.data(), static_cast<size_t>(n), Clock::now());
       }
-      received(c, rx_.data(), static_cast<size_t>(n), Clock::now());
     }
     if (!c.dead) flush(c);
   }
@@ -272,6 +287,10 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
   EchoPlan plan;
   plan.payload = random_payload(o.size);
   plan.pipeline = o.pipeline;
+  std::shared_ptr<tls::ClientContext> tls_ctx = client_tls_context(o.tls);  // nullptr without --tls
+  plan.tls = tls_ctx.get();
+  plan.host = o.host;
+  plan.where = to.to_string();
 
   // Every loop is made here, so this thread is each one's loop thread until its run() starts.
   std::vector<std::unique_ptr<EchoShard>> shards;
@@ -343,6 +362,7 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
   r.size = o.size;
   r.pipeline = o.pipeline;
   r.seconds = std::chrono::duration<double>(o.duration).count();
+  if (tls_ctx) r.tls = shards[0]->tls_in_use();
   uint64_t missed = 0;
   for (auto& s : shards) {
     const BenchReport& part = s->report();
