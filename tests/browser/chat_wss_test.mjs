@@ -108,13 +108,13 @@ main(async () => {
   member.send('[tcp]hello over tls');
   await waitText(page, 'tcp', 'hello over tls');
   check(true, 'TLS TCP member -> browser (wss)');
-  const big = 'y'.repeat(3000);  // more than one TCP segment, inside one TLS record and one frame
+  await page.screenshot({path: path.join(dir, 'chat_wss.png')});
+  check(true, `screenshot ${path.join(dir, 'chat_wss.png')}`);
+
+  const big = 'y'.repeat(3000);  // a long line, through one TLS record each way and a WebSocket frame
   member.send(`[tcp]${big}`);
   await waitText(page, 'tcp', big);
   check(true, 'a 3000-byte message arrives whole');
-
-  await page.screenshot({path: path.join(dir, 'chat_wss.png')});
-  check(true, `screenshot ${path.join(dir, 'chat_wss.png')}`);
 
   // The same browser refuses a certificate whose key it was not told to trust.
   const stranger = new Concur(binary, ['chat-server', '--port', '0', '--bind', '127.0.0.1', '--web', '0',
