@@ -23,7 +23,8 @@ MEMBERS=${3:-1000}
 SENDERS=${4:-20}
 HS_SECONDS=${5:-4}
 RATE=${6:-20000}
-ensure_built
+# Only the concur binary is needed (no peers): build it if it is missing.
+[ -x "$CONCUR" ] || (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release --target concur >/dev/null)
 ulimit -n 20000
 command -v openssl >/dev/null || { echo "bench: openssl is not installed" >&2; exit 1; }
 OUT=$RESULTS/tls.jsonl
