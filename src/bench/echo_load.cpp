@@ -61,7 +61,7 @@ struct EchoPlan {
   std::string payload;
   int pipeline = 1;
   Clock::time_point start, measure_from, end;
-  const tls::ClientContext* tls = nullptr;  // --tls: every connection's context (SSL_new is thread-safe)
+  const tls::ClientContext* tls = nullptr;  // --tls: one context for every shard; each SSL stays on its shard's thread
   std::string host, where;                  // what the server's certificate is checked against; its address
 };
 

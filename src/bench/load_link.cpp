@@ -17,8 +17,8 @@ LoadLink::LoadLink(FileDesc fd, const tls::ClientContext& ctx, const std::string
 }
 
 void LoadLink::tls_failed() const {
-  const char* phase = tls_->handshaking() ? "" : " (after the handshake)";
-  throw tls::TlsError("cannot connect to " + where_ + ": tls: " + tls_->failure() + phase);
+  throw tls::TlsError((tls_->handshaking() ? "cannot connect to " : "connection to ") + where_ + ": tls: " +
+                      tls_->failure());
 }
 
 ssize_t LoadLink::recv(char* buf, size_t cap) {

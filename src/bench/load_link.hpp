@@ -12,12 +12,14 @@
 //     for the peer's half of the handshake can go on now);
 //   - on writable with read_waits_for_output(), calls recv() as if readable.
 // A TLS failure (a certificate not trusted, a plaintext server) throws tls::TlsError with one line,
-// "cannot connect to HOST:PORT: tls: certificate verify failed (self-signed certificate)": a run
-// whose connections cannot be made is an error, not a count.
+// "cannot connect to HOST:PORT: tls: certificate verify failed (self-signed certificate)" (after
+// the handshake: "connection to HOST:PORT: tls: …"): a run whose connections cannot be made, or
+// whose records are refused, is an error, not a count.
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/buffer.hpp"
 #include "core/fd.hpp"
