@@ -54,6 +54,7 @@ struct EchoConn {
   size_t rx_off = 0;                   // bytes of the current message already echoed
   bool dead = false;
   bool want_out = false;
+  bool prime_sent = false;  // its priming message (the one before the clock starts) is out
 };
 
 // What every shard shares; fixed before any thread starts.
@@ -94,6 +95,17 @@ class EchoShard {
     std::string why;
     if (!loop_.watch(c.link.fd(), true, false, &EchoShard::on_ready, &c, &why))
       throw SysError("cannot watch a connection: " + why, EINVAL);
+    // TLS: the handshake starts now, with the priming message queued behind it. The server's
+    // --tls-handshake-timeout runs from its accept(): a generator that connected thousands
+    // before starting any handshake would see the last ones cut off.
+    if (plan_.tls) send_prime(c);
+  }
+
+  // Loop thread, between connects: one look at what has arrived (handshakes, priming echoes).
+  void poll_once() {
+    auto timer = loop_.run_after(0ms, [this] { loop_.quit(); });
+    loop_.run();
+    loop_.cancel_timer(timer);  // a priming echo may have quit first: the timer must not end a later run
   }
 
   // Loop thread: one message on every connection, then the loop runs until each has come back or
@@ -101,11 +113,8 @@ class EchoShard {
   // start after the listening line; process forks per client) is then serving every connection
   // before the clock starts, so the warm-up and the measured window see the same server.
   size_t prime(Clock::time_point deadline) {
-    priming_ = true;
-    for (auto& c : conns_) {
-      send_one(c, Clock::now());
-      flush(c);
-    }
+    for (auto& c : conns_)
+      if (!c.prime_sent) send_prime(c);
     if (primed_ < conns_.size()) {
       auto timer = loop_.run_at(deadline, [this] { loop_.quit(); });
       loop_.run();
@@ -159,6 +168,13 @@ class EchoShard {
       send_one(c, now);
       flush(c);
     }
+  }
+
+  void send_prime(EchoConn& c) {
+    priming_ = true;
+    c.prime_sent = true;
+    send_one(c, Clock::now());
+    flush(c);
   }
 
   void send_one(EchoConn& c, Clock::time_point now) {
@@ -300,6 +316,8 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
   }
   for (int i = 0; i < o.connections; ++i) {
     shards[static_cast<size_t>(i % threads)]->add(connect_spread(to, i, o.sources));
+    if (tls_ctx && i % 64 == 63)  // handshakes go on while more connect (see EchoShard::add)
+      for (auto& s : shards) s->poll_once();
     if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
   }
 
