@@ -13,7 +13,7 @@
 #    handshakes per server CPU second from the server's /proc/PID/stat utime+stime before/after.
 # Servers are pinned to CPU 0, the load generator and s_time to CPU 1 (bench/lib.sh); one server
 # process per run. The certificate is a throw-away self-signed P-256 (ECDSA) one for 127.0.0.1.
-# Bounded: about 2 minutes with the defaults.
+# Bounded: about 1.5 minutes with the defaults, 2.6 with 5 runs.
 # Usage: bench/run_tls.sh [RUNS=3] [DURATION=2s] [MEMBERS=1000] [SENDERS=20] [HS_SECONDS=4] [RATE=10000]
 # Writes bench/results/tls.md and tls.jsonl.
 source "$(dirname "$0")/lib.sh"
