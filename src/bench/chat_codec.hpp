@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "bench/load_link.hpp"
 #include "core/buffer.hpp"
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
@@ -16,7 +17,7 @@
 namespace concur {
 
 struct ChatLoadMember {
-  FileDesc rx;            // receives deliveries (concur: the member's socket; redis: its SUBSCRIBE socket)
+  LoadLink rx;            // receives deliveries (concur: the member's socket, plain or TLS; redis: its SUBSCRIBE socket)
   FileDesc tx;            // redis senders only: the PUBLISH socket (a subscriber cannot publish)
   Buffer out;             // pending bytes for the socket that sends (rx for concur, tx for redis)
   std::string in;         // unparsed received bytes on rx

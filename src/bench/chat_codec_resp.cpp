@@ -69,7 +69,7 @@ class RespCodec final : public ChatCodec {
   // SUBSCRIBE is all the receiving connection ever sends: written at once.
   bool join(ChatLoadMember& x, int, const Endpoint&) override {
     x.out.append("*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nroom\r\n");
-    x.out.flush_to(x.rx.get());
+    x.out.flush_to(x.rx.fd());
     x.out.clear();
     return false;  // ready once the subscribe reply arrives
   }

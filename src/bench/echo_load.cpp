@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/load_link.hpp"
 #include "core/buffer.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -47,12 +48,13 @@ class EchoShard;
 
 struct EchoConn {
   EchoShard* shard = nullptr;
-  FileDesc fd;
+  LoadLink link;  // plain, or TLS (--tls)
   Buffer out;
   std::deque<Clock::time_point> sent;  // send time of each message not yet fully echoed
   size_t rx_off = 0;                   // bytes of the current message already echoed
   bool dead = false;
   bool want_out = false;
+  bool prime_sent = false;  // its priming message (the one before the clock starts) is out
 };
 
 // What every shard shares; fixed before any thread starts.
@@ -60,6 +62,8 @@ struct EchoPlan {
   std::string payload;
   int pipeline = 1;
   Clock::time_point start, measure_from, end;
+  const tls::ClientContext* tls = nullptr;  // --tls: one context for every shard; each SSL stays on its shard's thread
+  std::string host, where;                  // what the server's certificate is checked against; its address
 };
 
 // One event loop with its share of the connections and its own counts: nothing is shared
@@ -75,16 +79,33 @@ class EchoShard {
   EventLoop& loop() { return loop_; }
   BenchReport& report() { return r_; }
   uint64_t missed() const { return missed_; }
+  // --tls: the protocol and cipher of a connection that made its handshake ("" if none did).
+  std::string tls_in_use() const {
+    for (const auto& c : conns_)
+      if (!c.dead && !c.link.tls_in_use().empty()) return c.link.tls_in_use();
+    return "";
+  }
 
   // Loop thread, before run(): a connected socket joins this shard.
   void add(FileDesc fd) {
     conns_.emplace_back();
     EchoConn& c = conns_.back();
     c.shard = this;
-    c.fd = std::move(fd);
+    c.link = plan_.tls ? LoadLink(std::move(fd), *plan_.tls, plan_.host, plan_.where) : LoadLink(std::move(fd));
     std::string why;
-    if (!loop_.watch(c.fd.get(), true, false, &EchoShard::on_ready, &c, &why))
+    if (!loop_.watch(c.link.fd(), true, false, &EchoShard::on_ready, &c, &why))
       throw SysError("cannot watch a connection: " + why, EINVAL);
+    // TLS: the handshake starts now, with the priming message queued behind it. The server's
+    // --tls-handshake-timeout runs from its accept(): a generator that connected thousands
+    // before starting any handshake would see the last ones cut off.
+    if (plan_.tls) send_prime(c);
+  }
+
+  // Loop thread, between connects: one look at what has arrived (handshakes, priming echoes).
+  void poll_once() {
+    auto timer = loop_.run_after(0ms, [this] { loop_.quit(); });
+    loop_.run();
+    loop_.cancel_timer(timer);  // a priming echo may have quit first: the timer must not end a later run
   }
 
   // Loop thread: one message on every connection, then the loop runs until each has come back or
@@ -92,11 +113,8 @@ class EchoShard {
   // start after the listening line; process forks per client) is then serving every connection
   // before the clock starts, so the warm-up and the measured window see the same server.
   size_t prime(Clock::time_point deadline) {
-    priming_ = true;
-    for (auto& c : conns_) {
-      send_one(c, Clock::now());
-      flush(c);
-    }
+    for (auto& c : conns_)
+      if (!c.prime_sent) send_prime(c);
     if (primed_ < conns_.size()) {
       auto timer = loop_.run_at(deadline, [this] { loop_.quit(); });
       loop_.run();
@@ -152,6 +170,13 @@ class EchoShard {
     }
   }
 
+  void send_prime(EchoConn& c) {
+    priming_ = true;
+    c.prime_sent = true;
+    send_one(c, Clock::now());
+    flush(c);
+  }
+
   void send_one(EchoConn& c, Clock::time_point now) {
     c.out.append(plan_.payload);
     c.sent.push_back(now);
@@ -160,28 +185,34 @@ class EchoShard {
   void fail(EchoConn& c) {
     c.dead = true;
     ++r_.errors;
-    loop_.unwatch(c.fd.get());
+    loop_.unwatch(c.link.fd());
     if (priming_ && ++primed_ == conns_.size()) loop_.quit();  // nothing more to wait for from it
   }
 
   void flush(EchoConn& c) {
-    if (c.out.flush_to(c.fd.get()) < 0) return fail(c);
-    bool want = !c.out.empty();
+    if (c.link.flush(c.out) < 0) return fail(c);
+    bool want = c.link.wait_for_output(c.out);
     if (want != c.want_out) {
-      loop_.modify(c.fd.get(), true, want);
+      loop_.modify(c.link.fd(), true, want);
       c.want_out = want;
     }
   }
 
   void ready(EchoConn& c, const Ready& ev) {
     if (c.dead) return;
-    if (ev.in || ev.err) {
-      ssize_t n = ::recv(c.fd.get(), rx_.data(), rx_.size(), MSG_DONTWAIT);
+    // TLS: a read may be what the handshake waits for before the first write can go on (it
+    // then returns EAGAIN with no bytes: the flush below follows), or may itself wait for output.
+    if (ev.in || ev.err || (ev.out && c.link.read_waits_for_output())) {
+      ssize_t n = c.link.recv(rx_.data(), rx_.size());
       if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-        return fail(c);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+          if (!c.link.tls()) return;
+        } else {
+          return fail(c);
+        }
+      } else {
+        received(c, rx_.data(), static_cast<size_t>(n), Clock::now());
       }
-      received(c, rx_.data(), static_cast<size_t>(n), Clock::now());
     }
     if (!c.dead) flush(c);
   }
@@ -272,6 +303,10 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
   EchoPlan plan;
   plan.payload = random_payload(o.size);
   plan.pipeline = o.pipeline;
+  std::shared_ptr<tls::ClientContext> tls_ctx = client_tls_context(o.tls);  // nullptr without --tls
+  plan.tls = tls_ctx.get();
+  plan.host = o.host;
+  plan.where = to.to_string();
 
   // Every loop is made here, so this thread is each one's loop thread until its run() starts.
   std::vector<std::unique_ptr<EchoShard>> shards;
@@ -281,6 +316,8 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
   }
   for (int i = 0; i < o.connections; ++i) {
     shards[static_cast<size_t>(i % threads)]->add(connect_spread(to, i, o.sources));
+    if (tls_ctx && i % 64 == 63)  // handshakes go on while more connect (see EchoShard::add)
+      for (auto& s : shards) s->poll_once();
     if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
   }
 
@@ -343,6 +380,7 @@ BenchReport run_echo_load(const LoadOptions& o, std::vector<BenchReport>* per_th
   r.size = o.size;
   r.pipeline = o.pipeline;
   r.seconds = std::chrono::duration<double>(o.duration).count();
+  if (tls_ctx) r.tls = shards[0]->tls_in_use();
   uint64_t missed = 0;
   for (auto& s : shards) {
     const BenchReport& part = s->report();

@@ -145,6 +145,7 @@ void print_report(const BenchReport& r, bool json) {
   if (json) {
     std::string extra;
     for (auto& [k, v] : r.extra) extra += fmt::format(", \"{}\": {:.3f}", k, v);
+    if (!r.tls.empty()) extra += fmt::format(", \"tls\": \"{}\"", r.tls);  // plain runs print as they always did
     outf("{{\"mode\": \"{}\", \"connections\": {}, \"size\": {}, \"pipeline\": {}, \"seconds\": {:.3f}, "
          "\"{}\": {}, \"per_second\": {:.1f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, \"p999_us\": {:.1f}, "
          "\"max_us\": {:.1f}, \"errors\": {}, \"verified_bytes\": {}{}}}",
@@ -155,6 +156,7 @@ void print_report(const BenchReport& r, bool json) {
   }
   outf("bench {}: {} connections, {}-byte messages, pipeline {}, {:.1f} s measured", r.mode, r.connections, r.size,
        r.pipeline, r.seconds);
+  if (!r.tls.empty()) outf("  over TLS: {}", r.tls);
   if (r.mode == "hold") {
     outf("  held {:.1f} s, then verified echoing: {} of {}", r.seconds, r.ops, r.connections);
   } else {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/histogram.hpp"
+#include "clients/tls_client.hpp"
 #include "core/endpoint.hpp"
 #include "core/fd.hpp"
 
@@ -35,6 +36,7 @@ struct LoadOptions {
   int senders = 0;          // chat: 0 = every member but the observer
   std::vector<int> extra_ports;  // chat: members are split round-robin over port + these (federated servers)
   std::vector<int> extra_pids;   // more server processes whose CPU counts (the other servers, Redis)
+  ClientTlsOptions tls;          // echo, chat (concur, web): --tls, --tls-ca, --tls-insecure
 };
 
 // Blocking connect from source address index i (IP_BIND_ADDRESS_NO_PORT keeps ports plentiful);
@@ -69,6 +71,7 @@ struct BenchReport {
   Histogram latency;
   uint64_t errors = 0;
   uint64_t verified_bytes = 0;
+  std::string tls;  // --tls: the protocol and cipher the connections use ("TLSv1.3 TLS_AES_256_GCM_SHA384")
   std::vector<std::pair<std::string, double>> extra;  // e.g. server_cpu_ms_per_million
 };
 

@@ -69,13 +69,31 @@ Command bench_command() {
                            "evenly over --port and these")
                 ->check(CLI::Range(1, 65535));
             app.add_option("--extra-pid", o->extra_pids, "more server processes whose CPU is added (e.g. Redis)");
+            app.add_flag("--tls", o->tls.on,
+                         "echo, chat (--target concur or web): every connection speaks TLS, checking the server's "
+                         "certificate against --tls-ca (default: the system's CAs) and --host");
+            auto tls_ca = app.add_option("--tls-ca", o->tls.ca, "with --tls: PEM file of the CAs to trust")
+                              ->type_name("FILE");
+            auto insecure = std::make_shared<bool>(false);
+            auto insecure_opt = app.add_flag("--tls-insecure", *insecure,
+                                             "with --tls, for measuring only: do not check the server's certificate "
+                                             "or name (encrypted, not authenticated)");
             app.add_flag("--json", o->json, "print one JSON object instead of text");
-            return CommandRun([mode, o, models, svg, rate, threads] {
+            return CommandRun([mode, o, models, svg, rate, threads, tls_ca, insecure, insecure_opt] {
               o->progress = ::isatty(STDERR_FILENO) && !o->json;
               if (threads->count() && *mode != "echo" && *mode != "models")
                 throw UsageError("--threads: only echo and models run several generator threads");
               if (rate->count() && o->rate > 0 && *mode != "echo" && *mode != "models")
                 throw UsageError("--rate: only echo and models offer a fixed rate");
+              if (!o->tls.on && (tls_ca->count() || insecure_opt->count()))
+                throw UsageError(std::string(tls_ca->count() ? "--tls-ca" : "--tls-insecure") + ": needs --tls");
+              if (o->tls.on && *mode != "echo" && *mode != "chat")
+                throw UsageError("--tls: only echo and chat speak TLS");
+              if (o->tls.on && o->target == "redis")
+                throw UsageError("--tls: chat --target redis is plain TCP (concur's Redis link has no TLS)");
+              if (*insecure && !o->tls.ca.empty())
+                throw UsageError("--tls-insecure: checks no certificate, so --tls-ca would not be used");
+              o->tls.verify = !*insecure;
               require_descriptors_for(o->connections);
               if (*mode == "models") {
                 ModelsBenchOptions mo;

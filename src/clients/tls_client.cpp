@@ -14,6 +14,7 @@ std::shared_ptr<tls::ClientContext> client_tls_context(const ClientTlsOptions& o
   s.ca = o.ca;
   s.cert = o.cert;
   s.key = o.key;
+  s.verify = o.verify;
   return std::make_shared<tls::ClientContext>(s);
 }
 

@@ -15,6 +15,7 @@ struct ClientTlsOptions {
   std::string ca;      // --tls-ca FILE; empty: the system's CAs
   std::string cert;    // --tls-cert FILE: a client certificate, if the server asks for one
   std::string key;     // --tls-key FILE (default: in --tls-cert's file)
+  bool verify = true;  // false: bench --tls-insecure (encrypts, checks nothing; for measuring only)
   std::chrono::milliseconds handshake_timeout{10'000};
 };
 

@@ -21,7 +21,8 @@ export function check(cond, msg) {
   console.log(`ok: ${msg}`);
 }
 
-export async function launchBrowser() {
+// `extraArgs`: more Chromium flags (the wss test trusts its certificate with one).
+export async function launchBrowser(extraArgs = []) {
   let chromium;
   try {
     ({chromium} = createRequire(path.join(webDir, 'package.json'))('playwright-core'));
@@ -37,7 +38,7 @@ export async function launchBrowser() {
       headless: true,
       timeout: 30000,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-             '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+             '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', ...extraArgs],
     });
   } catch (e) {
     fail(`Chromium (${executablePath}) did not start: ${e.message}`);
@@ -96,7 +97,7 @@ export class Concur {
 
   async ports() {
     const tcp = await this.waitLine(/^listening on .* \((tcp|udp), /);
-    const web = await this.waitLine(/^listening on .* \(http, web\)/);
+    const web = await this.waitLine(/^listening on .* \(https?, web\)/);
     const port = (l) => Number(/:(\d+) \(/.exec(l)[1]);
     return {tcp: port(tcp), web: port(web)};
   }

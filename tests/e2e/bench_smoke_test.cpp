@@ -5,12 +5,14 @@
 #include <sys/resource.h>
 
 #include <regex>
+#include <set>
 
 #include "models/model.hpp"
 
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/text_file.hpp"
+#include "support/tls_peer.hpp"
 #include "support/usage_error.hpp"
 
 namespace concur::test {
@@ -97,6 +99,139 @@ TEST(BenchSmoke, BadGeneratorThreadsAreOneLineUsageErrors) {
     args.insert(args.begin(), {concur_binary(), "bench"});
     Process p(args);
     EXPECT_TRUE(is_usage_error(p, "--threads", Ms(10000))) << args[2];
+  }
+}
+
+// ---- --tls: the same loops over non-blocking OpenSSL ----
+
+// The names of a JSON report's fields.
+std::set<std::string> keys_of(const std::string& json) {
+  std::set<std::string> out;
+  std::regex re("\"([a-z_0-9]+)\": ");
+  for (std::sregex_iterator it(json.begin(), json.end(), re), e; it != e; ++it) out.insert((*it)[1]);
+  return out;
+}
+
+std::string text_field(const std::string& json, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + name + "\": \"([^\"]*)\""))) return {};
+  return m[1];
+}
+
+std::vector<std::string> tls_listener(std::vector<std::string> args, const TestCert& c) {
+  args.insert(args.end(), {"--port", "0", "--bind", "127.0.0.1", "--quiet", "--model", "epoll", "--tls-cert", c.cert,
+                           "--tls-key", c.key});
+  return args;
+}
+
+TEST(BenchSmoke, EchoOverTlsReportsRoundTripsInThePlainFormat) {
+  TempDir dir;
+  TestCert c = make_test_cert(dir, "server");
+  Server plain({"echo-server", "--port", "0", "--bind", "127.0.0.1", "--quiet", "--model", "epoll"});
+  Server tls(tls_listener({"echo-server"}, c));
+  auto p = run_bench({"echo", "--port", std::to_string(plain.port), "--connections", "10", "--duration", "0.3",
+                      "--warmup", "0.1", "--server-pid", std::to_string(plain.proc.pid())});
+  // Two generator threads over one client context; 1000-byte messages cross in one record each.
+  auto t = run_bench({"echo", "--tls", "--tls-ca", c.cert, "--port", std::to_string(tls.port), "--connections", "20",
+                      "--size", "1000", "--threads", "2", "--duration", "0.5", "--warmup", "0.1", "--server-pid",
+                      std::to_string(tls.proc.pid())});
+  EXPECT_EQ(t.code, 0) << t.json;
+  EXPECT_EQ(field(t.json, "errors"), 0u) << t.json;
+  EXPECT_GT(field(t.json, "roundtrips"), 0u) << t.json;
+  EXPECT_GT(field(t.json, "verified_bytes"), 0u) << t.json;
+  EXPECT_NE(field(t.json, "server_cpu_ms_per_million"), UINT64_MAX) << t.json;
+  EXPECT_EQ(text_field(t.json, "mode"), "echo") << t.json;
+  EXPECT_EQ(text_field(t.json, "tls").rfind("TLSv1.", 0), 0u) << t.json;
+  // The same report as plain, plus which TLS it was.
+  std::set<std::string> want = keys_of(p.json);
+  want.insert("tls");
+  std::set<std::string> got = keys_of(t.json);
+  got.erase("generator_threads");
+  EXPECT_EQ(got, want) << p.json << "\n" << t.json;
+}
+
+TEST(BenchSmoke, EchoOverTlsTextReportNamesTheCipher) {
+  TempDir dir;
+  TestCert c = make_test_cert(dir, "server");
+  Server tls(tls_listener({"echo-server"}, c));
+  Process b(concur_args({"bench", "echo", "--tls", "--tls-ca", c.cert, "--port", std::to_string(tls.port),
+                         "--connections", "5", "--duration", "0.2", "--warmup", "0.1"}));
+  std::string out = b.read_all_stdout(Ms(20000));
+  EXPECT_EQ(b.wait(Ms(5000)), 0) << out;
+  EXPECT_NE(out.find("over TLS: TLSv1."), std::string::npos) << out;
+  EXPECT_NE(out.find("round-trips/s:"), std::string::npos) << out;
+}
+
+TEST(BenchSmoke, ChatFanOutOverTlsDeliversToEveryMember) {
+  TempDir dir;
+  TestCert c = make_test_cert(dir, "server");
+  Server server(tls_listener({"chat-server", "--rate", "0"}, c));
+  auto r = run_bench({"chat", "--tls", "--tls-ca", c.cert, "--port", std::to_string(server.port), "--connections",
+                      "30", "--duration", "0.5", "--warmup", "0.1", "--server-pid", std::to_string(server.proc.pid())});
+  EXPECT_EQ(r.code, 0) << r.json;
+  EXPECT_EQ(field(r.json, "errors"), 0u) << r.json;
+  EXPECT_GT(field(r.json, "deliveries"), 0u) << r.json;
+  EXPECT_GT(field(r.json, "verified_bytes"), 0u) << r.json;
+  EXPECT_EQ(text_field(r.json, "tls").rfind("TLSv1.", 0), 0u) << r.json;
+}
+
+TEST(BenchSmoke, ChatFanOutOverWssDeliversToEveryMember) {
+  TempDir dir;
+  TestCert c = make_test_cert(dir, "server");
+  Server server(tls_listener({"chat-server", "--rate", "0", "--web", "0"}, c));
+  auto web = server.proc.wait_for_line("(https, web)");
+  ASSERT_TRUE(web);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*web, m, std::regex(R"(:(\d+) \(https)")));
+  // A name, not an address: the certificate is checked against localhost's DNS entry.
+  auto r = run_bench({"chat", "--target", "web", "--tls", "--tls-ca", c.cert, "--host", "localhost", "--port", m[1],
+                      "--connections", "20", "--duration", "0.5", "--warmup", "0.1"});
+  EXPECT_EQ(r.code, 0) << r.json;
+  EXPECT_EQ(field(r.json, "errors"), 0u) << r.json;
+  EXPECT_GT(field(r.json, "deliveries"), 0u) << r.json;
+}
+
+TEST(BenchSmoke, UntrustedCertificateIsAClearErrorAndInsecureIsExplicit) {
+  TempDir dir;
+  TestCert c = make_test_cert(dir, "server");
+  Server tls(tls_listener({"echo-server"}, c));
+  // The system's CAs do not know a self-signed test certificate.
+  Process b(concur_args({"bench", "echo", "--tls", "--port", std::to_string(tls.port), "--connections", "3",
+                         "--duration", "0.2", "--warmup", "0"}));
+  auto rc = b.wait(Ms(20000));
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 1);
+  std::string err = b.read_all_stderr(Ms(200));
+  EXPECT_NE(err.find("cannot connect to 127.0.0.1:" + std::to_string(tls.port) + ": tls: certificate verify failed"),
+            std::string::npos)
+      << err;
+  auto r = run_bench({"echo", "--tls", "--tls-insecure", "--port", std::to_string(tls.port), "--connections", "3",
+                      "--duration", "0.2", "--warmup", "0"});
+  EXPECT_EQ(r.code, 0) << r.json;
+  EXPECT_GT(field(r.json, "roundtrips"), 0u) << r.json;
+  // A plaintext server is not mistaken for a slow one.
+  Server plain({"echo-server", "--port", "0", "--bind", "127.0.0.1", "--quiet", "--model", "epoll"});
+  Process q(concur_args({"bench", "echo", "--tls", "--tls-insecure", "--port", std::to_string(plain.port),
+                         "--connections", "2", "--duration", "0.2", "--warmup", "0"}));
+  rc = q.wait(Ms(20000));
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 1);
+  err = q.read_all_stderr(Ms(200));
+  EXPECT_NE(err.find(": tls: "), std::string::npos) << err;
+}
+
+TEST(BenchSmoke, TlsOptionsOutsideEchoAndChatAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string names;
+  };
+  for (const Case& k : {Case{{"echo", "--tls-ca", "x.pem"}, "--tls-ca"}, Case{{"echo", "--tls-insecure"}, "--tls-insecure"},
+                        Case{{"hold", "--tls"}, "--tls"}, Case{{"chat", "--tls", "--target", "redis"}, "--tls"},
+                        Case{{"echo", "--tls", "--tls-insecure", "--tls-ca", "x.pem"}, "--tls-insecure"}}) {
+    std::vector<std::string> args = k.args;
+    args.insert(args.begin(), {concur_binary(), "bench"});
+    Process p(args);
+    EXPECT_TRUE(is_usage_error(p, k.names, Ms(10000))) << k.args[0] << " " << k.args[1];
   }
 }
 
