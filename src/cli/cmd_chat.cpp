@@ -42,6 +42,7 @@ struct ChatOptions {
   std::string sentinels;  // --redis-sentinel HOST:PORT[,…]
   std::string master = "mymaster";
   bool master_set = false;
+  ClientTlsOptions redis_tls;  // --redis-tls, --redis-tls-ca, --redis-tls-cert, --redis-tls-key
 };
 
 // --web: binds now, starts once the chat's own "listening on" line is out.
@@ -93,6 +94,12 @@ std::optional<redis::RedisSettings> redis_settings(const ChatOptions& o) {
   rs.lease = o.lease;
   rs.renew = o.lease / 3;  // two renewals may fail before the lease runs out
   rs.history = o.history;
+  bool tls_files = !o.redis_tls.ca.empty() || !o.redis_tls.cert.empty() || !o.redis_tls.key.empty();
+  if (tls_files && !o.redis_tls.on) throw UsageError("--redis-tls-ca: needs --redis-tls");
+  if (o.redis_tls.on && !o.sentinels.empty())
+    throw UsageError("--redis-tls: not with --redis-sentinel here (give the master's --redis HOST:PORT)");
+  if (!o.redis_tls.key.empty() && o.redis_tls.cert.empty()) throw UsageError("--redis-tls-key: needs --redis-tls-cert");
+  rs.tls = o.redis_tls;
   return rs;
 }
 
@@ -169,6 +176,14 @@ Command chat_server_command() {
                            "HOST:PORT of a Redis shared with other chat-servers: one room across them all "
                            "(password from REDISCLI_AUTH)");
             app.add_option("--room", o->room, "the room's name in Redis (with --redis)")->capture_default_str();
+            app.add_flag("--redis-tls", o->redis_tls.on,
+                         "speak TLS (1.2 or later) to --redis, checking its certificate and host");
+            app.add_option("--redis-tls-ca", o->redis_tls.ca, "PEM file of the CAs to trust for --redis-tls (default: the system's)")
+                ->type_name("FILE");
+            app.add_option("--redis-tls-cert", o->redis_tls.cert, "a client certificate (PEM) for a Redis that asks for one")
+                ->type_name("FILE");
+            app.add_option("--redis-tls-key", o->redis_tls.key, "the key of --redis-tls-cert (default: in its file)")
+                ->type_name("FILE");
             app.add_option("--redis-sentinel", o->sentinels,
                            "instead of --redis: Redis Sentinels (HOST:PORT[,HOST:PORT...]) that name the master; "
                            "a failover is followed and what it lost is told to members as a history gap")

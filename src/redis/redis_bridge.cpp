@@ -71,7 +71,9 @@ RedisBridge::RedisBridge(RedisSettings settings, chat::ChatRoom& room)
       queue_(s_.max_pending, s_.max_hold),
       host_(s_.host),
       port_(s_.port),
-      link_(redis_link_settings(s_), *this) {}
+      link_(redis_link_settings(s_), *this) {
+  if (s_.tls.on) tunnel_ = std::make_unique<TlsTunnel>(s_.tls, s_.host, s_.port);
+}
 
 RedisBridge::~RedisBridge() { stop(); }
 
@@ -88,13 +90,25 @@ void RedisBridge::check_at_start() {
   }
   timeval tv{static_cast<time_t>(s_.connect_timeout.count() / 1000),
              static_cast<suseconds_t>((s_.connect_timeout.count() % 1000) * 1000)};
-  redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, tv);
+  redisContext* c = tunnel_ ? redisConnectUnixWithTimeout(tunnel_->path().c_str(), tv)
+                            : redisConnectWithTimeout(host_.c_str(), port_, tv);
   std::unique_ptr<redisContext, void (*)(redisContext*)> guard(c, redisFree);
   if (!c || c->err) {
     start_problem_ = c ? c->errstr : "out of memory";
     return;
   }
   redisSetTimeout(c, tv);
+  if (tunnel_) {  // the Unix socket accepts at once; the TLS connection behind it may have failed
+    const char* ping[] = {"PING"};
+    size_t len[] = {4};
+    auto* r = static_cast<redisReply*>(redisCommandArgv(c, 1, ping, len));
+    if (r) freeReplyObject(r);
+    std::string why = tunnel_->failure();
+    if (!r || !why.empty()) {
+      start_problem_ = !why.empty() ? why : (c->errstr[0] ? c->errstr : "no reply");
+      return;
+    }
+  }
   auto ask = [&](std::vector<std::string> args) -> std::optional<std::string> {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
@@ -124,6 +138,7 @@ void RedisBridge::check_at_start() {
 
 void RedisBridge::start() {
   room_.federate(outlet_, this);
+  if (tunnel_) tunnel_->speak();
   if (start_checked_ok_) {
     // Joins wait for the first connection (at most reply_timeout) instead of being provisional.
     link_state_.store(static_cast<int>(Link::connecting), std::memory_order_release);

@@ -38,6 +38,7 @@
 #include "redis/publish_queue.hpp"
 #include "redis/room_cursor.hpp"
 #include "redis/room_script.hpp"
+#include "redis/tls_tunnel.hpp"
 #include "services/chat_room.hpp"
 
 namespace concur::redis {
@@ -62,6 +63,7 @@ struct RedisSettings {
   // --redis-sentinel: the master is found through these (sentinel.hpp) instead of host:port.
   std::vector<std::pair<std::string, int>> sentinels;
   std::string master = "mymaster";
+  ClientTlsOptions tls;  // --redis-tls (tls_tunnel.hpp)
 };
 
 // 1, 10, 100, …: the counts at which a repeated event is logged again.
@@ -173,6 +175,7 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   static void on_read_reply(redisAsyncContext* ac, void* reply, void* privdata);
 
   const RedisSettings s_;
+  std::unique_ptr<TlsTunnel> tunnel_;  // --redis-tls: hiredis connects to it
   chat::ChatRoom& room_;
   const uint64_t instance_;
   const std::string instance_hex_;

@@ -25,7 +25,8 @@ void RedisBridge::open() {
   cmd_ready_ = sub_ready_ = false;
   if (!find_master()) return;
   for (HiredisSlot* slot : {&cmd_, &sub_}) {
-    redisAsyncContext* ac = redisAsyncConnect(host_.c_str(), port_);
+    redisAsyncContext* ac =
+        tunnel_ ? redisAsyncConnectUnix(tunnel_->path().c_str()) : redisAsyncConnect(host_.c_str(), port_);
     if (!ac || ac->err) {
       fail(ac ? ac->errstr : "out of memory");
       if (ac) redisAsyncFree(ac);

@@ -1,0 +1,198 @@
+#include "redis/tls_tunnel.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/stop.hpp"
+#include "tls/tls_stream.hpp"
+
+namespace concur::redis {
+
+namespace {
+
+constexpr size_t kChunk = 16384;        // at least one TLS record (tls_stream.hpp)
+constexpr size_t kMaxPending = 1 << 20;  // per direction: a side that stops reading pauses the other
+
+// A blocking TCP connection to host:port within `timeout_ms`, or an invalid descriptor.
+FileDesc tcp_connect(const std::string& host, int port, int timeout_ms, std::string& why) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0) {
+    why = gai_strerror(rc);
+    return FileDesc();
+  }
+  FileDesc out;
+  for (addrinfo* a = res; a && !out; a = a->ai_next) {
+    FileDesc fd(::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) continue;
+    int rc = ::connect(fd.get(), a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd.get(), POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+        rc = 0;
+      else
+        errno = err ? err : ETIMEDOUT;
+    }
+    if (rc == 0) out = std::move(fd);
+    else why = std::strerror(errno);
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+// One hiredis connection and its TLS connection to Redis.
+struct Pipe {
+  FileDesc plain, tcp;
+  std::unique_ptr<tls::Stream> tls;
+  std::string to_tls, to_plain;
+
+  // Moves what can move; false when either side is finished.
+  bool pump() {
+    char buf[kChunk];
+    while (to_tls.size() < kMaxPending) {
+      ssize_t n = ::recv(plain.get(), buf, sizeof buf, 0);
+      if (n == 0) return false;
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) break;
+        return false;
+      }
+      to_tls.append(buf, static_cast<size_t>(n));
+    }
+    while (!to_tls.empty()) {
+      long w = tls->write(to_tls);
+      if (w < 0) return errno == EAGAIN;
+      if (w == 0) break;
+      to_tls.erase(0, static_cast<size_t>(w));
+    }
+    while (to_plain.size() < kMaxPending) {
+      ssize_t n = tls->read(buf, sizeof buf);
+      if (n == 0) return false;
+      if (n < 0) {
+        if (errno == EAGAIN) break;
+        return false;
+      }
+      to_plain.append(buf, static_cast<size_t>(n));
+    }
+    while (!to_plain.empty()) {
+      ssize_t w = ::send(plain.get(), to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
+      if (w < 0) return errno == EAGAIN || errno == EINTR;
+      to_plain.erase(0, static_cast<size_t>(w));
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+TlsTunnel::TlsTunnel(const ClientTlsOptions& tls, std::string host, int port)
+    : host_(std::move(host)), port_(port), ctx_(client_tls_context(tls)) {
+  char tmpl[] = "/tmp/concur-redis-tls-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("--redis-tls: no private directory: ") + std::strerror(errno));
+  dir_ = tmpl;
+  path_ = dir_ + "/redis.sock";
+  listener_ = FileDesc(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
+  if (!listener_ || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listener_.get(), 16) != 0) {
+    ::rmdir(dir_.c_str());
+    throw std::runtime_error(std::string("--redis-tls: cannot listen on ") + path_ + ": " + std::strerror(errno));
+  }
+  wake_ = FileDesc(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  StopSignalsBlocked quiet;  // the tunnel never takes the command's stop signals
+  thread_ = std::thread([this] { run(); });
+}
+
+TlsTunnel::~TlsTunnel() {
+  stop_.store(true);
+  uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
+  thread_.join();
+  listener_.reset();
+  ::unlink(path_.c_str());
+  ::rmdir(dir_.c_str());
+}
+
+std::string TlsTunnel::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+void TlsTunnel::run() {
+  std::vector<std::unique_ptr<Pipe>> pipes;
+  std::string last_failure;
+  const std::string where = host_.find(':') != std::string::npos ? "[" + host_ + "]:" + std::to_string(port_)
+                                                                 : host_ + ":" + std::to_string(port_);
+  while (!stop_.load()) {
+    std::vector<pollfd> fds = {{wake_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+    for (auto& p : pipes) {
+      short plain = static_cast<short>((p->to_tls.size() < kMaxPending ? POLLIN : 0) | (p->to_plain.empty() ? 0 : POLLOUT));
+      short tcp = p->to_plain.size() < kMaxPending ? POLLIN : 0;
+      if (!p->to_tls.empty() || p->tls->read_waits_for_output()) tcp |= POLLOUT;
+      if (p->tls->write_waits_for_input()) tcp |= POLLIN;
+      fds.push_back({p->plain.get(), plain, 0});
+      fds.push_back({p->tcp.get(), tcp, 0});
+    }
+    if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) return;
+    if (fds[0].revents) continue;  // stop_
+    std::vector<std::unique_ptr<Pipe>> kept;
+    for (size_t i = 0; i < pipes.size(); ++i) {
+      short r = fds[2 + 2 * i].revents | fds[3 + 2 * i].revents;
+      if (r == 0 || pipes[i]->pump()) kept.push_back(std::move(pipes[i]));
+    }
+    pipes = std::move(kept);
+    if (!(fds[1].revents & POLLIN)) continue;
+    while (true) {
+      FileDesc plain(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!plain) break;
+      // The connect and the handshake block this thread briefly (a second at most each): the only
+      // connections here are the bridge's two, made together.
+      std::string why;
+      FileDesc tcp = tcp_connect(host_, port_, 1000, why);
+      std::unique_ptr<tls::Stream> tls;
+      if (tcp) {
+        try {
+          tls = start_client_tls(*ctx_, tcp.get(), host_, where, std::chrono::milliseconds(1000));
+        } catch (const std::exception& e) {
+          why = e.what();
+        }
+      } else {
+        why = "cannot connect to " + where + ": " + why;  // start_client_tls's form
+      }
+      if (!tls) {
+        if (why != last_failure && speak_.load()) outf("redis: {}", why);
+        last_failure = why;
+        {
+          std::lock_guard lock(mu_);
+          failure_ = why;
+        }
+        continue;  // closing `plain` tells hiredis
+      }
+      last_failure.clear();
+      {
+        std::lock_guard lock(mu_);
+        failure_.clear();
+      }
+      pipes.push_back(std::make_unique<Pipe>(Pipe{std::move(plain), std::move(tcp), std::move(tls), {}, {}}));
+    }
+  }
+}
+
+}  // namespace concur::redis
