@@ -1,6 +1,10 @@
 // The chat page of `concur chat-server --web PORT`. One WebSocket to /ws; every WebSocket text
 // message is one chat message in the TCP wire format without the newline: we send "[ID]" to join
 // and "[ID]text" to speak; we receive "[ID]text" and "error: …".
+// It asks for offsets (/ws?offsets=1): the server first says "offsets <epoch> <newest offset>",
+// then sends each message of the room's history as "<offset> [ID]text". The last offset is kept
+// in sessionStorage, so a reload or a reconnect asks /ws?since=<offset>&epoch=<epoch> and gets
+// what it missed, once; those lines (offset <= the newest at connect) are shown as replayed.
 // Received text only ever reaches the page through textContent (never innerHTML), and the page's
 // Content-Security-Policy forbids inline script as a second wall.
 'use strict';
@@ -19,6 +23,21 @@ let ws = null;
 let retryMs = 500;
 let received = 0;
 let scrollPending = false;
+let replayedUpTo = 0;  // offsets at or below it were said before this connection: replayed
+
+const resumeKey = () => `concur.chat.${myId}`;
+function resumePoint() {
+  try {
+    return JSON.parse(sessionStorage.getItem(resumeKey()) || 'null');
+  } catch (e) {
+    return null;
+  }
+}
+function saveResumePoint(epoch, offset) {
+  try {
+    sessionStorage.setItem(resumeKey(), JSON.stringify({epoch, offset}));
+  } catch (e) { /* storage may be off: resuming is then lost, nothing else */ }
+}
 
 function setStatus(state, text) {
   statusEl.dataset.state = state;
@@ -59,6 +78,22 @@ function addLine(kind, from, text) {
 }
 
 function onMessage(data) {
+  if (data.startsWith('offsets ')) {  // "offsets <epoch> <newest>": where this connection starts
+    const [, epoch, newest] = data.split(' ');
+    replayedUpTo = Number(newest);
+    const had = resumePoint();
+    saveResumePoint(epoch, had && had.epoch === epoch ? had.offset : replayedUpTo);
+    return;
+  }
+  let replayed = false;
+  const m = /^(\d+) /.exec(data);
+  if (m) {
+    const offset = Number(m[1]);
+    data = data.slice(m[0].length);
+    replayed = offset <= replayedUpTo;
+    const at = resumePoint();
+    if (at) saveResumePoint(at.epoch, offset);
+  }
   received++;
   document.body.dataset.received = String(received);
   if (data.startsWith('error: ')) {
@@ -66,13 +101,14 @@ function onMessage(data) {
     return;
   }
   const close = data.indexOf(']');
+  const extra = replayed ? ' replayed' : '';
   if (data.startsWith('[') && close > 0) {
     const from = data.slice(1, close);
     const text = data.slice(close + 1);
-    if (text === '') addLine('join', from, ' joined');
-    else addLine('msg', from, text);
+    if (text === '') addLine('join' + extra, from, ' joined');
+    else addLine('msg' + extra, from, text);
   } else {
-    addLine('msg', null, data);
+    addLine('msg' + extra, null, data);
   }
 }
 
@@ -85,7 +121,9 @@ function showJoined(joined) {
 
 function connect() {
   const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-  ws = new WebSocket(scheme + location.host + '/ws');
+  const at = resumePoint();
+  const query = at ? `since=${at.offset}&epoch=${encodeURIComponent(at.epoch)}` : 'offsets=1';
+  ws = new WebSocket(`${scheme}${location.host}/ws?${query}`);
   setStatus('connecting', 'connecting…');
   ws.onopen = () => {
     retryMs = 500;

@@ -232,7 +232,7 @@ Command chat_server_command() {
                   throw UsageError("--tls-cert: the udp transport has no TLS (no DTLS here); with --web it serves https and wss");
                 st.max_members = o->server.max_clients;
                 chat::ChatDatagramService service(st);
-                service.room().keep_history(o->history, o->replay);
+                service.room().keep_history(o->history, o->replay, o->web_port >= 0);
                 auto members = members_probe(service.room(), o->room);
                 auto web = make_web(*o, service.room(), st);
                 // The bridge's answers (joining IDs, evictions) are posted to the loop: no polling.
@@ -245,7 +245,7 @@ Command chat_server_command() {
                 });
               }
               chat::ChatStreamService service(st);
-              service.room().keep_history(o->history, o->replay);
+              service.room().keep_history(o->history, o->replay, o->web_port >= 0);
               auto members = members_probe(service.room(), o->room);
               auto web = make_web(*o, service.room(), st);
               return run_with(service.room(), [&](const std::function<void()>& bridge_start) {

@@ -1,6 +1,9 @@
 #include "services/chat_room.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "services/chat_metrics.hpp"
@@ -8,7 +11,20 @@
 
 namespace concur::chat {
 
+namespace {
+std::string new_room_epoch() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+}  // namespace
+
+ChatRoom::ChatRoom(size_t max_members) : max_members_(max_members), epoch_(new_room_epoch()) {}
+
 ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMember> member) {
+  return join(id, std::move(member), Resume{});
+}
+
+ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMember> member, const Resume& resume) {
   std::string key = fold_id(id);
   MutexLock lock(mu_);
   if (auto it = by_id_.find(key); it != by_id_.end()) {
@@ -20,10 +36,23 @@ ChatRoom::JoinResult ChatRoom::join(std::string_view id, std::shared_ptr<ChatMem
   next->push_back(member);
   by_id_.emplace(std::move(key), Entry{std::string(id), member.get()});
   members_ = std::move(next);
-  if (replay_ > 0 && !recent_.empty()) {
+  ChatMember::Replay first;
+  if (resume.offsets) first.push_back(std::make_shared<const ChatMessage>(fmt::format("offsets {} {}", epoch_, next_offset_)));
+  if (resume.since && keep_) {
+    if (resume.epoch != epoch_) {
+      first.push_back(std::make_shared<const ChatMessage>("error: history gap: the server restarted"));
+    } else if (*resume.since < next_offset_) {
+      auto from = std::find_if(recent_.begin(), recent_.end(), [&](const auto& m) { return m->offset() > *resume.since; });
+      uint64_t kept = static_cast<uint64_t>(recent_.end() - from);
+      if (uint64_t lost = next_offset_ - *resume.since - kept; lost > 0)
+        first.push_back(std::make_shared<const ChatMessage>(fmt::format("error: history gap: {} messages lost", lost)));
+      first.insert(first.end(), from, recent_.end());
+    }
+  } else if (replay_ > 0 && !recent_.empty()) {
     size_t n = std::min(replay_, recent_.size());
-    member->replay(ChatMember::Replay(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end()));
+    first.insert(first.end(), recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());
   }
+  if (!first.empty()) member->replay(first);
   return {JoinStatus::joined, {}};
 }
 
@@ -79,10 +108,11 @@ bool ChatRoom::evict(std::string_view id, std::string_view error_text) {
   return true;
 }
 
-void ChatRoom::keep_history(size_t history, size_t replay) {
+void ChatRoom::keep_history(size_t history, size_t replay, bool resumable) {
   MutexLock lock(mu_);
   history_ = history;
   replay_ = std::min(replay, history);
+  keep_ = history_ > 0 && (replay_ > 0 || resumable);
 }
 
 size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m, bool record) {
@@ -90,7 +120,8 @@ size_t ChatRoom::broadcast(const ChatMember* from, const ChatMessage& m, bool re
   {
     MutexLock lock(mu_);
     snapshot = members_;
-    if (record && replay_ > 0) {
+    if (record && keep_) {
+      m.set_offset(++next_offset_);
       if (recent_.size() >= history_) recent_.pop_front();
       recent_.push_back(std::make_shared<const ChatMessage>(m));
     }

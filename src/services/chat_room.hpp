@@ -30,9 +30,14 @@ class ChatMessage {
   explicit ChatMessage(std::string_view text) : line_(text) { line_.push_back('\n'); }
   std::string_view text() const { return std::string_view(line_).substr(0, line_.size() - 1); }
   std::string_view line() const { return line_; }
+  // Its place in the room's history (1, 2, …), 0 when it is not part of it (a notice, or a room
+  // that keeps none). Set by the room under its lock before the fan-out that delivers it.
+  uint64_t offset() const { return offset_; }
+  void set_offset(uint64_t offset) const { offset_ = offset; }
 
  private:
   std::string line_;
+  mutable uint64_t offset_ = 0;
 };
 
 class ChatMember {
@@ -73,11 +78,23 @@ class RemoteIds {
 class ChatRoom {
  public:
   // max_members: 0 means no limit.
-  explicit ChatRoom(size_t max_members = 0) : max_members_(max_members) {}
+  explicit ChatRoom(size_t max_members = 0);
 
   // --history / --replay (issue 20): keep the room's last `history` messages in memory and give a
-  // new member the last `replay` of them (replay <= history). Call before serving.
-  void keep_history(size_t history, size_t replay);
+  // new member the last `replay` of them (replay <= history); `resumable`: keep them also for
+  // members that come back asking for what they missed (Resume). Call before serving.
+  void keep_history(size_t history, size_t replay, bool resumable = false);
+
+  // A member that can resume (a WebSocket page, /ws?since=OFFSET&epoch=EPOCH): it receives first
+  // "offsets <epoch> <newest offset>", then what it missed since `since` (or, with an epoch that
+  // is not this room's, one "error: history gap: …" line), and every later message with its offset.
+  struct Resume {
+    bool offsets = false;          // the member wants offsets
+    std::optional<uint64_t> since;  // the last offset it had
+    std::string epoch;             // the room epoch that offset belongs to
+  };
+  // This room's epoch: random per process, so offsets of an earlier run are never mistaken.
+  const std::string& epoch() const { return epoch_; }
 
   enum class JoinStatus { joined, taken, full, already_member };
   struct JoinResult {
@@ -86,6 +103,7 @@ class ChatRoom {
   };
   // Adds `member` under `id` unless the ID (ASCII case folded) is taken. Atomic: of any number of
   // concurrent joins with one ID, exactly one succeeds.
+  JoinResult join(std::string_view id, std::shared_ptr<ChatMember> member, const Resume& resume);
   JoinResult join(std::string_view id, std::shared_ptr<ChatMember> member);
   // Removes `member`; false if it was not in the room. Releases its ID on the other servers.
   bool leave(const ChatMember& member);
@@ -118,6 +136,9 @@ class ChatRoom {
   size_t listeners_ CONCUR_GUARDED_BY(mu_) = 0;         // members without an ID (the bridge)
   size_t history_ CONCUR_GUARDED_BY(mu_) = 0;
   size_t replay_ CONCUR_GUARDED_BY(mu_) = 0;
+  bool keep_ CONCUR_GUARDED_BY(mu_) = false;        // recent_ is kept
+  uint64_t next_offset_ CONCUR_GUARDED_BY(mu_) = 0;  // the newest offset given
+  const std::string epoch_;
   // The last history_ messages, recorded under the lock that takes a fan-out's snapshot: a member
   // joining gets a message either in its replay or in the fan-out, never both, never neither.
   std::deque<std::shared_ptr<const ChatMessage>> recent_ CONCUR_GUARDED_BY(mu_);

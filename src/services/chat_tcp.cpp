@@ -149,11 +149,39 @@ void ChatStreamService::join_message(Conn& c, Session& s, std::string_view text)
   join(c, s, std::string(prefix->id), true);
 }
 
+// A page's resume request (/ws?since=OFFSET&epoch=EPOCH, or /ws?offsets=1 on its first visit):
+// anything malformed is as if absent.
+namespace {
+ChatRoom::Resume parse_resume(std::string_view query) {
+  ChatRoom::Resume r;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (key == "offsets" && value == "1") {
+      r.offsets = true;
+    } else if (key == "since" && !value.empty() && value.size() <= 19 &&
+               value.find_first_not_of("0123456789") == std::string_view::npos) {
+      r.offsets = true;
+      r.since = std::stoull(std::string(value));
+    } else if (key == "epoch" && value.size() <= 32) {
+      r.epoch = value;
+    }
+  }
+  return r;
+}
+}  // namespace
+
 void ChatStreamService::join(Conn& c, Session& s, std::string id, bool raw) {
   s.raw_framing = raw;
   s.id = std::move(id);
-  auto member = std::make_shared<ConnMember>(c.shared(), raw);
-  auto r = room_.join(s.id, member);
+  ChatRoom::Resume resume;
+  if (s.messages) resume = parse_resume(c.query());
+  auto member = std::make_shared<ConnMember>(c.shared(), raw, resume.offsets);
+  auto r = room_.join(s.id, member, resume);
   if (r.status == ChatRoom::JoinStatus::taken) {
     refuse(c, s, taken_error_text(s.id, r.holder), fmt::format("ID '{}' is taken", escape_for_terminal(s.id)));
     return;

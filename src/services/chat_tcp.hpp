@@ -17,41 +17,56 @@
 
 #include "services/chat_protocol.hpp"
 #include "services/chat_relay.hpp"
+#include <vector>
+
 #include "services/chat_room.hpp"
 #include "services/service.hpp"
 
 namespace concur::chat {
 
-// A TCP connection as a room member. Line clients receive "text\n"; raw clients (the homework's
-// Python clients) receive "text" alone, as they send.
+// A connection as a room member. Line clients receive "text\n"; raw clients (the homework's
+// Python clients) receive "text" alone, as they send; a message transport (a WebSocket) receives
+// one message per chat message, and with offsets (/ws?since=…, chat_room.hpp) each one that is
+// part of the room's history as "<offset> <text>".
 class ConnMember final : public ChatMember {
  public:
-  ConnMember(std::shared_ptr<Conn> conn, bool raw) : conn_(std::move(conn)), raw_(raw) {}
+  ConnMember(std::shared_ptr<Conn> conn, bool raw, bool offsets = false)
+      : conn_(std::move(conn)), raw_(raw), offsets_(offsets) {}
   // Until activate(), the member holds its ID while the other servers of a federated room are
   // asked about it: what the room says meanwhile is held (up to kMaxHeld bytes) and sent on
   // activate(), or dropped with the member if it loses the ID, so a loser never sees the room.
   bool deliver(const ChatMessage& m) override {
-    std::string_view bytes = raw_ ? m.text() : m.line();
     if (!active_.load(std::memory_order_acquire)) {
       MutexLock lock(held_mu_);
       if (!active_.load(std::memory_order_relaxed)) {
-        if (held_.size() + bytes.size() <= kMaxHeld) held_.append(bytes);
+        std::string bytes = wire(m);
+        if (held_bytes_ + bytes.size() <= kMaxHeld + replayed_bytes_) {
+          held_bytes_ += bytes.size();
+          held_.push_back(std::move(bytes));
+        }
         return true;
       }
     }
-    return conn_->send(bytes);
+    if (offsets_ && m.offset() != 0) return conn_->send(wire(m));
+    return conn_->send(raw_ ? m.text() : m.line());
   }
   // The replay comes before what was held (it is older).
   void replay(const Replay& messages) override {
     MutexLock lock(held_mu_);
-    std::string bytes;
-    for (const auto& m : messages) bytes.append(raw_ ? m->text() : m->line());
-    if (active_.load(std::memory_order_relaxed)) conn_->send(bytes);
-    else held_.insert(0, bytes);
+    std::vector<std::string> out;
+    for (const auto& m : messages) out.push_back(wire(*m));
+    if (active_.load(std::memory_order_relaxed)) {
+      for (const auto& b : out) conn_->send(b);
+      return;
+    }
+    for (const auto& b : out) replayed_bytes_ += b.size();
+    held_bytes_ += replayed_bytes_;
+    held_.insert(held_.begin(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
   }
   void activate() {
     MutexLock lock(held_mu_);
-    if (!held_.empty()) conn_->send(held_);
+    // One send per message: a message transport frames each send as one message.
+    for (const auto& b : held_) conn_->send(b);
     held_.clear();
     active_.store(true, std::memory_order_release);
   }
@@ -59,13 +74,21 @@ class ConnMember final : public ChatMember {
   bool evicted() const { return evicted_.load(std::memory_order_acquire); }
 
  private:
+  std::string wire(const ChatMessage& m) const {
+    if (offsets_ && m.offset() != 0) return std::to_string(m.offset()) + " " + std::string(m.text());
+    return std::string(raw_ ? m.text() : m.line());
+  }
+
   const std::shared_ptr<Conn> conn_;
   const bool raw_;
+  const bool offsets_;
   std::atomic<bool> evicted_{false};
   static constexpr size_t kMaxHeld = 64 * 1024;
   std::atomic<bool> active_{false};
   Mutex held_mu_;
-  std::string held_ CONCUR_GUARDED_BY(held_mu_);
+  std::vector<std::string> held_ CONCUR_GUARDED_BY(held_mu_);
+  size_t held_bytes_ CONCUR_GUARDED_BY(held_mu_) = 0;
+  size_t replayed_bytes_ CONCUR_GUARDED_BY(held_mu_) = 0;  // the replay does not count against kMaxHeld
 };
 
 class ChatStreamService final : public StreamService {

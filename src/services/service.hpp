@@ -54,6 +54,9 @@ class Conn {
   // WebSocket text message, web/ws_conn.hpp), so a line protocol adds no newline of its own.
   enum class Framing { stream, message };
   virtual Framing framing() const { return Framing::stream; }
+  // What the client asked for when it connected, as a URL query ("since=12&epoch=…": a WebSocket's
+  // upgrade request); empty for a byte stream.
+  virtual std::string_view query() const { return {}; }
   // close() for a client that was refused: where clients reconnect by themselves the transport
   // tells them not to (WebSocket close status 4000, which the chat page honours); elsewhere the
   // same as close(). Safe from any thread.

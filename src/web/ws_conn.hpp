@@ -55,6 +55,7 @@ class WsConn final : public Conn, public std::enable_shared_from_this<WsConn> {
   void post(std::function<void(Conn&)> task) override;
   void set_timer(Millis after) override { stream_->set_timer(after); }
   Framing framing() const override { return Framing::message; }
+  std::string_view query() const override { return request_.query; }
   std::shared_ptr<Conn> shared() override { return shared_from_this(); }
 
   // The upgrade request: its path and query (what a page asked for when it connected).

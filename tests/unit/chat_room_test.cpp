@@ -212,5 +212,39 @@ TEST(ChatRoom, EvictRemovesTheHolderAndTellsIt) {
   EXPECT_FALSE(room.evict("bob", "again"));
 }
 
+
+TEST(ChatRoom, ReplayGivesANewMemberTheLastMessages) {
+  ChatRoom room;
+  room.keep_history(3, 2);
+  auto a = std::make_shared<Recorder>();
+  room.join("a", a);
+  for (const char* t : {"[a]1", "[a]2", "[a]3", "[a]4"}) room.broadcast(a.get(), ChatMessage(t));
+  room.broadcast(nullptr, ChatMessage("error: a notice"), false);  // not history
+  auto b = std::make_shared<Recorder>();
+  room.join("b", b);
+  EXPECT_EQ(b->messages(), (std::vector<std::string>{"[a]3", "[a]4"}));
+}
+
+TEST(ChatRoom, AResumingMemberGetsWhatItMissedOnceAndAGapPastTheHistory) {
+  ChatRoom room;
+  room.keep_history(3, 0, true);
+  auto a = std::make_shared<Recorder>();
+  room.join("a", a);
+  for (int i = 1; i <= 5; ++i) room.broadcast(a.get(), ChatMessage("[a]" + std::to_string(i)));
+  auto b = std::make_shared<Recorder>();
+  room.join("b", b, {true, 3, room.epoch()});  // had 1..3; 4 and 5 are kept
+  EXPECT_EQ(b->messages(), (std::vector<std::string>{"offsets " + room.epoch() + " 5", "[a]4", "[a]5"}));
+  auto c = std::make_shared<Recorder>();
+  room.join("c", c, {true, 1, room.epoch()});  // had 1; 2 was trimmed
+  EXPECT_EQ(c->messages(), (std::vector<std::string>{"offsets " + room.epoch() + " 5",
+                                                     "error: history gap: 1 messages lost", "[a]3", "[a]4", "[a]5"}));
+  auto d = std::make_shared<Recorder>();
+  room.join("d", d, {true, 7, "0123456789abcdef"});  // an offset of an earlier run
+  EXPECT_EQ(d->messages(), (std::vector<std::string>{"offsets " + room.epoch() + " 5",
+                                                     "error: history gap: the server restarted"}));
+  auto e = std::make_shared<Recorder>();
+  room.join("e", e, {true, 5, room.epoch()});  // up to date: nothing but where it stands
+  EXPECT_EQ(e->messages().size(), 1u);
+}
 }  // namespace
 }  // namespace concur::chat
