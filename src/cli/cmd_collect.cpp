@@ -243,7 +243,7 @@ int run_collect(const CollectArgs& a) {
       // Nothing unsent is lost: it is in data.txt after the cursor, published at the next start.
       const auto& ss = st.of(mqtt.get());
       uint64_t behind = ss.lag_lines + ms.unsent;
-      errf("concur: {} readings published to {} and acknowledged, {} dropped (refused by the broker's client), {} unsent at "
+      errf("concur: {} readings published to {} and acknowledged, {} dropped (refused by libmosquitto), {} unsent at "
            "exit{}",
            ms.published, mqtt->name(), ms.dropped, behind,
            behind ? fmt::format(": they stay in {} after the cursor ({}), the next start publishes them", a.out, mqtt->cursor_path())

@@ -175,11 +175,13 @@ struct MqttSink::Client final : link::LinkProtocol {
   bool cursor_dirty = false;
   int cursor_error = 0;                        // the last failure to write the file (said once)
   std::string tls_error;                       // libmosquitto's last error log line (OpenSSL's reason)
+  bool tls_kicked = false;                     // this attempt's TLS handshake was started (ready())
 
   const std::string& label() const { return sink.name(); }
 
   // ---- LinkProtocol ----
   void open() override {
+    tls_kicked = false;
     int rc = mosquitto_connect_async(mosq, sink.opts_.host.c_str(), sink.opts_.port, sink.opts_.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) link.lost(SteadyClock::now(), "cannot connect (" + describe(rc) + ")");
   }
@@ -241,7 +243,11 @@ struct MqttSink::Client final : link::LinkProtocol {
     pump();
     arm_link_timer();
     int sock = mosquitto_socket(mosq);
-    bool out = sock >= 0 && mosquitto_want_write(mosq);
+    // While a TLS handshake runs, want_write is also true for the CONNECT packet queued behind it,
+    // which is not sent before the handshake ends: once the handshake is started, wait for the
+    // broker's answer only (or the socket would be writable, and the loop spin, until it comes).
+    bool handshaking = sink.opts_.tls && !link.can_send() && tls_kicked;
+    bool out = sock >= 0 && mosquitto_want_write(mosq) && !handshaking;
     if (sock != watched) {
       if (watched >= 0) loop.unwatch(watched);
       watched = -1;
@@ -255,8 +261,17 @@ struct MqttSink::Client final : link::LinkProtocol {
 
   static void ready_thunk(void* self, const Ready& r) { static_cast<Client*>(self)->ready(r); }
   void ready(const Ready& r) {
-    if (r.in || r.err) mosquitto_loop_read(mosq, 1);
-    if (mosquitto_socket(mosq) >= 0 && mosquitto_want_write(mosq)) mosquitto_loop_write(mosq, 1);
+    // TLS: libmosquitto advances its non-blocking handshake (SSL_connect) only from its read path
+    // (mosquitto_loop() does it on writability, which loop_write does not): the first writable
+    // socket of an attempt — the TCP connect done — starts it, or the ClientHello is never sent.
+    bool kick = sink.opts_.tls && r.out && !tls_kicked && !link.can_send();
+    if (kick) tls_kicked = true;
+    int rc = MOSQ_ERR_SUCCESS;
+    if (r.in || r.err || kick) rc = mosquitto_loop_read(mosq, 1);
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0 && mosquitto_want_write(mosq)) rc = mosquitto_loop_write(mosq, 1);
+    // A failed TLS handshake returns from mosquitto_loop_read with the socket closed but without
+    // the disconnect callback: the loss is reported here (once: lost() ignores a link already down).
+    if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) < 0) on_disconnect(rc);
     after_event();
   }
 

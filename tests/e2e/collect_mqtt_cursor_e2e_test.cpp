@@ -234,8 +234,9 @@ TEST(CollectMqttCursor, KillNineWhilePublishingThenRestartEveryLineAtLeastOnceRe
   Process c(concur_args({"collect", "--device-list", list, "--out", out, "--mqtt", loopback(broker.port), "--quiet", "--count", "2500"}));
   ASSERT_EQ(c.wait(10000ms), 0) << c.read_all_stderr(100ms);
   std::string err = c.read_all_stderr(500ms);
-  if (cursor_at_kill < size_at_kill)
+  if (cursor_at_kill < size_at_kill) {
     EXPECT_NE(err.find(fmt::format("catching up from byte {} of {}", cursor_at_kill, out)), std::string::npos) << err;
+  }
 
   std::string text = slurp(out);
   EXPECT_EQ(cursor_offset(cursor), text.size());
