@@ -192,7 +192,7 @@ struct MqttSink::Client final : link::LinkProtocol {
       errf("concur: {}: {}; readings wait in {} (its cursor file {}) and the broker is retried in {:.1f} s (backoff up to {:.0f} s)",
            label(), d.why, sink.opts_.log_path, sink.opts_.cursor_path, seconds_of(d.retry_in), seconds_of(sink.opts_.backoff_cap));
     else
-      errf("concur: {}: {}; readings are queued (up to {} of them) and the broker retried in {:.1f} s (backoff up to {:.0f} s)",
+      errf("concur: {}: {}; readings are queued (up to {} of them) and the broker is retried in {:.1f} s (backoff up to {:.0f} s)",
            label(), d.why, thousands(sink.opts_.max_queue), seconds_of(d.retry_in), seconds_of(sink.opts_.backoff_cap));
     dropped_at_outage = sink.dropped();
   }

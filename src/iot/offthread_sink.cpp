@@ -69,9 +69,10 @@ int OffThreadSink::write_batch(const Batch& batch) {
 int OffThreadSink::write_at(const Batch& batch, const LogPosition& at) {
   {
     MutexLock lock(mu_);
-    // Whole batches only (the position is the end of the batch); one batch always fits, so that
-    // a catch-up chunk larger than max_queue is never refused for ever.
-    if (!queue_.empty() && queued_lines_ + batch.lines() > max_queue_) return EAGAIN;
+    // Whole batches only (the position is the end of the batch): taken while fewer than
+    // max_queue wait, so the bound is max_queue plus one batch (a catch-up chunk is 256 KiB), and
+    // has_room() says exactly what this does.
+    if (queued_lines_ >= max_queue_) return EAGAIN;
     stats_.queued += batch.lines();
     queue_.push_back(Queued{batch, at});
     queued_lines_ += batch.lines();

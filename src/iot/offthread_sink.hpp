@@ -55,7 +55,8 @@ class OffThreadSink : public ReadingSink {
   int write_batch(const Batch& batch) final;
   int write_lines(std::string_view whole_lines) final;
   // Queues `batch` (lines of data.txt ending at `at`) whole, or returns EAGAIN when `max_queue`
-  // readings wait already (nothing is dropped: the collector offers them again from data.txt).
+  // readings (or more) wait already (nothing is dropped: the collector offers them again from
+  // data.txt).
   int write_at(const Batch& batch, const LogPosition& at) final;
   // Whether write_at would take more now (the collector asks before reading data.txt).
   bool has_room() const override;

@@ -104,14 +104,14 @@ TEST(IotMqtt, WithACursorAFullQueueRefusesInsteadOfDropping) {
       EXPECT_FALSE(sink.has_room());
     }
   }
-  EXPECT_EQ(taken, 2);  // 200 of 250; a third batch would pass the bound
-  EXPECT_EQ(refused, 8);
+  EXPECT_EQ(taken, 3);  // taken while fewer than 250 wait: the bound is 250 plus one batch
+  EXPECT_EQ(refused, 7);
   auto st = sink.stats();
-  EXPECT_EQ(st.queued, 200u);
+  EXPECT_EQ(st.queued, 300u);
   EXPECT_EQ(st.dropped, 0u);
   sink.close(std::chrono::milliseconds(0));
   st = sink.stats();
-  EXPECT_EQ(st.unsent, 200u);
+  EXPECT_EQ(st.unsent, 300u);
   EXPECT_EQ(st.cursor, 0u);
 }
 
