@@ -267,7 +267,7 @@ TEST(CollectMqttCursor, KillNineWhilePublishingThenRestartEveryLineAtLeastOnceRe
 }
 
 // A cursor file that is not one (garbage), or from another data.txt: said, not trusted — the
-// sink starts at data.txt's end as if new — and replaced by a good one.
+// sink starts at data.txt's end as if new — and replaced by a good one; one past the end is clamped.
 TEST(CollectMqttCursor, GarbageOrForeignCursorFileIsLoggedAndNotTrusted) {
   REQUIRE_MOSQUITTO();
   TempDir dir;
@@ -312,6 +312,16 @@ TEST(CollectMqttCursor, GarbageOrForeignCursorFileIsLoggedAndNotTrusted) {
   err = collect(3);
   EXPECT_NE(err.find("is from another file than " + out), std::string::npos) << err;
   EXPECT_EQ(sub.messages(100, 1500ms).size(), 5u + 2 + 3) << "other.txt's two, then only the new three";
+  EXPECT_EQ(cursor_offset(cursor), slurp(out).size());
+
+  // Past the end (data.txt restored from an older backup): clamped to the end, said.
+  std::string text = slurp(cursor);
+  uint64_t past = slurp(out).size() + 1000;
+  text.replace(text.find("offset "), std::string::npos, "offset " + std::to_string(past) + "\n");
+  dir.write("my.cursor", text);
+  err = collect(2);
+  EXPECT_NE(err.find(fmt::format("{}: its cursor (byte {}) is past the end of {}", name, past, out)), std::string::npos) << err;
+  EXPECT_EQ(sub.messages(100, 1500ms).size(), 5u + 2 + 3 + 2);
   EXPECT_EQ(cursor_offset(cursor), slurp(out).size());
 }
 
