@@ -376,6 +376,23 @@ TEST(CollectMqttCursor, TlsPublishesThroughATlsListenerAndAWrongCaIsOneClearLine
   EXPECT_EQ(err.find("certificate verify failed", first + 1), std::string::npos) << "said once per outage:\n" << err;
 }
 
+// The protocol floor is TLS 1.2: a server that speaks only TLS 1.1 (openssl s_server, security
+// level 0 so that it may) is refused by the collector's ClientHello, and said so.
+TEST(CollectMqttCursor, TlsBelowOnePointTwoIsRefused) {
+  TempDir dir;
+  TestCert server = make_test_cert(dir, "server", "localhost");
+  int port = free_port();
+  Process old({"/usr/bin/openssl", "s_server", "-accept", std::to_string(port), "-cert", server.cert, "-key", server.key,
+               "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"});
+  ASSERT_TRUE(old.wait_for_line("ACCEPT", 5000ms)) << old.read_all_stderr(100ms);
+  Server d1({"device", "--port", "0", "--interval", "0.05", "--quiet"});
+  Process c(concur_args({"collect", "--device", loopback(d1.port), "--out", dir.file("data.txt"), "--quiet", "--mqtt",
+                         loopback(port), "--mqtt-tls", "--mqtt-ca", server.cert}));
+  EXPECT_TRUE(c.wait_for_stderr("cannot connect (TLS: tlsv1 alert protocol version)", 5000ms)) << c.read_all_stderr(100ms);
+  c.signal(SIGTERM);
+  EXPECT_TRUE(c.wait(5000ms).has_value());
+}
+
 TEST(CollectMqttCursor, TlsAndCursorOptionsAreOneLineUsageErrors) {
   TempDir dir;
   std::string pem = dir.write("x.pem", "not a certificate\n");
