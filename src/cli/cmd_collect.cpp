@@ -4,6 +4,10 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <optional>
@@ -14,6 +18,7 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/log_limiter.hpp"
 #include "core/sd_notify.hpp"
 #include "core/stop.hpp"
 #include "iot/collector.hpp"
@@ -43,6 +48,9 @@ struct CollectArgs {
   std::string db;     // SQLite file, empty: none
   std::string mqtt;   // broker HOST:PORT, empty: none
   std::string mqtt_topic = "concur";
+  std::string mqtt_cursor;  // empty: <out>.mqtt.cursor
+  bool mqtt_tls = false;
+  std::string mqtt_ca, mqtt_cert, mqtt_key;
   int web_port = -1;  // --web: the live dashboard on this port
   std::vector<std::string> web_origins;
   std::string metrics;  // --metrics ADDR:PORT
@@ -64,6 +72,24 @@ iot::MqttOptions parse_mqtt(const CollectArgs& a) {
   if (a.mqtt_topic.empty() || a.mqtt_topic.find_first_of("+#") != std::string::npos || a.mqtt_topic.back() == '/')
     throw UsageError("--mqtt-topic: '" + a.mqtt_topic + "' must be a topic without '+', '#' or a trailing '/'");
   m.topic_prefix = a.mqtt_topic;
+  auto readable = [](const std::string& option, const std::string& file) {
+    if (file.empty()) return;
+    if (::access(file.c_str(), R_OK) != 0)
+      throw UsageError(option + ": cannot read '" + file + "': " + std::strerror(errno));
+  };
+  if (!a.mqtt_tls && (!a.mqtt_ca.empty() || !a.mqtt_cert.empty() || !a.mqtt_key.empty()))
+    throw UsageError(std::string(!a.mqtt_ca.empty() ? "--mqtt-ca" : !a.mqtt_cert.empty() ? "--mqtt-cert" : "--mqtt-key") +
+                     ": needs --mqtt-tls");
+  if (a.mqtt_cert.empty() != a.mqtt_key.empty())
+    throw UsageError(a.mqtt_cert.empty() ? "--mqtt-key: needs --mqtt-cert (the client certificate)"
+                                         : "--mqtt-cert: needs --mqtt-key (the certificate's private key)");
+  readable("--mqtt-ca", a.mqtt_ca);
+  readable("--mqtt-cert", a.mqtt_cert);
+  readable("--mqtt-key", a.mqtt_key);
+  m.tls = a.mqtt_tls;
+  m.ca = a.mqtt_ca;
+  m.cert = a.mqtt_cert;
+  m.key = a.mqtt_key;
   // Credentials only from the environment: a command line is visible to every user in ps.
   if (const char* u = std::getenv("MQTT_USERNAME")) m.username = u;
   if (const char* p = std::getenv("MQTT_PASSWORD")) m.password = p;
@@ -122,6 +148,8 @@ int run_collect(const CollectArgs& a) {
   std::optional<iot::MqttOptions> mqtt_opts;
   if (!a.mqtt.empty()) mqtt_opts = parse_mqtt(a);
   else if (a.mqtt_topic != "concur") throw UsageError("--mqtt-topic: needs --mqtt HOST:PORT");
+  else if (!a.mqtt_cursor.empty()) throw UsageError("--mqtt-cursor: needs --mqtt HOST:PORT");
+  else if (a.mqtt_tls) throw UsageError("--mqtt-tls: needs --mqtt HOST:PORT");
   std::optional<iot::Shard> shard;
   if (!a.shard.empty() && !(shard = iot::parse_shard(a.shard)))
     throw UsageError("--shard: '" + a.shard + "' is not I/N with 1 <= I <= N (e.g. 2/3)");
@@ -150,12 +178,12 @@ int run_collect(const CollectArgs& a) {
   iot::FileSink sink(a.out, a.fsync);  // "cannot open data.txt: Permission denied" -> exit 1
   std::vector<iot::ReadingSink*> sinks{&sink};
   std::unique_ptr<iot::DbSink> db;
+  char* real = ::realpath(a.out.c_str(), nullptr);
+  const std::string log = real ? real : a.out;  // data.txt's absolute path
+  std::free(real);
   if (!a.db.empty()) {
     // Its cursor into data.txt is kept under data.txt's absolute path (one database may hold the
     // readings of several collectors, each with its own data.txt).
-    char* real = ::realpath(a.out.c_str(), nullptr);
-    std::string log = real ? real : a.out;
-    std::free(real);
     db = std::make_unique<iot::DbSink>(a.db, a.fsync, log);  // "cannot open database x.db: ..." -> exit 1
     sinks.push_back(db.get());
   }
@@ -163,7 +191,16 @@ int run_collect(const CollectArgs& a) {
   if (mqtt_opts) {
     if (!mqtt_opts->password.empty() && mqtt_opts->username.empty())
       errf("concur: MQTT_PASSWORD is set but MQTT_USERNAME is not: connecting without credentials");
-    mqtt = std::make_unique<iot::MqttSink>(*mqtt_opts);
+    // Its cursor into data.txt in a file of its own (issue 21); none when --out is not a regular
+    // file (a pipe, /dev/stdout): then the readings wait in memory, the oldest dropped past 100,000.
+    if (sink.regular()) {
+      mqtt_opts->cursor_path = a.mqtt_cursor.empty() ? a.out + ".mqtt.cursor" : a.mqtt_cursor;
+      mqtt_opts->log_path = log;
+    } else {
+      errf("concur: {} is not a regular file: --mqtt has no cursor; up to {} readings wait in memory for the broker{}", a.out,
+           thousands(mqtt_opts->max_queue), a.mqtt_cursor.empty() ? "" : " (--mqtt-cursor is not used)");
+    }
+    mqtt = std::make_unique<iot::MqttSink>(*mqtt_opts);  // a TLS file libmosquitto refuses -> exit 1
     sinks.push_back(mqtt.get());
   }
   std::unique_ptr<web::CollectWeb> dashboard;
@@ -202,9 +239,21 @@ int run_collect(const CollectArgs& a) {
   if (mqtt) {
     mqtt->close(Millis(2000));  // what is still queued gets up to 2 s to reach the broker
     auto ms = mqtt->stats();
-    errf("concur: {} readings published to {} and acknowledged, {} dropped while it was unreachable, {} unsent at exit",
-         ms.published, mqtt->name(), ms.dropped, ms.unsent);
-    if (ms.dropped || ms.unsent) rc = 1;
+    if (mqtt->follows_log()) {
+      // Nothing unsent is lost: it is in data.txt after the cursor, published at the next start.
+      const auto& ss = st.of(mqtt.get());
+      uint64_t behind = ss.lag_lines + ms.unsent;
+      errf("concur: {} readings published to {} and acknowledged, {} dropped (refused by libmosquitto), {} unsent at "
+           "exit{}",
+           ms.published, mqtt->name(), ms.dropped, behind,
+           behind ? fmt::format(": they stay in {} after the cursor ({}), the next start publishes them", a.out, mqtt->cursor_path())
+                  : std::string());
+      if (ms.dropped) rc = 1;
+    } else {
+      errf("concur: {} readings published to {} and acknowledged, {} dropped while it was unreachable, {} unsent at exit",
+           ms.published, mqtt->name(), ms.dropped, ms.unsent);
+      if (ms.dropped || ms.unsent) rc = 1;
+    }
   }
   if (sink.sync_errors()) errf("concur: fsync of {} failed {} times", a.out, sink.sync_errors());
   return rc;
@@ -249,11 +298,29 @@ Command collect_command() {
                            "of --out is in it exactly once, also across a kill -9 and a restart")
                 ->type_name("FILE");
             app.add_option("--mqtt", a->mqtt,
-                           "also publish every reading to this MQTT broker, QoS 1, topic <prefix>/<device>, payload "
-                           "{\"time\": <unix s>, \"device\": \"<name>\", \"<field>\": <number>, ...}; credentials from "
-                           "MQTT_USERNAME/MQTT_PASSWORD; while the broker is down up to 100,000 readings wait (then the "
-                           "oldest are dropped) and it is retried with backoff")
+                           "also publish every reading of --out to this MQTT broker, QoS 1 (at least once), topic "
+                           "<prefix>/<device>, payload {\"time\": <unix s>, \"device\": \"<name>\", \"<field>\": <number>, ...}; "
+                           "credentials from MQTT_USERNAME/MQTT_PASSWORD; the broker is retried with backoff while it is down, "
+                           "and the readings wait in --out (nothing is dropped), from the cursor file (--mqtt-cursor) on; "
+                           "a reading published again after a kill -9 has the same time and device. When --out is not a "
+                           "regular file (a pipe), there is no cursor: up to 100,000 readings wait in memory, then the "
+                           "oldest are dropped")
                 ->type_name("HOST:PORT");
+            app.add_option("--mqtt-cursor", a->mqtt_cursor,
+                           "the --mqtt cursor file: the end of the last line of --out the broker acknowledged, rewritten "
+                           "atomically about once a second (default: <out>.mqtt.cursor; one per broker if several publish "
+                           "the same --out)")
+                ->type_name("FILE");
+            app.add_flag("--mqtt-tls", a->mqtt_tls,
+                         "connect to the --mqtt broker over TLS (1.2 or later), verifying its certificate and host name");
+            app.add_option("--mqtt-ca", a->mqtt_ca,
+                           "with --mqtt-tls: PEM file of the CA(s) the broker's certificate must chain to (default: the "
+                           "system's, /etc/ssl/certs)")
+                ->type_name("FILE");
+            app.add_option("--mqtt-cert", a->mqtt_cert, "with --mqtt-tls: PEM client certificate, for a broker that asks for one")
+                ->type_name("FILE");
+            app.add_option("--mqtt-key", a->mqtt_key, "with --mqtt-tls: the client certificate's PEM private key (not encrypted)")
+                ->type_name("FILE");
             app.add_option("--mqtt-topic", a->mqtt_topic, "topic prefix for --mqtt")
                 ->type_name("PREFIX")
                 ->capture_default_str();

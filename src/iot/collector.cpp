@@ -459,10 +459,10 @@ struct Collector::Impl {
     if (slot.backlog.empty()) return;
     int err = write_follower(slot, slot.backlog, slot.taken + slot.backlog.text.size());
     if (err == 0) return slot.backlog.clear();
-    if (err != EAGAIN) {  // it fails: it catches up from data.txt, nothing waits in memory meanwhile
-      slot.backlog.clear();
-      slot.from_file = true;
-    }
+    // It fails, or has no room (EAGAIN: a queue in front of a broker that is down): it catches up
+    // from data.txt later, nothing waits in memory meanwhile.
+    slot.backlog.clear();
+    slot.from_file = true;
   }
 
   // Reads data.txt from the sink's cursor, a chunk a write, for about `budget`.
@@ -470,6 +470,10 @@ struct Collector::Impl {
     auto until = Clock::now() + budget;
     Batch chunk;
     while (slot.taken < log_end) {
+      if (!slot.sink->has_room()) {  // full (a broker that is down): not read now, asked again soon
+        slot.retry_at = now + std::max<Clock::duration>(slot.sink->write_interval(), Millis(50));
+        return;
+      }
       chunk.clear();
       uint64_t end = reader->read(slot.taken, log_end, kCatchUpChunk, chunk);
       if (end == slot.taken) break;  // a read error: tried again at the next retry

@@ -17,16 +17,38 @@
 // it through the loop's mailbox the moment a batch is queued. Every libmosquitto call happens on
 // that thread; the collector thread only touches the queue, under a mutex.
 //
-// Memory stays bounded when the broker is down or slow: readings wait in the queue of the shared
-// off-thread machinery (offthread_sink.hpp) of at most `max_queue` readings — past that the OLDEST
-// are dropped (fresh readings are worth more to a dashboard), counted and logged — and at most `window` published readings wait for their PUBACK
-// inside libmosquitto. QoS 1 is at-least-once: a reading in flight when the connection breaks is
-// sent again after the reconnect, so a subscriber may see it twice then.
+// data.txt as the log (issue 21), with a `cursor_path`: the sink follows data.txt
+// (ReadingSink::follows_log). The collector hands it lines of data.txt with their end offset
+// (write_at); they wait in a queue of at most `follow_queue` readings — full, the collector stops
+// offering and, once the sink has room again, reads data.txt from where the sink is (so a broker
+// that is down for an hour costs no memory and loses nothing). The cursor file holds the offset
+// just past the last line of data.txt whose every reading the broker acknowledged (PUBACK), in
+// order: a batch's end counts once it and every batch before it are acknowledged. It is written
+// atomically (a temporary file, fsync, rename) at most once a second while it moves, and when the
+// thread ends; the directory is not fsynced (a rename lost to a power cut only makes the next start
+// publish again from the older cursor). At start the collector resumes from it (resume_from: a
+// cursor of another data.txt, not at a line start, or not a cursor file at all is logged and not
+// trusted). At least once: what was published after the last cursor write is published again
+// after a kill -9 — with the same `time` (the second of its data.txt stamp) and device, so a
+// consumer that keeps the last (device, time) per device drops the repeat.
+//
+// Without a cursor (--out is not a regular file: a pipe, /dev/stdout), readings wait in the
+// queue of the shared off-thread machinery (offthread_sink.hpp) of at most `max_queue` readings —
+// past that the OLDEST are dropped (fresh readings are worth more to a dashboard), counted and
+// logged. Either way at most `window` published readings wait for their PUBACK inside
+// libmosquitto. QoS 1 is at-least-once: a reading in flight when the connection breaks is sent
+// again after the reconnect, so a subscriber may see it twice then.
+//
+// TLS (`tls`): mosquitto_tls_set with `ca` (the broker's certificate must chain to it, and name
+// the host), optionally a client `cert` and `key`; libmosquitto's default protocol floor, TLS 1.2.
+// A failed handshake is one line with OpenSSL's reason and retried with the same back-off as a
+// broker that is down.
 //
 // Thread contract: as OffThreadSink — write_batch/name/stats/close from the collector's thread.
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/duration.hpp"
@@ -41,7 +63,12 @@ struct MqttOptions {
   int port = 1883;
   std::string topic_prefix = "concur";
   std::string username, password;  // from MQTT_USERNAME / MQTT_PASSWORD; empty: anonymous
-  size_t max_queue = 100000;       // readings waiting for the broker; the oldest go first past this
+  size_t max_queue = 100000;       // without a cursor: readings waiting; the oldest go first past this
+  std::string cursor_path;         // the cursor file; empty: no cursor (the memory queue only)
+  std::string log_path;            // data.txt, as the cursor file names it (informational)
+  size_t follow_queue = 20000;     // with a cursor: readings taken from data.txt waiting for the broker
+  bool tls = false;
+  std::string ca, cert, key;       // PEM files; cert and key both or neither
   unsigned window = 1000;          // published readings awaiting PUBACK
   Millis backoff_initial{500}, backoff_cap{5000};
   Millis connect_timeout{5000};
@@ -62,10 +89,11 @@ class MqttSink final : public OffThreadSink {
     uint64_t published = 0;  // readings the broker acknowledged (PUBACK)
     uint64_t dropped = 0;    // oldest readings dropped from a full queue
     uint64_t unsent = 0;     // still queued or unacknowledged at close()
+    uint64_t cursor = 0;     // with a cursor: the end of the acknowledged lines of data.txt
   };
 
   // Starts the thread, which connects at once (and keeps retrying). Throws std::runtime_error
-  // when libmosquitto cannot be set up.
+  // when libmosquitto cannot be set up (or does not accept the TLS files).
   explicit MqttSink(MqttOptions opts);
   ~MqttSink() override;
   MqttSink(const MqttSink&) = delete;
@@ -78,9 +106,16 @@ class MqttSink final : public OffThreadSink {
   // interval instead of per loop pass (readings come at 1 Hz; 50 ms is not noticed downstream).
   std::chrono::milliseconds write_interval() const override { return std::chrono::milliseconds(50); }
 
-  // close(drain) (OffThreadSink): gives what is queued up to `drain` to be delivered, disconnects
-  // and joins the thread.
+  // close(drain) (OffThreadSink): gives what is queued up to `drain` to be delivered, disconnects,
+  // writes the cursor file and joins the thread.
   Stats stats() const;
+
+  // ---- following data.txt (a cursor_path) ----
+  bool follows_log() const override { return !opts_.cursor_path.empty(); }
+  // The cursor file's position; nullopt (said on stderr when the file exists) for a file that is
+  // not one of ours.
+  std::optional<LogPosition> stored_position() override;
+  const std::string& cursor_path() const { return opts_.cursor_path; }
 
  private:
   struct Client;  // the libmosquitto side, owned by the thread
@@ -93,6 +128,12 @@ class MqttSink final : public OffThreadSink {
   // "mqtt <name>", registered from construction. Probes read stats().
   std::unique_ptr<Client> own_client_;
   std::vector<metrics::Probe> probes_;
+  std::atomic<uint64_t> cursor_{0};  // the acknowledged end (the sink's thread writes it)
 };
+
+// The cursor file's text for `at` ("log", "file_id" and "offset" lines) and back; parse gives
+// nullopt and `why` for text that is not a cursor file.
+std::string mqtt_cursor_text(const LogPosition& at, std::string_view log_path);
+std::optional<LogPosition> parse_mqtt_cursor(std::string_view text, std::string* why);
 
 }  // namespace concur::iot

@@ -1,5 +1,7 @@
 #include "iot/offthread_sink.hpp"
 
+#include <cerrno>
+
 #include "core/log.hpp"
 #include "core/log_limiter.hpp"
 #include "core/stop.hpp"
@@ -38,10 +40,10 @@ int OffThreadSink::write_batch(const Batch& batch) {
   {
     MutexLock lock(mu_);
     stats_.queued += batch.lines();
-    queue_.push_back(batch);
+    queue_.push_back(Queued{batch, std::nullopt});
     queued_lines_ += batch.lines();
     while (queued_lines_ > max_queue_ && !queue_.empty()) {
-      Batch& oldest = queue_.front();
+      Batch& oldest = queue_.front().batch;
       size_t excess = queued_lines_ - max_queue_;
       if (excess >= oldest.lines()) {
         dropped += oldest.lines();
@@ -64,6 +66,26 @@ int OffThreadSink::write_batch(const Batch& batch) {
   return 0;
 }
 
+int OffThreadSink::write_at(const Batch& batch, const LogPosition& at) {
+  {
+    MutexLock lock(mu_);
+    // Whole batches only (the position is the end of the batch): taken while fewer than
+    // max_queue wait, so the bound is max_queue plus one batch (a catch-up chunk is 256 KiB), and
+    // has_room() says exactly what this does.
+    if (queued_lines_ >= max_queue_) return EAGAIN;
+    stats_.queued += batch.lines();
+    queue_.push_back(Queued{batch, at});
+    queued_lines_ += batch.lines();
+  }
+  wake();
+  return 0;
+}
+
+bool OffThreadSink::has_room() const {
+  MutexLock lock(mu_);
+  return queued_lines_ < max_queue_;
+}
+
 int OffThreadSink::write_lines(std::string_view whole_lines) { return write_batch(Batch::stamped_now(whole_lines)); }
 
 void OffThreadSink::close(Millis drain) {
@@ -81,10 +103,11 @@ OffThreadSink::Stats OffThreadSink::stats() const {
   return stats_;
 }
 
-bool OffThreadSink::take(Batch& into) {
+bool OffThreadSink::take(Batch& into, std::optional<LogPosition>* at) {
   MutexLock lock(mu_);
   if (queue_.empty()) return false;
-  into = std::move(queue_.front());
+  into = std::move(queue_.front().batch);
+  if (at) *at = std::move(queue_.front().at);
   queue_.pop_front();
   queued_lines_ -= into.lines();
   return true;

@@ -6,6 +6,10 @@
 //   past that the OLDEST are dropped (fresh readings are worth more downstream), counted, and said
 //   once per episode ("N readings wait for <what>: dropping the oldest from now on"). It returns
 //   0: the remote side's state never fails the collector's pass.
+// - write_at (collector's thread; a sink that follows data.txt, issue 21) queues the batch with
+//   its position in data.txt and drops nothing: past `max_queue` it returns EAGAIN and the
+//   collector offers those lines again later, read back from data.txt. The thread takes the
+//   position with the batch (take) and stores its cursor once the batch is delivered.
 // - The sink's thread runs run_thread(): it sets up, runs loop_ (an EventLoop, poll backend) until
 //   it decides to quit, tears down. It takes batches with take() when woken (on_wake(), coalesced:
 //   one posted task per burst) and counts what it delivered.
@@ -23,6 +27,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -49,6 +54,12 @@ class OffThreadSink : public ReadingSink {
 
   int write_batch(const Batch& batch) final;
   int write_lines(std::string_view whole_lines) final;
+  // Queues `batch` (lines of data.txt ending at `at`) whole, or returns EAGAIN when `max_queue`
+  // readings (or more) wait already (nothing is dropped: the collector offers them again from
+  // data.txt).
+  int write_at(const Batch& batch, const LogPosition& at) final;
+  // Whether write_at would take more now (the collector asks before reading data.txt).
+  bool has_room() const override;
   const std::string& name() const final { return name_; }
 
   // Gives what is queued up to `drain` to be delivered, then joins the thread. Once.
@@ -70,8 +81,9 @@ class OffThreadSink : public ReadingSink {
   void wake();
 
   // ---- the sink's thread ----
-  // The oldest queued batch, whole; false when none waits.
-  bool take(Batch& into);
+  // The oldest queued batch, whole, with its position in data.txt (nullopt: given by
+  // write_batch); false when none waits.
+  bool take(Batch& into, std::optional<LogPosition>* at = nullptr);
   struct Closing {
     bool asked = false;  // close() was called
     std::chrono::steady_clock::time_point drain_until{};
@@ -93,7 +105,11 @@ class OffThreadSink : public ReadingSink {
   const size_t max_queue_;
   const std::string what_;
   mutable Mutex mu_;
-  std::deque<Batch> queue_ CONCUR_GUARDED_BY(mu_);
+  struct Queued {
+    Batch batch;
+    std::optional<LogPosition> at;
+  };
+  std::deque<Queued> queue_ CONCUR_GUARDED_BY(mu_);
   size_t queued_lines_ CONCUR_GUARDED_BY(mu_) = 0;
   Stats stats_ CONCUR_GUARDED_BY(mu_);
   bool closing_ CONCUR_GUARDED_BY(mu_) = false;

@@ -139,6 +139,9 @@ class ReadingSink {
     (void)at;
     return write_batch(batch);
   }
+  // Whether write_at would take more now; false: the collector does not read data.txt for it
+  // until a later pass (a queue in front of a broker that is down is full).
+  virtual bool has_room() const { return true; }
 };
 
 // Appends to a text file (O_APPEND), one write() per batch.

@@ -69,7 +69,7 @@ TEST(MetricsCollectE2E, ReadyzIs503WhileTheMqttBrokerIsUnreachableAnd200OnceItIs
   EXPECT_NE(r.body.find("mqtt mqtt://127.0.0.1:" + std::to_string(broker_port)), std::string::npos) << r.body;
   EXPECT_EQ(http_fetch(mport, "/healthz").status, 200);  // alive, only not ready
   // Still 503 a while later (the collector retries, with backoff).
-  ASSERT_TRUE(col.wait_for_stderr("readings are queued", Ms(10000)));
+  ASSERT_TRUE(col.wait_for_stderr("and the broker is retried in", Ms(10000)));
   EXPECT_EQ(http_fetch(mport, "/readyz").status, 503);
 
   MosquittoBroker broker(dir, broker_port);
