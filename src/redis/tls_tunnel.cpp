@@ -14,7 +14,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/endpoint.hpp"
 #include "core/log.hpp"
+#include "core/socket.hpp"
 #include "core/stop.hpp"
 #include "tls/tls_stream.hpp"
 
@@ -137,6 +139,7 @@ std::string TlsTunnel::failure() const {
 
 void TlsTunnel::run() {
   std::vector<std::unique_ptr<Pipe>> pipes;
+  Acceptor acceptor(listener_.get());  // the one accept step of the project (core/socket.hpp)
   std::string last_failure;
   const std::string where = host_.find(':') != std::string::npos ? "[" + host_ + "]:" + std::to_string(port_)
                                                                  : host_ + ":" + std::to_string(port_);
@@ -160,8 +163,9 @@ void TlsTunnel::run() {
     pipes = std::move(kept);
     if (!(fds[1].revents & POLLIN)) continue;
     while (true) {
-      FileDesc plain(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (!plain) break;
+      FileDesc plain;
+      Endpoint peer;
+      if (acceptor.accept(plain, peer) != Acceptor::Result::accepted) break;
       // The connect and the handshake block this thread briefly (a second at most each): the only
       // connections here are the bridge's two, made together.
       std::string why;
