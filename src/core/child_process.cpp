@@ -32,6 +32,12 @@ PipedChild spawn_piped(std::vector<std::string> argv, const std::string& cwd,
     ::signal(SIGPIPE, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
+    // The mask survives exec: a child forked by a thread that had stop signals blocked (inside a
+    // StopSignalsBlocked scope) would never see SIGINT/SIGTERM. It starts with none blocked, as
+    // posix_spawn's SETSIGMASK gives.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (child_setup) child_setup();
     ::execvp(args[0], args.data());
     ::_exit(127);
