@@ -27,35 +27,30 @@ namespace {
 constexpr size_t kChunk = 16384;        // at least one TLS record (tls_stream.hpp)
 constexpr size_t kMaxPending = 1 << 20;  // per direction: a side that stops reading pauses the other
 
-// A blocking TCP connection to host:port within `timeout_ms`, or an invalid descriptor.
+// A TCP connection to host:port (a name is resolved; each address tried in turn) within
+// `timeout_ms` each, or an invalid descriptor and `why`. The connect is core's tcp_connect_start.
 FileDesc tcp_connect(const std::string& host, int port, int timeout_ms, std::string& why) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0) {
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
     why = gai_strerror(rc);
     return FileDesc();
   }
-  FileDesc out;
-  for (addrinfo* a = res; a && !out; a = a->ai_next) {
-    FileDesc fd(::socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) continue;
-    int rc = ::connect(fd.get(), a->ai_addr, a->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, ::freeaddrinfo);
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    try {
+      FileDesc fd = tcp_connect_start(Endpoint::from_sockaddr(a->ai_addr, a->ai_addrlen));
       pollfd p{fd.get(), POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
-        rc = 0;
-      else
-        errno = err ? err : ETIMEDOUT;
+      int ready = ::poll(&p, 1, timeout_ms);
+      int err = ready == 1 ? socket_error(fd.get()) : ETIMEDOUT;
+      if (err == 0) return fd;
+      why = std::strerror(err);
+    } catch (const std::exception& e) {
+      why = e.what();
     }
-    if (rc == 0) out = std::move(fd);
-    else why = std::strerror(errno);
   }
-  ::freeaddrinfo(res);
-  return out;
+  return FileDesc();
 }
 
 // One hiredis connection and its TLS connection to Redis.
