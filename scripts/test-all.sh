@@ -22,6 +22,7 @@ read -r -a presets <<<"${CONCUR_PRESETS:-release asan tsan}"
 fuzz_secs=${CONCUR_FUZZ_SECONDS:-16}
 soak_secs=${CONCUR_SOAK_SECONDS:-60}
 status=0 passed=0 failed=0 skipped=0
+failures=()  # "preset: test name" for every failure, repeated before the summary line
 start_all=$SECONDS
 mkdir -p build
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -64,6 +65,7 @@ build_failed() {
   grep -E 'error|Error' "build/$1.build.log" | head -30
   status=1
   failed=$((failed + 1))
+  failures+=("$1: build failed")
 }
 
 run_tests() {
@@ -81,10 +83,15 @@ run_tests() {
     skip=$(grep -cE '^[[:space:]]*[0-9]+ - .*\(Skipped\)$' "$log")
     passed=$((passed + total - bad - skip))
     failed=$((failed + bad))
+    # ctest's "The following tests FAILED:" list, e.g. "  12 - Suite.Name (Failed)".
+    local name
+    while IFS= read -r name; do failures+=("$preset: $name"); done < <(
+      sed -n '/^The following tests FAILED:/,/^[^[:space:]]/p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+//')
     skipped=$((skipped + skip))
   else
     status=1
     failed=$((failed + 1))
+    failures+=("$preset: ctest printed no summary")
   fi
   rm -f "$log"
   echo "$(stamp)=== $preset: tests done ==="
@@ -97,6 +104,7 @@ run_soak() {
   else
     failed=$((failed + 1))
     status=1
+    failures+=("soak: bench/soak.sh ${soak_secs}s failed")
   fi
 }
 
@@ -136,7 +144,14 @@ if [ "$fuzz_secs" != 0 ]; then
   if grep -q ' 0 findings$' build/thread-safety.log; then passed=$((passed + 1)); else failed=$((failed + 1)) status=1; fi
   passed=$((passed + $(grep -c 'clean' build/fuzz.log)))
   failed=$((failed + $(grep -c 'FAILED\|fails again' build/fuzz.log)))
+  while IFS= read -r line; do failures+=("fuzz: $line"); done < <(grep 'FAILED\|fails again' build/fuzz.log)
+  grep -q ' 0 findings$' build/thread-safety.log || failures+=("thread-safety: findings (build/thread-safety.log)")
 fi
 echo "$(stamp)=== done ==="
+# The failures again, at the end, where a reader of only the log's tail will see them.
+if ((${#failures[@]})); then
+  echo "failed:"
+  printf '  %s\n' "${failures[@]}"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status
