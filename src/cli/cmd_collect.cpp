@@ -16,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "cli/metrics_option.hpp"
 #include "cli/options.hpp"
+#include "core/byte_size.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/log_limiter.hpp"
@@ -44,6 +45,8 @@ struct CollectArgs {
   bool fsync = false;
   bool quiet = false;
   bool backfill = false;  // a sink new to an existing data.txt takes it from the beginning
+  std::string out_max_size;  // --out-max-size SIZE, empty: no rotation
+  unsigned out_keep = 5;
   std::string shard;  // "I/N", empty: the whole list
   std::string db;     // SQLite file, empty: none
   std::string mqtt;   // broker HOST:PORT, empty: none
@@ -167,6 +170,13 @@ int run_collect(const CollectArgs& a) {
   o.offline_after = a.offline_after;
   o.quiet = a.quiet;
   o.backfill = a.backfill;
+  if (!a.out_max_size.empty()) {
+    auto size = parse_byte_size(a.out_max_size);
+    if (!size) throw UsageError("--out-max-size: '" + a.out_max_size + "' is not a size (bytes, or with K, M, G: 100M)");
+    if (*size < 4096) throw UsageError("--out-max-size: must be at least 4K (a reading line is up to about 1K)");
+    o.out_max_size = *size;
+  }
+  o.out_keep = a.out_keep;
 
   // One descriptor per device: the soft limit was raised to the hard one for every command
   // (commands.cpp, raise_open_files_limit).
@@ -280,6 +290,15 @@ Command collect_command() {
                                 "a connected device silent this long is offline: its connection is replaced (default 15 s)");
             app.add_flag("--fsync", a->fsync, "make every batch of lines durable (fsync) before reading on (default: fsync about once a second)");
             app.add_flag("--quiet", a->quiet, "do not show the readings on stdout");
+            app.add_option("--out-max-size", a->out_max_size,
+                           "rotate --out past this size (bytes, or 100M, 1G): it becomes FILE.1, the older parts move one up "
+                           "(FILE.2, ...), a new FILE is begun; a sink that has not taken a part yet reads it from there")
+                ->type_name("SIZE");
+            app.add_option("--out-keep", a->out_keep,
+                           "rotated parts of --out kept (default 5); a part a sink (--db, --mqtt) has not taken yet is kept "
+                           "beyond that until it has")
+                ->check(CLI::Range(1u, 100000u))
+                ->type_name("N");
             app.add_flag("--backfill", a->backfill,
                          "a sink (--db, --mqtt) new to an existing --out file takes the readings already in it "
                          "(default: it starts at the file's end)");

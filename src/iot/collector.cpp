@@ -2,9 +2,14 @@
 
 #include <sys/socket.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <thread>
 
 #include "core/error.hpp"
@@ -18,6 +23,7 @@
 #include "iot/collector_metrics.hpp"
 #include "iot/line_assembler.hpp"
 #include "iot/log_cursor.hpp"
+#include "iot/log_rotation.hpp"
 #include "iot/reading.hpp"
 #include "loop/event_loop.hpp"
 
@@ -31,6 +37,7 @@ constexpr Millis kExitDrain{2000};  // how long the last backlogs are retried at
 constexpr size_t kCatchUpChunk = 256u << 10;  // bytes of data.txt a lagging sink takes per write
 constexpr Millis kCatchUpBudget{20};          // per loop pass: the devices and data.txt come first
 constexpr Millis kLagReportEvery{60000};
+constexpr Millis kRotateRetry{60000};  // after a rotation failed (a read-only directory)
 
 
 }  // namespace
@@ -76,7 +83,9 @@ struct Collector::Impl {
     std::shared_ptr<SinkSeries> metrics;  // set in Impl's constructor
     // A sink that follows data.txt: `backlog` holds the lines [taken, taken + its size) while
     // the sink keeps up; from_file: it fell behind and reads data.txt from `taken`.
+    // `gen`: the part of data.txt `taken` is in (gen_now: data.txt itself; lower: a rotated part).
     bool follows = false;
+    int64_t gen = 0;
     uint64_t taken = 0;
     bool from_file = false;
     uint64_t lag_lines = 0;
@@ -90,7 +99,7 @@ struct Collector::Impl {
     for (size_t k = 0; k < s.size(); ++k) {
       stats.sinks[k].sink = s[k];
       stats.sinks[k].name = s[k]->name();
-      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr, false, 0, false, 0, false});
+      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr, false, 0, 0, false, 0, false});
       slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
     }
     collector_series().devices.set(static_cast<int64_t>(opts.devices.size()));
@@ -131,6 +140,20 @@ struct Collector::Impl {
   std::string log_id;    // its first line's id (empty while it has none)
   uint64_t log_end = 0;  // its size after the last write
   Clock::time_point next_lag_report{};
+  // Rotation (--out-max-size): data.txt is generation gen_now; data.txt.k is generation
+  // gen_now - k. `parts`: the rotated parts a following sink has not finished, oldest first, each
+  // read through a descriptor opened before it was renamed (or found by its id at start).
+  struct Part {
+    int64_t gen;
+    std::string id;
+    uint64_t size;
+    std::unique_ptr<LogReader> reader;
+  };
+  std::deque<Part> parts;
+  int64_t gen_now = 0;
+  Clock::time_point rotate_retry{};
+  bool names_known = true;  // false after a rotation failed half-way: no part is removed by name
+  Clock::time_point next_holding_report{};  // "keeping data.txt.N …": at most once a minute
 
   std::vector<int> noisy;  // targets whose suppressed reports are still to be summarised
   Clock::time_point next_summary{};
@@ -402,37 +425,104 @@ struct Collector::Impl {
 
   // ---- sinks that follow data.txt ----
 
-  // At start: each following sink resumes from its stored cursor, checked against data.txt.
-  void setup_followers() {
+  // At start: data.txt as the log when some sink follows it or it rotates; each following sink
+  // resumes from its stored cursor, checked against data.txt or the rotated part it names.
+  void setup_log() {
     bool any = false;
     for (size_t k = 1; k < slots.size(); ++k) any = any || slots[k].sink->follows_log();
-    if (!any) return;
+    if (!any && opts.out_max_size == 0) return;
     auto* file = dynamic_cast<FileSink*>(slots.front().sink);
     if (!file || !file->regular()) {
-      errf("concur: {} is not a regular file: the other sinks get the readings from memory only, without a cursor",
-           slots.front().sink->name());
+      if (any)
+        errf("concur: {} is not a regular file: the other sinks get the readings from memory only, without a cursor",
+             slots.front().sink->name());
+      if (opts.out_max_size)
+        errf("concur: {} is not a regular file: --out-max-size does not rotate it", slots.front().sink->name());
       return;
     }
-    reader = std::make_unique<LogReader>(file->name());  // throws "cannot open data.txt: ..."
     log_sink = file;
     log_end = static_cast<uint64_t>(file->size());
+    if (any) setup_followers();
+    prune();
+  }
+
+  void setup_followers() {
+    reader = std::make_unique<LogReader>(log_sink->name());  // throws "cannot open data.txt: ..."
     log_id = reader->file_id();
+    unsigned oldest = 0;  // the highest k of a data.txt.k some sink resumes in
     for (size_t k = 1; k < slots.size(); ++k) {
       Slot& slot = slots[k];
       if (!slot.sink->follows_log()) continue;
-      Resume r = resume_from(slot.sink->stored_position(), *reader, log_end, log_id, opts.backfill, slot.sink->name());
+      std::optional<LogPosition> stored = slot.sink->stored_position();
+      unsigned in_part = 0;
+      Resume r;
+      if (stored && stored->offset != 0 && stored->file_id != log_id) in_part = find_part(stored->file_id);
+      if (in_part) {  // its cursor is in data.txt.k: it reads the rest of that part, then the newer ones
+        LogReader part(rotated_path(log_sink->name(), in_part));
+        r = resume_from(stored, part, static_cast<uint64_t>(std::max<off_t>(part.size(), 0)), stored->file_id, false,
+                        slot.sink->name());
+        oldest = std::max(oldest, in_part);
+      } else {
+        r = resume_from(stored, *reader, log_end, log_id, opts.backfill, slot.sink->name());
+      }
       if (!r.note.empty()) errf("{}", r.note);
       slot.follows = true;
       slot.stats->follows = true;
+      slot.gen = gen_now - in_part;
       slot.taken = r.offset;
-      slot.from_file = slot.taken < log_end;
-      slot.lag_lines = reader->count_lines(slot.taken, log_end);
+    }
+    // The rotated parts some sink still has to read, oldest first.
+    std::vector<unsigned> have = rotated_indexes(log_sink->name());
+    for (auto k = have.rbegin(); k != have.rend(); ++k) {
+      if (*k > oldest) continue;
+      auto part = std::make_unique<LogReader>(rotated_path(log_sink->name(), *k));
+      uint64_t size = static_cast<uint64_t>(std::max<off_t>(part->size(), 0));
+      std::string id = part->file_id();
+      parts.push_back(Part{gen_now - static_cast<int64_t>(*k), std::move(id), size, std::move(part)});
+    }
+    for (Slot& slot : slots) {
+      if (!slot.follows) continue;
+      slot.lag_lines = 0;
+      for (const Part& p : parts)
+        if (p.gen >= slot.gen) slot.lag_lines += p.reader->count_lines(p.gen == slot.gen ? slot.taken : 0, p.size);
+      slot.lag_lines += reader->count_lines(slot.gen == gen_now ? slot.taken : 0, log_end);
+      slot.from_file = behind(slot);
       if (slot.from_file) {
+        std::string where = slot.gen == gen_now ? log_sink->name() : rotated_path(log_sink->name(), static_cast<unsigned>(gen_now - slot.gen));
         errf("concur: {}: catching up from byte {} of {} ({} readings, {} bytes behind)", slot.sink->name(), slot.taken,
-             log_sink->name(), thousands(slot.lag_lines), thousands(log_end - slot.taken));
+             where, thousands(slot.lag_lines), thousands(lag_bytes(slot)));
         slot.said_catching_up = true;
       }
     }
+  }
+
+  // The k of the rotated part data.txt.k whose first line gives `id`; 0 when none does.
+  unsigned find_part(const std::string& id) const {
+    for (unsigned k : rotated_indexes(log_sink->name())) {
+      try {
+        if (LogReader(rotated_path(log_sink->name(), k)).file_id() == id) return k;
+      } catch (const SysError&) {
+        // unreadable: not the part
+      }
+    }
+    return 0;
+  }
+
+  Part* part_of(int64_t gen) {
+    for (Part& p : parts)
+      if (p.gen == gen) return &p;
+    return nullptr;
+  }
+
+  // Whether a following sink has not taken all of data.txt (and its rotated parts).
+  bool behind(const Slot& slot) const { return slot.gen < gen_now || slot.taken < log_end; }
+
+  uint64_t lag_bytes(const Slot& slot) const {
+    if (slot.gen == gen_now) return log_end - std::min(log_end, slot.taken);
+    uint64_t bytes = log_end;
+    for (const Part& p : parts)
+      if (p.gen >= slot.gen) bytes += p.size - (p.gen == slot.gen ? std::min(p.size, slot.taken) : 0);
+    return bytes;
   }
 
   // data.txt took `data` (its last bytes now): the following sinks have it in memory while they
@@ -444,7 +534,8 @@ struct Collector::Impl {
     for (Slot& f : slots) {
       if (!f.follows) continue;
       f.lag_lines += data.lines();
-      if (!f.from_file && f.taken + f.backlog.text.size() == begin && f.backlog.text.size() + data.text.size() <= opts.max_backlog) {
+      if (!f.from_file && f.gen == gen_now && f.taken + f.backlog.text.size() == begin &&
+          f.backlog.text.size() + data.text.size() <= opts.max_backlog) {
         f.backlog.append(data);
       } else {
         f.backlog.clear();
@@ -457,7 +548,7 @@ struct Collector::Impl {
     if (!force && now < slot.retry_at) return;
     if (slot.from_file) return catch_up(slot, budget);
     if (slot.backlog.empty()) return;
-    int err = write_follower(slot, slot.backlog, slot.taken + slot.backlog.text.size());
+    int err = write_follower(slot, slot.backlog, log_id, slot.taken + slot.backlog.text.size());
     if (err == 0) return slot.backlog.clear();
     // It fails, or has no room (EAGAIN: a queue in front of a broker that is down): it catches up
     // from data.txt later, nothing waits in memory meanwhile.
@@ -465,23 +556,30 @@ struct Collector::Impl {
     slot.from_file = true;
   }
 
-  // Reads data.txt from the sink's cursor, a chunk a write, for about `budget`.
+  // Reads data.txt (first what it has not taken of the rotated parts) from the sink's cursor, a
+  // chunk a write, for about `budget`.
   void catch_up(Slot& slot, Clock::duration budget) {
     auto until = Clock::now() + budget;
     Batch chunk;
-    while (slot.taken < log_end) {
+    while (behind(slot)) {
       if (!slot.sink->has_room()) {  // full (a broker that is down): not read now, asked again soon
         slot.retry_at = now + std::max<Clock::duration>(slot.sink->write_interval(), Millis(50));
         return;
       }
+      Part* part = slot.gen < gen_now ? part_of(slot.gen) : nullptr;
+      if (slot.gen < gen_now && (!part || slot.taken >= part->size)) {
+        next_part(slot);  // that part is done: the next newer one from its beginning
+        continue;
+      }
+      LogReader& from = part ? *part->reader : *reader;
       chunk.clear();
-      uint64_t end = reader->read(slot.taken, log_end, kCatchUpChunk, chunk);
+      uint64_t end = from.read(slot.taken, part ? part->size : log_end, kCatchUpChunk, chunk);
       if (end == slot.taken) break;  // a read error: tried again at the next retry
-      if (write_follower(slot, chunk, end) != 0) return;
+      if (write_follower(slot, chunk, part ? part->id : log_id, end) != 0) return;
       slot.retry_at = now;  // more at the next pass
       if (Clock::now() >= until) break;
     }
-    if (slot.taken < log_end) return;
+    if (behind(slot)) return;
     slot.from_file = false;
     slot.backlog.clear();
     if (slot.sink->write_interval().count() > 0) slot.retry_at = now + slot.sink->write_interval();
@@ -489,10 +587,19 @@ struct Collector::Impl {
     slot.said_catching_up = false;
   }
 
-  // One write of lines of data.txt that end at `end`; 0 or the sink's errno.
-  int write_follower(Slot& slot, const Batch& data, uint64_t end) {
+  // A sink finished a rotated part: it goes on at the beginning of the next one, and a part no
+  // sink reads any more is closed (and removed, past --out-keep).
+  void next_part(Slot& slot) {
+    ++slot.gen;
+    while (slot.gen < gen_now && !part_of(slot.gen)) ++slot.gen;
+    slot.taken = 0;
+    prune();
+  }
+
+  // One write of lines of the part `id` of data.txt that end at `end`; 0 or the sink's errno.
+  int write_follower(Slot& slot, const Batch& data, const std::string& id, uint64_t end) {
     auto started = Clock::now();
-    int err = slot.sink->write_at(data, LogPosition{log_id, end});
+    int err = slot.sink->write_at(data, LogPosition{id, end});
     SinkSeries& m = *slot.metrics;
     m.write_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
     if (err == 0) {
@@ -530,7 +637,7 @@ struct Collector::Impl {
     bool said = false;
     for (Slot& slot : slots) {
       if (!slot.follows) continue;
-      uint64_t bytes = log_end - std::min(log_end, slot.taken);
+      uint64_t bytes = lag_bytes(slot);
       slot.metrics->lag_readings.set(static_cast<int64_t>(slot.lag_lines));
       slot.metrics->lag_bytes.set(static_cast<int64_t>(bytes));
       if (report && bytes && (slot.from_file || slot.error)) {
@@ -540,6 +647,88 @@ struct Collector::Impl {
       }
     }
     if (report) next_lag_report = now + (said ? kLagReportEvery : Millis(1000));
+  }
+
+  // ---- rotation (--out-max-size, log_rotation.hpp) ----
+
+  // After a pass: data.txt past --out-max-size becomes data.txt.1 and a new data.txt is begun, at
+  // once (data.txt is never held up). A sink that had not taken all of it reads the rest from the
+  // part, through the descriptor opened before the rename.
+  void maybe_rotate() {
+    if (!opts.out_max_size || !log_sink || now < rotate_retry) return;
+    uint64_t size = static_cast<uint64_t>(log_sink->size());
+    if (size < opts.out_max_size) return;
+    const std::string& path = log_sink->name();
+    if (int err = rotate_files(path)) {
+      // Some parts may have been renamed: their numbers no longer say their generation.
+      names_known = false;
+      errf("concur: cannot rotate {} ({} bytes, --out-max-size {}): {}; it keeps growing, tried again in a minute{}", path,
+           thousands(size), thousands(opts.out_max_size), std::strerror(err),
+           "; rotated parts are not removed until the next start");
+      rotate_retry = now + kRotateRetry;
+      return;
+    }
+    if (int err = log_sink->reopen()) {
+      std::rename(rotated_path(path, 1).c_str(), path.c_str());  // data.txt stays the file written
+      names_known = false;
+      errf("concur: cannot begin a new {} after rotating it: {}; it keeps growing, tried again in a minute", path,
+           std::strerror(err));
+      rotate_retry = now + kRotateRetry;
+      return;
+    }
+    int64_t old = gen_now++;
+    if (reader) {
+      parts.push_back(Part{old, log_id, size, std::move(reader)});
+      reader = std::make_unique<LogReader>(path);
+      log_id.clear();
+      log_end = 0;
+      for (Slot& f : slots) {
+        if (!f.follows || f.gen != old) continue;
+        if (!f.from_file && f.backlog.empty() && f.taken == size) {  // it had all of it: on to the new file
+          f.gen = gen_now;
+          f.taken = 0;
+        } else if (!f.from_file) {  // what it held in memory is read from data.txt.1 instead
+          f.backlog.clear();
+          f.from_file = true;
+        }
+      }
+    }
+    collector_series().rotations.add();
+    errf("concur: rotated {} ({} bytes) to {}", path, thousands(size), rotated_path(path, 1));
+    prune();
+  }
+
+  // Closes the rotated parts no sink reads any more and removes those past --out-keep that no
+  // sink still needs; one that a sink needs is kept, and the log says which sink holds it.
+  void prune() {
+    int64_t oldest_needed = gen_now;
+    const Slot* holder = nullptr;
+    for (const Slot& f : slots)
+      if (f.follows && f.gen < oldest_needed) {
+        oldest_needed = f.gen;
+        holder = &f;
+      }
+    while (!parts.empty() && parts.front().gen < oldest_needed) parts.pop_front();
+    if (!opts.out_max_size || !log_sink || !names_known) return;
+    const std::string& path = log_sink->name();
+    std::vector<std::string> held;
+    for (unsigned k : rotated_indexes(path)) {
+      if (k <= opts.out_keep) continue;
+      std::string name = rotated_path(path, k);
+      if (gen_now - static_cast<int64_t>(k) >= oldest_needed) {
+        held.push_back(name);
+        continue;
+      }
+      if (::unlink(name.c_str()) == 0) errf("concur: removed {} (--out-keep {})", name, opts.out_keep);
+      else errf("concur: cannot remove {}: {}", name, std::strerror(errno));
+    }
+    // Once a minute at most: a sink that commits once a second behind a small --out-max-size
+    // holds a part back for a moment at every rotation.
+    if (held.empty() || !holder || now < next_holding_report) return;
+    errf("concur: keeping {} past --out-keep {}: {} has not taken {} yet ({} readings, {} bytes behind)",
+         held.size() == 1 ? held.front() : fmt::format("{} rotated parts", held.size()), opts.out_keep, holder->sink->name(),
+         held.size() == 1 ? "it" : "them", thousands(holder->lag_lines), thousands(lag_bytes(*holder)));
+    next_holding_report = now + kLagReportEvery;
   }
 
   void trim_backlog(Slot& slot) {
@@ -574,6 +763,7 @@ struct Collector::Impl {
   void end_pass() {
     in_pass = false;
     commit(false);
+    maybe_rotate();
     if (reader) report_lag();
     summarise_noisy(false);
     sync_due();
@@ -605,7 +795,7 @@ struct Collector::Impl {
   // database that was locked loses nothing. What is still unwritten then is counted as lost.
   void drain_backlogs() {
     auto until = Clock::now() + kExitDrain;
-    auto waits = [&](const Slot& slot) { return slot.follows ? slot.taken < log_end : !slot.backlog.empty(); };
+    auto waits = [&](const Slot& slot) { return slot.follows ? behind(slot) : !slot.backlog.empty(); };
     auto pending = [&] {
       for (const Slot& slot : slots)
         if (waits(slot)) return true;
@@ -628,7 +818,7 @@ struct Collector::Impl {
     // wake-up and a write of its own (~3 syscalls and a context switch per reading). Gathering
     // what arrives within 10 ms costs them once per pass; a reading waits at most 10 ms.
     loop->set_batching(kBatchGap);
-    setup_followers();
+    setup_log();
     now = Clock::now();
     if (opts.duration.count() > 0) loop->run_at(now + opts.duration, [this] { loop->quit(); });
     for (size_t i = 0; i < targets.size(); ++i) start_connect(static_cast<int>(i));
@@ -644,7 +834,7 @@ struct Collector::Impl {
       if (slot.follows) {  // nothing is lost: data.txt has it, and the next start resumes there
         slot.stats->position = slot.taken;
         slot.stats->lag_lines = slot.lag_lines;
-        slot.stats->lag_bytes = log_end - std::min(log_end, slot.taken);
+        slot.stats->lag_bytes = lag_bytes(slot);
         if (slot.stats->lag_bytes)
           errf("concur: {} is {} readings ({} bytes) behind {}: the next start takes them from there", slot.sink->name(),
                thousands(slot.lag_lines), thousands(slot.stats->lag_bytes), log_sink->name());

@@ -54,6 +54,11 @@ struct CollectOptions {
   // A sink that follows data.txt (ReadingSink::follows_log) and has no cursor yet starts at the
   // end of the existing file; with backfill, at its beginning (issue 21; docs/design.md says why).
   bool backfill = false;
+  // --out-max-size: the first sink (data.txt, a regular file) past this many bytes is rotated
+  // (data.txt -> data.txt.1, the older parts one up) and a new one begun; 0: never. At most
+  // out_keep rotated parts are kept — more while a following sink has not taken them yet.
+  uint64_t out_max_size = 0;
+  unsigned out_keep = 5;
 };
 
 struct SinkStats {

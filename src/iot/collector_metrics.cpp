@@ -14,6 +14,7 @@ CollectorSeries& collector_series() {
         r.counter("concur_collect_reconnects_total", "Device connections that failed or went offline and are retried."),
         r.gauge("concur_collect_devices_online", "Devices connected and registered now."),
         r.gauge("concur_collect_devices", "Devices this collector collects from."),
+        r.counter("concur_collect_rotations_total", "Times --out was rotated (--out-max-size)."),
     };
   }();
   return s;

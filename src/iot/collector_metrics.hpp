@@ -21,6 +21,7 @@ struct CollectorSeries {
   metrics::Counter& reconnects;
   metrics::Gauge& online;
   metrics::Gauge& devices;
+  metrics::Counter& rotations;
 };
 CollectorSeries& collector_series();
 

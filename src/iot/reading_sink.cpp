@@ -214,6 +214,18 @@ int FileSink::write_lines(std::string_view lines) {
   return 0;
 }
 
+int FileSink::reopen() {
+  FileDesc fresh(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!fresh) return errno;
+  struct stat st {};
+  if (::fstat(fresh.get(), &st) < 0) return errno;
+  sync();  // what the old file holds is durable before the sinks move on to the new one
+  fd_ = std::move(fresh);
+  regular_ = S_ISREG(st.st_mode);
+  size_ = regular_ ? st.st_size : 0;
+  return 0;
+}
+
 void FileSink::sync() {
   if (::fsync(fd_.get()) < 0 && errno != EINVAL) ++sync_errors_;  // EINVAL: a pipe or /dev/full
 }

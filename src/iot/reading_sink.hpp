@@ -169,6 +169,9 @@ class FileSink final : public ReadingSink {
   bool regular() const { return regular_; }  // a regular file (not a pipe or a device)
   // fsync() failures so far (the lines were written, their durability is not certain).
   unsigned long sync_errors() const { return sync_errors_; }
+  // After a rotation renamed the file away (log_rotation.hpp): fsyncs the old file, then writes to
+  // a new one at the same path. 0, or an errno value (the old descriptor stays in use then).
+  int reopen();
 
  private:
   std::string path_;

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "support/device_fleet.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/sqlite_db.hpp"
@@ -20,37 +21,6 @@
 
 namespace concur::test {
 namespace {
-
-// Readings per device in data.txt text ("<asctime>: <device>: <fields>").
-std::map<std::string, size_t> cursor_lines_per_device(const std::string& text) {
-  std::map<std::string, size_t> n;
-  for (const auto& line : split_lines(text)) {
-    size_t a = line.find(": ");
-    size_t b = a == std::string::npos ? a : line.find(": ", a + 2);
-    if (b == std::string::npos) {
-      ADD_FAILURE() << "not a data.txt line: " << line;
-      continue;
-    }
-    ++n[line.substr(a + 2, b - a - 2)];
-  }
-  return n;
-}
-
-// Readings per device in the database (three rows a reading; a reading in part fails).
-std::map<std::string, size_t> cursor_db_readings(const std::string& db) {
-  std::map<std::string, size_t> n;
-  for (const auto& row : sqlite_rows(db, "SELECT device, count(*) FROM readings GROUP BY device")) {
-    size_t bar = row.rfind('|');
-    if (bar == std::string::npos) {
-      ADD_FAILURE() << row;
-      continue;
-    }
-    size_t rows = std::stoul(row.substr(bar + 1));
-    EXPECT_EQ(rows % 3, 0u) << row << ": a reading stored in part";
-    n[row.substr(0, bar)] = rows / 3;
-  }
-  return n;
-}
 
 // The database's cursor into data.txt (0 when it has none yet).
 uint64_t cursor_offset(const std::string& db) {
@@ -65,25 +35,10 @@ size_t cursor_rows(const std::string& db) {
   return r.size() == 1 && !r[0].empty() && r[0].find_first_not_of("0123456789") == std::string::npos ? std::stoul(r[0]) : 0;
 }
 
-std::unique_ptr<Process> cursor_fleet(int n, const std::string& interval, const std::string& list) {
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    int base = free_port_range(n);
-    auto fleet = std::make_unique<Process>(std::vector<std::string>{
-        concur_binary(), "device", "--fleet", std::to_string(n), "--port", std::to_string(base), "--interval", interval, "--quiet"});
-    bool up = true;
-    for (int i = 0; i < n && up; ++i) up = fleet->read_line(3000ms).has_value();
-    if (!up) continue;  // lost a race for a port: another range
-    std::ofstream f(list);
-    for (int i = 0; i < n; ++i) f << loopback(base + i) << "\n";
-    return fleet;
-  }
-  return nullptr;
-}
-
 TEST(CollectCursor, KillNineAtTenRandomMomentsLeavesEveryReadingInTheDatabaseExactlyOnce) {
   TempDir dir;
   std::string out = dir.file("data.txt"), db = dir.file("readings.db"), list = dir.file("devices.txt");
-  auto fleet = cursor_fleet(200, "50ms", list);  // 4,000 readings/s
+  auto fleet = start_device_fleet(200, "50ms", list);  // 4,000 readings/s
   ASSERT_TRUE(fleet);
   std::random_device rd;
   unsigned seed = rd();
@@ -106,7 +61,7 @@ TEST(CollectCursor, KillNineAtTenRandomMomentsLeavesEveryReadingInTheDatabaseExa
     ASSERT_LE(at, text.size());
     std::string taken = text.substr(0, at);
     ASSERT_TRUE(taken.empty() || taken.back() == '\n') << "the cursor is inside a line";
-    EXPECT_EQ(cursor_db_readings(db), cursor_lines_per_device(taken));
+    EXPECT_EQ(db_readings_per_device(db), lines_per_device(taken));
   }
   EXPECT_GE(caught_up, 5) << "the restarts rarely resumed from a cursor behind the end";
   // A last run that ends on its own: the database then holds every reading of data.txt, once.
@@ -114,16 +69,16 @@ TEST(CollectCursor, KillNineAtTenRandomMomentsLeavesEveryReadingInTheDatabaseExa
   ASSERT_EQ(c.wait(8000ms), 0) << c.read_all_stderr(100ms);
   std::string text = slurp(out);
   EXPECT_EQ(cursor_offset(db), text.size());
-  auto lines = cursor_lines_per_device(text);
+  auto lines = lines_per_device(text);
   EXPECT_EQ(lines.size(), 200u);
-  EXPECT_EQ(cursor_db_readings(db), lines);
+  EXPECT_EQ(db_readings_per_device(db), lines);
   EXPECT_EQ(sqlite_rows(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
 TEST(CollectCursor, ALockedDatabaseCatchesUpFromDataTxtWhichIsNeverDelayed) {
   TempDir dir;
   std::string out = dir.file("data.txt"), db = dir.file("readings.db"), list = dir.file("devices.txt");
-  auto fleet = cursor_fleet(20, "10ms", list);  // 2,000 readings/s
+  auto fleet = start_device_fleet(20, "10ms", list);  // 2,000 readings/s
   ASSERT_TRUE(fleet);
   Process c(concur_args({"collect", "--device-list", list, "--out", out, "--db", db, "--quiet"}));
   ASSERT_TRUE(wait_for_file_lines(out, 500, 4000ms));
@@ -150,7 +105,7 @@ TEST(CollectCursor, ALockedDatabaseCatchesUpFromDataTxtWhichIsNeverDelayed) {
   ASSERT_EQ(c.wait(4000ms), 0) << c.read_all_stderr(100ms);
   std::string text = slurp(out);
   EXPECT_EQ(cursor_offset(db), text.size());
-  EXPECT_EQ(cursor_db_readings(db), cursor_lines_per_device(text));
+  EXPECT_EQ(db_readings_per_device(db), lines_per_device(text));
 }
 
 // A database new to a data.txt that has readings starts at its end, unless --backfill; a cursor
@@ -173,7 +128,7 @@ TEST(CollectCursor, NewDatabaseStartsAtTheEndBackfillTakesAllForeignCursorIsNotT
   err = collect({"--count", "10", "--db", b, "--backfill"});
   EXPECT_NE(err.find(b + ": new to " + out + "; --backfill: taking its "), std::string::npos) << err;
   EXPECT_EQ(cursor_rows(b), 3u * 40);
-  EXPECT_EQ(cursor_db_readings(b), cursor_lines_per_device(slurp(out)));
+  EXPECT_EQ(db_readings_per_device(b), lines_per_device(slurp(out)));
 
   // The file loses its last lines (a backup restored): the cursor is clamped to its end.
   std::string text = slurp(out);
