@@ -86,6 +86,7 @@ struct Collector::Impl {
     // `gen`: the part of data.txt `taken` is in (gen_now: data.txt itself; lower: a rotated part).
     bool follows = false;
     int64_t gen = 0;
+    int64_t resume_gen = 0;  // where it started this run
     uint64_t taken = 0;
     bool from_file = false;
     uint64_t lag_lines = 0;
@@ -99,7 +100,7 @@ struct Collector::Impl {
     for (size_t k = 0; k < s.size(); ++k) {
       stats.sinks[k].sink = s[k];
       stats.sinks[k].name = s[k]->name();
-      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr, false, 0, 0, false, 0, false});
+      slots.push_back(Slot{s[k], {}, {}, 0, false, &stats.sinks[k], nullptr, false, 0, 0, 0, false, 0, false});
       slots.back().metrics = std::make_shared<SinkSeries>(sink_series(*s[k]));
     }
     collector_series().devices.set(static_cast<int64_t>(opts.devices.size()));
@@ -154,6 +155,8 @@ struct Collector::Impl {
   Clock::time_point rotate_retry{};
   bool names_known = true;  // false after a rotation failed half-way: no part is removed by name
   Clock::time_point next_holding_report{};  // "keeping data.txt.N …": at most once a minute
+  bool holding = false;                     // parts past --out-keep are kept for a sink
+  Clock::time_point next_prune{};           // while holding: looked at again once a second
 
   std::vector<int> noisy;  // targets whose suppressed reports are still to be summarised
   Clock::time_point next_summary{};
@@ -468,7 +471,7 @@ struct Collector::Impl {
       if (!r.note.empty()) errf("{}", r.note);
       slot.follows = true;
       slot.stats->follows = true;
-      slot.gen = gen_now - in_part;
+      slot.gen = slot.resume_gen = gen_now - in_part;
       slot.taken = r.offset;
     }
     // The rotated parts some sink still has to read, oldest first.
@@ -512,6 +515,18 @@ struct Collector::Impl {
     for (Part& p : parts)
       if (p.gen == gen) return &p;
     return nullptr;
+  }
+
+  // The generation of the part a following sink's durable cursor is in (durable_position: for
+  // MQTT, what the broker acknowledged); its `gen` when that is what it took, or unknown.
+  int64_t durable_gen(const Slot& slot) const {
+    std::optional<LogPosition> at = slot.sink->durable_position();
+    if (!at) return slot.gen;
+    if (at->file_id.empty()) return slot.resume_gen;  // nothing durable since it started
+    if (at->file_id == log_id) return gen_now;
+    for (const Part& p : parts)
+      if (p.id == at->file_id) return p.gen;
+    return slot.resume_gen;  // not a part this run knows: keep all since it started
   }
 
   // Whether a following sink has not taken all of data.txt (and its rotated parts).
@@ -701,13 +716,17 @@ struct Collector::Impl {
   // Closes the rotated parts no sink reads any more and removes those past --out-keep that no
   // sink still needs; one that a sink needs is kept, and the log says which sink holds it.
   void prune() {
+    next_prune = now + Millis(1000);
     int64_t oldest_needed = gen_now;
     const Slot* holder = nullptr;
-    for (const Slot& f : slots)
-      if (f.follows && f.gen < oldest_needed) {
-        oldest_needed = f.gen;
+    for (const Slot& f : slots) {
+      if (!f.follows) continue;
+      int64_t needs = std::min(f.gen, durable_gen(f));
+      if (needs < oldest_needed) {
+        oldest_needed = needs;
         holder = &f;
       }
+    }
     while (!parts.empty() && parts.front().gen < oldest_needed) parts.pop_front();
     if (!opts.out_max_size || !log_sink || !names_known) return;
     const std::string& path = log_sink->name();
@@ -724,6 +743,7 @@ struct Collector::Impl {
     }
     // Once a minute at most: a sink that commits once a second behind a small --out-max-size
     // holds a part back for a moment at every rotation.
+    holding = !held.empty();
     if (held.empty() || !holder || now < next_holding_report) return;
     errf("concur: keeping {} past --out-keep {}: {} has not taken {} yet ({} readings, {} bytes behind)",
          held.size() == 1 ? held.front() : fmt::format("{} rotated parts", held.size()), opts.out_keep, holder->sink->name(),
@@ -764,6 +784,7 @@ struct Collector::Impl {
     in_pass = false;
     commit(false);
     maybe_rotate();
+    if (holding && now >= next_prune) prune();  // a broker's acknowledgements free parts too
     if (reader) report_lag();
     summarise_noisy(false);
     sync_due();

@@ -334,6 +334,8 @@ struct MqttSink::Client final : link::LinkProtocol {
         acked = std::move(pending.front().at);
         cursor_dirty = true;
         sink.cursor_.store(acked->offset, std::memory_order_relaxed);
+        MutexLock lock(sink.durable_mu_);
+        sink.durable_ = acked;
       }
       pending.pop_front();
       ++first_seq;
@@ -525,7 +527,15 @@ std::optional<LogPosition> MqttSink::stored_position() {
     errf("concur: {}: its cursor file {} is not a cursor ({}): not trusted", name(), opts_.cursor_path, why);
     return std::nullopt;
   }
+  MutexLock lock(durable_mu_);
+  durable_ = pos;
   return pos;
+}
+
+std::optional<LogPosition> MqttSink::durable_position() const {
+  if (!follows_log()) return std::nullopt;
+  MutexLock lock(durable_mu_);
+  return durable_ ? *durable_ : LogPosition{};  // none yet: nothing since it started is durable
 }
 
 void MqttSink::run_thread() {

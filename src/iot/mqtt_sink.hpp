@@ -115,6 +115,9 @@ class MqttSink final : public OffThreadSink {
   // The cursor file's position; nullopt (said on stderr when the file exists) for a file that is
   // not one of ours.
   std::optional<LogPosition> stored_position() override;
+  // The acknowledged cursor (the cursor file's, or what it is about to say); before the first
+  // acknowledgement, the stored one; with neither, an empty position (nothing durable yet).
+  std::optional<LogPosition> durable_position() const override;
   const std::string& cursor_path() const { return opts_.cursor_path; }
 
  private:
@@ -129,6 +132,8 @@ class MqttSink final : public OffThreadSink {
   std::unique_ptr<Client> own_client_;
   std::vector<metrics::Probe> probes_;
   std::atomic<uint64_t> cursor_{0};  // the acknowledged end (the sink's thread writes it)
+  mutable Mutex durable_mu_;          // the acknowledged cursor, for the collector's rotation
+  std::optional<LogPosition> durable_ CONCUR_GUARDED_BY(durable_mu_);
 };
 
 // The cursor file's text for `at` ("log", "file_id" and "offset" lines) and back; parse gives

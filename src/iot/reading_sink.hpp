@@ -142,6 +142,11 @@ class ReadingSink {
   // Whether write_at would take more now; false: the collector does not read data.txt for it
   // until a later pass (a queue in front of a broker that is down is full).
   virtual bool has_room() const { return true; }
+  // For a sink whose write_at only queues (a broker's acknowledgement comes later): the cursor as
+  // it was last made durable — what a restart after a kill -9 would resume from. A rotated part of
+  // data.txt it names is not removed. nullopt: what write_at took is durable (SQLite); a position
+  // with no file_id: nothing since it started is durable yet.
+  virtual std::optional<LogPosition> durable_position() const { return std::nullopt; }
 };
 
 // Appends to a text file (O_APPEND), one write() per batch.

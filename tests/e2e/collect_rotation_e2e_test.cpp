@@ -11,6 +11,9 @@
 #include <thread>
 
 #include "support/device_fleet.hpp"
+#include "support/installed.hpp"
+#include "support/mosquitto_broker.hpp"
+#include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
@@ -166,6 +169,48 @@ TEST(CollectRotation, ARestartResumesInThePartItsCursorNamesThenTakesTheNewerOne
   ASSERT_EQ(c.wait(5000ms), 0) << c.read_all_stderr(100ms);
   // Every line of every part and of data.txt is in the database, once.
   EXPECT_EQ(db_readings_per_device(db), lines_per_device(whole_log(out)));
+}
+
+// The broker is down while data.txt rotates many times past --out-keep 2: the parts the broker has
+// not acknowledged stay on disk (a kill -9 meanwhile must find them), whatever the sink's memory
+// queue took already. Then it is back: every reading reaches a QoS 1 subscriber (at least once) and
+// the parts go.
+TEST(CollectRotation, ABrokerDownHoldsThePartsItHasNotAcknowledgedThenEveryReadingArrives) {
+  ASSERT_TRUE(::access(kMosquitto, X_OK) == 0) << not_installed("mosquitto");
+  ASSERT_TRUE(::access("/usr/bin/mosquitto_sub", X_OK) == 0) << not_installed("mosquitto_sub (mosquitto-clients)");
+  TempDir dir;
+  std::string out = dir.file("data.txt"), list = dir.file("devices.txt");
+  auto fleet = start_device_fleet(20, "10ms", list);
+  ASSERT_TRUE(fleet);
+  int port = free_port();
+  Process c(concur_args({"collect", "--device-list", list, "--out", out, "--mqtt", loopback(port), "--quiet",
+                         "--out-max-size", "16K", "--out-keep", "2"}));
+  ASSERT_TRUE(c.wait_for_stderr("cannot connect (Connection refused)", 3000ms)) << c.read_all_stderr(100ms);
+  // Two seconds of readings (about 4,000: all fit the sink's memory queue) in at least 8 parts.
+  ASSERT_TRUE(wait_until([&] { return parts_of(out).size() >= 8; }, 8000ms)) << parts_of(out).size();
+  EXPECT_TRUE(c.wait_for_stderr("past --out-keep 2: mqtt://" + loopback(port) + " has not taken", 3000ms))
+      << c.read_all_stderr(100ms);
+
+  MosquittoBroker broker(dir, port, "max_queued_messages 0\n");  // the subscriber gets a burst
+  ASSERT_TRUE(broker.ready) << broker.proc->read_all_stderr(100ms);
+  Process sub({"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t",
+               "concur/#", "-q", "1", "-d"});
+  ASSERT_TRUE(sub.wait_for_line("received SUBACK", 5000ms));
+  // The sink reconnects with back-off (up to 5 s) and publishes from where the broker left it.
+  ASSERT_TRUE(c.wait_for_stderr("connected", 10000ms)) << c.read_all_stderr(100ms);
+  EXPECT_TRUE(wait_until([&] { return parts_of(out).size() <= 2; }, 15000ms)) << parts_of(out).size();
+  c.signal(SIGTERM);
+  ASSERT_EQ(c.wait(8000ms), 0) << c.read_all_stderr(100ms);
+  std::string err = c.read_all_stderr(500ms);
+  uint64_t stored = stored_in(err, out);
+  size_t got = 0;
+  while (got < stored) {
+    auto line = sub.read_line(3000ms);
+    if (!line) break;
+    if (line->rfind("{\"time\": ", 0) == 0) ++got;
+  }
+  EXPECT_GE(got, stored) << err << sub.read_all_stderr(100ms);
+  EXPECT_NE(err.find("0 dropped"), std::string::npos) << err;
 }
 
 TEST(CollectRotation, ABadSizeOrKeepIsOneUsageLine) {
