@@ -3,7 +3,9 @@
 # then runs clang's thread-safety analysis (scripts/check-thread-safety.sh) and every libFuzzer
 # target for a bounded time. Ends with one line
 # "N passed, M failed, K skipped" that adds up every ctest run, the soak and every fuzz target
-# (a skipped test is counted as skipped, never as passed).
+# (a skipped test is counted as skipped, never as passed). A test that fails is run once more,
+# alone: passing then, it counts as passed and is named under "flaky" before that line; failing
+# again, it is a failure, named under "failed".
 #
 # Pipelined, because the tests mostly wait on sockets (Release: ~95 s of wall time for ~27 s of
 # CPU) while a build keeps both cores busy: while one preset's tests run, the next preset is
@@ -23,6 +25,7 @@ fuzz_secs=${CONCUR_FUZZ_SECONDS:-16}
 soak_secs=${CONCUR_SOAK_SECONDS:-60}
 status=0 passed=0 failed=0 skipped=0
 failures=()  # "preset: test name" for every failure, repeated before the summary line
+flaky=()     # tests that failed and then passed when run again alone, named there too
 start_all=$SECONDS
 mkdir -p build
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -68,32 +71,54 @@ build_failed() {
   failures+=("$1: build failed")
 }
 
+# failed_names LOG: ctest's "The following tests FAILED:" list, e.g. "12 - Suite.Name (Failed)".
+failed_names() {
+  sed -n '/^The following tests FAILED:/,/^[^[:space:]]/p' "$1" | grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+//'
+}
+
+# run_tests PRESET: the preset's whole suite; a test that fails is run once more, alone (-j1). One
+# that passes then is counted as passed and named as flaky at the end — the shared 2-core machine
+# runs the next preset's build beside the tests — and one that fails again is a failure.
 run_tests() {
-  local preset=$1 log
-  log=$(mktemp)
+  local preset=$1 log rerun
+  log=$(mktemp) rerun=$(mktemp)
   echo "$(stamp)=== $preset: test ==="
   ctest --preset "$preset" -j "$test_jobs" 2>&1 | tee "$log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-  local summary total bad skip
+  local summary total bad skip name
   summary=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
-  if [ -n "$summary" ]; then
-    total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
-    bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$summary")
-    # ctest lists every skipped test under "The following tests did not run:" as "(Skipped)".
-    skip=$(grep -cE '^[[:space:]]*[0-9]+ - .*\(Skipped\)$' "$log")
-    passed=$((passed + total - bad - skip))
-    failed=$((failed + bad))
-    # ctest's "The following tests FAILED:" list, e.g. "  12 - Suite.Name (Failed)".
-    local name
-    while IFS= read -r name; do failures+=("$preset: $name"); done < <(
-      sed -n '/^The following tests FAILED:/,/^[^[:space:]]/p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+//')
-    skipped=$((skipped + skip))
-  else
+  if [ -z "$summary" ]; then
     status=1
     failed=$((failed + 1))
     failures+=("$preset: ctest printed no summary")
+    rm -f "$log" "$rerun"
+    echo "$(stamp)=== $preset: tests done ==="
+    return
   fi
-  rm -f "$log"
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
+  bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$summary")
+  # ctest lists every skipped test under "The following tests did not run:" as "(Skipped)".
+  skip=$(grep -cE '^[[:space:]]*[0-9]+ - .*\(Skipped\)$' "$log")
+  skipped=$((skipped + skip))
+  passed=$((passed + total - bad - skip))
+  if ((bad > 0)); then
+    echo "$(stamp)=== $preset: $bad failed; each is run once more, alone ==="
+    ctest --preset "$preset" --rerun-failed -j 1 2>&1 | tee "$rerun"
+    local again
+    again=$(failed_names "$rerun")
+    while IFS= read -r name; do
+      [ -n "$name" ] || continue
+      # The rerun numbers tests as the first run did: a name not failing again passed.
+      if grep -qxF -- "$name" <<<"$again"; then
+        failures+=("$preset: $name")
+        failed=$((failed + 1))
+        status=1
+      else
+        flaky+=("$preset: $name")
+        passed=$((passed + 1))
+      fi
+    done < <(failed_names "$log")
+  fi
+  rm -f "$log" "$rerun"
   echo "$(stamp)=== $preset: tests done ==="
 }
 
@@ -149,6 +174,10 @@ if [ "$fuzz_secs" != 0 ]; then
 fi
 echo "$(stamp)=== done ==="
 # The failures again, at the end, where a reader of only the log's tail will see them.
+if ((${#flaky[@]})); then
+  echo "flaky (failed, then passed when run again alone; counted as passed):"
+  printf '  %s\n' "${flaky[@]}"
+fi
 if ((${#failures[@]})); then
   echo "failed:"
   printf '  %s\n' "${failures[@]}"
