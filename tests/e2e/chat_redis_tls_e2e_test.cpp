@@ -70,9 +70,12 @@ TEST(ChatRedisTls, ACaThatDoesNotSignRedisIsAClearErrorAndRetried) {
   EXPECT_TRUE(a.proc.wait_for_line("redis: cannot reach " + r.address() + " (cannot connect to " + r.address() +
                                        ": tls: certificate verify failed",
                                    Ms(5000)));
-  // Local chat goes on without Redis.
-  TestClient alice(a.port), carol(a.port);
+  // Local chat goes on without Redis. Carol comes once alice has joined (else alice, joining
+  // after her, would not be told of her: each connection has its own thread).
+  TestClient alice(a.port);
   alice.send_all("[alice]\n");
+  ASSERT_TRUE(a.proc.wait_for_line("):[alice]"));
+  TestClient carol(a.port);
   carol.send_all("[carol]\n");
   EXPECT_EQ(alice.recv_line(), "[carol]");
 }
