@@ -428,27 +428,47 @@ BenchReport run_hold_load(const LoadOptions& o) {
     before = now;
   }
 
-  // Until verifying, any event on an idle connection is the server dropping it; while verifying,
-  // each connection must echo the probe back whole.
+  // Until verifying, any event on an idle connection that is not TLS's own (the handshake, a
+  // session ticket) is the server dropping it; while verifying, each connection must echo the
+  // probe back whole. With --tls every connection's handshake is finished before the hold, so
+  // the server's size while holding includes what its TLS sessions cost.
   EventLoop loop;
+  std::shared_ptr<tls::ClientContext> tls_ctx = client_tls_context(o.tls);  // nullptr without --tls
+  const std::string where = to.to_string();
   const std::string probe = random_payload(o.size);
-  std::vector<FileDesc> fds(static_cast<size_t>(o.connections));
-  std::vector<std::string> got(fds.size());
+  std::vector<LoadLink> links(static_cast<size_t>(o.connections));
+  std::vector<Buffer> outs(links.size());
+  std::vector<std::string> got(links.size());
+  std::vector<bool> shaken(links.size());  // its TLS handshake is over (counted once)
   bool verifying = false;
-  size_t pending = 0;
+  size_t pending = 0, handshaken = 0;
   auto done_with = [&](size_t i) {
-    loop.unwatch(fds[i].get());
+    loop.unwatch(links[i].fd());
     if (verifying && --pending == 0) loop.quit();
   };
-  auto ready = [&](size_t i) {
-    if (!verifying) {
+  // Sends what waits (a TLS handshake goes on inside); then the write interest it needs.
+  auto flush = [&](size_t i) {
+    if (links[i].flush(outs[i]) < 0) {
       ++r.errors;
-      return done_with(i);
+      done_with(i);
+      return false;
     }
+    loop.modify(links[i].fd(), true, links[i].wait_for_output(outs[i]));
+    return true;
+  };
+  auto ready = [&](size_t i, const Ready& rd) {
+    if (rd.out && !flush(i)) return;
     char buf[65536];
-    ssize_t n = ::recv(fds[i].get(), buf, sizeof buf, MSG_DONTWAIT);
-    if (n <= 0) {
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    ssize_t n = links[i].recv(buf, sizeof buf);  // also advances a TLS handshake
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (tls_ctx && !shaken[i] && !links[i].tls_in_use().empty()) {
+        shaken[i] = true;
+        if (++handshaken == links.size() && !verifying) loop.quit();
+      }
+      loop.modify(links[i].fd(), true, links[i].wait_for_output(outs[i]));
+      return;
+    }
+    if (!verifying || n <= 0) {
       ++r.errors;
       return done_with(i);
     }
@@ -462,13 +482,37 @@ BenchReport run_hold_load(const LoadOptions& o) {
     }
     done_with(i);
   };
-  for (size_t i = 0; i < fds.size(); ++i) {
-    fds[i] = connect_spread(to, static_cast<int>(i), o.sources);
+  for (size_t i = 0; i < links.size(); ++i) {
+    FileDesc fd = connect_spread(to, static_cast<int>(i), o.sources);
+    links[i] = tls_ctx ? LoadLink(std::move(fd), *tls_ctx, o.host, where) : LoadLink(std::move(fd));
     std::string why;
-    if (!loop.watch(fds[i].get(), true, false, [&ready, i](const Ready&) { ready(i); }, &why))
+    if (!loop.watch(links[i].fd(), true, false, [&ready, i](const Ready& rd) { ready(i, rd); }, &why))
       throw SysError("cannot watch a connection: " + why, EINVAL);
+    if (tls_ctx) {
+      // The ClientHello now (a read starts the handshake): the server's --tls-handshake-timeout
+      // runs from its accept().
+      ready(i, Ready{links[i].fd(), false, false, false});
+      if (i % 64 == 63) {  // and the handshakes go on while more connect
+        auto t = loop.run_after(0ms, [&] { loop.quit(); });
+        loop.run();
+        loop.cancel_timer(t);
+      }
+    }
     if (o.progress && i % 1000 == 999) progress_line(true, fmt::format("connected {}/{}", i + 1, o.connections));
   }
+  if (tls_ctx && handshaken < links.size()) {  // every handshake done (bounded), then the hold
+    progress_line(o.progress, "finishing the TLS handshakes");
+    auto t = loop.run_after(10s + std::chrono::milliseconds(o.connections), [&] { loop.quit(); });
+    loop.run();
+    loop.cancel_timer(t);
+    if (handshaken < links.size())
+      r.extra.emplace_back("tls_handshakes_unfinished", static_cast<double>(links.size() - handshaken));
+  }
+  for (auto& l : links)
+    if (l.valid() && !l.tls_in_use().empty()) {
+      r.tls = l.tls_in_use();
+      break;
+    }
   // Give the server a moment to accept the tail of the backlog before measuring it.
   loop.run_after(500ms, [&] { loop.quit(); });
   loop.run();
@@ -486,16 +530,11 @@ BenchReport run_hold_load(const LoadOptions& o) {
 
   // Verify: every connection that survived must still echo.
   verifying = true;
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (!loop.watching(fds[i].get())) continue;
-    Buffer out;
-    out.append(probe);
-    if (out.flush_to(fds[i].get()) < 0 || !out.empty()) {
-      ++r.errors;
-      loop.unwatch(fds[i].get());
-      continue;
-    }
+  for (size_t i = 0; i < links.size(); ++i) {
+    if (!loop.watching(links[i].fd())) continue;
+    outs[i].append(probe);
     ++pending;
+    if (!flush(i)) continue;  // counted and unwatched (pending went back down)
   }
   if (pending > 0) {
     auto verify_timeout = loop.run_after(10s + std::chrono::milliseconds(o.connections), [&] { loop.quit(); });

@@ -70,7 +70,7 @@ Command bench_command() {
                 ->check(CLI::Range(1, 65535));
             app.add_option("--extra-pid", o->extra_pids, "more server processes whose CPU is added (e.g. Redis)");
             app.add_flag("--tls", o->tls.on,
-                         "echo, chat (--target concur or web): every connection speaks TLS, checking the server's "
+                         "echo, chat (--target concur or web), hold: every connection speaks TLS, checking the server's "
                          "certificate against --tls-ca (default: the system's CAs) and --host");
             auto tls_ca = app.add_option("--tls-ca", o->tls.ca, "with --tls: PEM file of the CAs to trust")
                               ->type_name("FILE");
@@ -87,8 +87,8 @@ Command bench_command() {
                 throw UsageError("--rate: only echo and models offer a fixed rate");
               if (!o->tls.on && (tls_ca->count() || insecure_opt->count()))
                 throw UsageError(std::string(tls_ca->count() ? "--tls-ca" : "--tls-insecure") + ": needs --tls");
-              if (o->tls.on && *mode != "echo" && *mode != "chat")
-                throw UsageError("--tls: only echo and chat speak TLS");
+              if (o->tls.on && *mode == "models")
+                throw UsageError("--tls: bench models runs plain echo servers (echo, chat and hold speak TLS)");
               if (o->tls.on && o->target == "redis")
                 throw UsageError("--tls: chat --target redis is plain TCP (concur's Redis link has no TLS)");
               if (*insecure && !o->tls.ca.empty())

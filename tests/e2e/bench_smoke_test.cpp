@@ -191,6 +191,28 @@ TEST(BenchSmoke, ChatFanOutOverWssDeliversToEveryMember) {
   EXPECT_GT(field(r.json, "deliveries"), 0u) << r.json;
 }
 
+// hold --tls: every connection finishes its handshake before the hold (the server's size then
+// includes its TLS sessions) and echoes the probe after it.
+TEST(BenchSmoke, HoldOverTlsHoldsHandshakenConnectionsAndVerifiesEach) {
+  TempDir dir;
+  TestCert c = make_test_cert(dir, "server");
+  Server tls(tls_listener({"echo-server"}, c));
+  auto r = run_bench({"hold", "--tls", "--tls-ca", c.cert, "--port", std::to_string(tls.port), "--connections", "200",
+                      "--duration", "0.3", "--server-pid", std::to_string(tls.proc.pid())});
+  EXPECT_EQ(r.code, 0) << r.json;
+  EXPECT_EQ(text_field(r.json, "mode"), "hold") << r.json;
+  EXPECT_EQ(field(r.json, "errors"), 0u) << r.json;
+  EXPECT_EQ(field(r.json, "verified"), 200u) << r.json;
+  EXPECT_EQ(text_field(r.json, "tls").rfind("TLSv1.", 0), 0u) << r.json;
+  EXPECT_EQ(r.json.find("tls_handshakes_unfinished"), std::string::npos) << r.json;
+  EXPECT_GT(field(r.json, "server_rss_kib_holding"), field(r.json, "server_rss_kib_before")) << r.json;
+  // A plaintext hold against the same kind of server: the TLS sessions are what the difference is.
+  Server plain({"echo-server", "--port", "0", "--bind", "127.0.0.1", "--quiet", "--model", "epoll"});
+  auto p = run_bench({"hold", "--port", std::to_string(plain.port), "--connections", "200", "--duration", "0.3"});
+  EXPECT_EQ(p.code, 0) << p.json;
+  EXPECT_EQ(field(p.json, "verified"), 200u) << p.json;
+}
+
 TEST(BenchSmoke, UntrustedCertificateIsAClearErrorAndInsecureIsExplicit) {
   TempDir dir;
   TestCert c = make_test_cert(dir, "server");
@@ -220,13 +242,13 @@ TEST(BenchSmoke, UntrustedCertificateIsAClearErrorAndInsecureIsExplicit) {
   EXPECT_NE(err.find(": tls: "), std::string::npos) << err;
 }
 
-TEST(BenchSmoke, TlsOptionsOutsideEchoAndChatAreUsageErrors) {
+TEST(BenchSmoke, TlsOptionsWhereTheyDoNotApplyAreUsageErrors) {
   struct Case {
     std::vector<std::string> args;
     std::string names;
   };
   for (const Case& k : {Case{{"echo", "--tls-ca", "x.pem"}, "--tls-ca"}, Case{{"echo", "--tls-insecure"}, "--tls-insecure"},
-                        Case{{"hold", "--tls"}, "--tls"}, Case{{"chat", "--tls", "--target", "redis"}, "--tls"},
+                        Case{{"models", "--tls"}, "--tls"}, Case{{"chat", "--tls", "--target", "redis"}, "--tls"},
                         Case{{"echo", "--tls", "--tls-insecure", "--tls-ca", "x.pem"}, "--tls-insecure"}}) {
     std::vector<std::string> args = k.args;
     args.insert(args.begin(), {concur_binary(), "bench"});
