@@ -96,8 +96,6 @@ std::optional<redis::RedisSettings> redis_settings(const ChatOptions& o) {
   rs.history = o.history;
   bool tls_files = !o.redis_tls.ca.empty() || !o.redis_tls.cert.empty() || !o.redis_tls.key.empty();
   if (tls_files && !o.redis_tls.on) throw UsageError("--redis-tls-ca: needs --redis-tls");
-  if (o.redis_tls.on && !o.sentinels.empty())
-    throw UsageError("--redis-tls: not with --redis-sentinel here (give the master's --redis HOST:PORT)");
   if (!o.redis_tls.key.empty() && o.redis_tls.cert.empty()) throw UsageError("--redis-tls-key: needs --redis-tls-cert");
   rs.tls = o.redis_tls;
   return rs;
@@ -177,7 +175,8 @@ Command chat_server_command() {
                            "(password from REDISCLI_AUTH)");
             app.add_option("--room", o->room, "the room's name in Redis (with --redis)")->capture_default_str();
             app.add_flag("--redis-tls", o->redis_tls.on,
-                         "speak TLS (1.2 or later) to --redis, checking its certificate and host");
+                         "speak TLS (1.2 or later) to --redis (or to the sentinels and the master they name), checking "
+                         "its certificate and host");
             app.add_option("--redis-tls-ca", o->redis_tls.ca, "PEM file of the CAs to trust for --redis-tls (default: the system's)")
                 ->type_name("FILE");
             app.add_option("--redis-tls-cert", o->redis_tls.cert, "a client certificate (PEM) for a Redis that asks for one")

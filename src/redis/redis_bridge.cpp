@@ -72,7 +72,7 @@ RedisBridge::RedisBridge(RedisSettings settings, chat::ChatRoom& room)
       host_(s_.host),
       port_(s_.port),
       link_(redis_link_settings(s_), *this) {
-  if (s_.tls.on) tunnel_ = std::make_unique<TlsTunnel>(s_.tls, s_.host, s_.port);
+  if (s_.tls.on) tunnel_ = std::make_unique<TlsTunnel>(s_.tls);
 }
 
 RedisBridge::~RedisBridge() { stop(); }
@@ -83,14 +83,14 @@ std::string RedisBridge::at() const { return host_port_text(host_, port_); }
 
 void RedisBridge::check_at_start() {
   if (!s_.sentinels.empty()) {
-    auto master = ask_sentinels(s_.sentinels, s_.master, s_.connect_timeout / 3, start_problem_);
+    auto master = ask_sentinels(s_.sentinels, s_.master, s_.connect_timeout / 3, start_problem_, via_tunnel());
     if (!master) return;
     host_ = master->first;
     port_ = master->second;
   }
   timeval tv{static_cast<time_t>(s_.connect_timeout.count() / 1000),
              static_cast<suseconds_t>((s_.connect_timeout.count() % 1000) * 1000)};
-  redisContext* c = tunnel_ ? redisConnectUnixWithTimeout(tunnel_->path().c_str(), tv)
+  redisContext* c = tunnel_ ? redisConnectUnixWithTimeout(tunnel_->path_for(host_, port_).c_str(), tv)
                             : redisConnectWithTimeout(host_.c_str(), port_, tv);
   std::unique_ptr<redisContext, void (*)(redisContext*)> guard(c, redisFree);
   if (!c || c->err) {

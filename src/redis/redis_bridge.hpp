@@ -38,6 +38,7 @@
 #include "redis/publish_queue.hpp"
 #include "redis/room_cursor.hpp"
 #include "redis/room_script.hpp"
+#include "redis/sentinel.hpp"
 #include "redis/tls_tunnel.hpp"
 #include "services/chat_room.hpp"
 
@@ -139,6 +140,7 @@ class RedisBridge final : public chat::RemoteIds, private link::LinkProtocol {
   static void on_ping_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_role_reply(redisAsyncContext* ac, void* reply, void* privdata);
   bool find_master();      // --redis-sentinel: host_ and port_ from the sentinels; false: fail()ed
+  SentinelPath via_tunnel();  // --redis-tls: how a sentinel is reached through the tunnel; else none
   std::string at() const;  // "host:port" of the Redis in use, for log lines
 
   // IDs (redis_lease.cpp).

@@ -26,7 +26,7 @@ void RedisBridge::open() {
   if (!find_master()) return;
   for (HiredisSlot* slot : {&cmd_, &sub_}) {
     redisAsyncContext* ac =
-        tunnel_ ? redisAsyncConnectUnix(tunnel_->path().c_str()) : redisAsyncConnect(host_.c_str(), port_);
+        tunnel_ ? redisAsyncConnectUnix(tunnel_->path_for(host_, port_).c_str()) : redisAsyncConnect(host_.c_str(), port_);
     if (!ac || ac->err) {
       fail(ac ? ac->errstr : "out of memory");
       if (ac) redisAsyncFree(ac);
@@ -63,11 +63,16 @@ void RedisBridge::open() {
   redisAsyncCommandArgv(sub_.ac, on_sub_reply, this, 2, sub, sub_len);
 }
 
+SentinelPath RedisBridge::via_tunnel() {
+  if (!tunnel_) return {};
+  return [this](const HostPort& s) { return tunnel_->path_for(s.first, s.second); };
+}
+
 bool RedisBridge::find_master() {
   if (s_.sentinels.empty()) return true;
   std::string why;
   // Blocking, on the bridge's own thread, a few hundred ms at most: nothing else waits for it.
-  auto master = ask_sentinels(s_.sentinels, s_.master, s_.reply_timeout / 5, why);
+  auto master = ask_sentinels(s_.sentinels, s_.master, s_.reply_timeout / 5, why, via_tunnel());
   if (!master) {
     fail("no sentinel named master " + s_.master + ": " + why);
     return false;

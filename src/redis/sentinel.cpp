@@ -13,9 +13,11 @@ namespace concur::redis {
 namespace {
 
 // One sentinel's answer, or why there is none.
-std::optional<HostPort> ask_one(const HostPort& sentinel, const std::string& master, Millis timeout, std::string& why) {
+std::optional<HostPort> ask_one(const HostPort& sentinel, const std::string& master, Millis timeout, std::string& why,
+                                const SentinelPath& via) {
   timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  redisContext* c = redisConnectWithTimeout(sentinel.first.c_str(), sentinel.second, tv);
+  redisContext* c = via ? redisConnectUnixWithTimeout(via(sentinel).c_str(), tv)
+                        : redisConnectWithTimeout(sentinel.first.c_str(), sentinel.second, tv);
   std::unique_ptr<redisContext, void (*)(redisContext*)> guard(c, redisFree);
   if (!c || c->err) {
     why = c ? c->errstr : "out of memory";
@@ -54,11 +56,11 @@ std::optional<HostPort> ask_one(const HostPort& sentinel, const std::string& mas
 }  // namespace
 
 std::optional<HostPort> ask_sentinels(const std::vector<HostPort>& sentinels, const std::string& master,
-                                      Millis timeout, std::string& why) {
+                                      Millis timeout, std::string& why, const SentinelPath& via) {
   why.clear();
   for (const auto& s : sentinels) {
     std::string one;
-    if (auto hp = ask_one(s, master, timeout, one)) return hp;
+    if (auto hp = ask_one(s, master, timeout, one, via)) return hp;
     if (!why.empty()) why += "; ";
     why += fmt::format("sentinel {}:{}: {}", s.first, s.second, one);
   }

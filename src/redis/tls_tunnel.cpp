@@ -97,21 +97,10 @@ struct Pipe {
 
 }  // namespace
 
-TlsTunnel::TlsTunnel(const ClientTlsOptions& tls, std::string host, int port)
-    : host_(std::move(host)), port_(port), ctx_(client_tls_context(tls)) {
+TlsTunnel::TlsTunnel(const ClientTlsOptions& tls) : ctx_(client_tls_context(tls)) {
   char tmpl[] = "/tmp/concur-redis-tls-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("--redis-tls: no private directory: ") + std::strerror(errno));
   dir_ = tmpl;
-  path_ = dir_ + "/redis.sock";
-  listener_ = FileDesc(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
-  if (!listener_ || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::listen(listener_.get(), 16) != 0) {
-    ::rmdir(dir_.c_str());
-    throw std::runtime_error(std::string("--redis-tls: cannot listen on ") + path_ + ": " + std::strerror(errno));
-  }
   wake_ = FileDesc(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   StopSignalsBlocked quiet;  // the tunnel never takes the command's stop signals
   thread_ = std::thread([this] { run(); });
@@ -119,12 +108,37 @@ TlsTunnel::TlsTunnel(const ClientTlsOptions& tls, std::string host, int port)
 
 TlsTunnel::~TlsTunnel() {
   stop_.store(true);
+  wake();
+  thread_.join();
+  std::lock_guard lock(mu_);
+  for (auto& t : targets_) {
+    t->listener.reset();
+    ::unlink(t->path.c_str());
+  }
+  ::rmdir(dir_.c_str());
+}
+
+void TlsTunnel::wake() {
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
-  thread_.join();
-  listener_.reset();
-  ::unlink(path_.c_str());
-  ::rmdir(dir_.c_str());
+}
+
+std::string TlsTunnel::path_for(const std::string& host, int port) {
+  std::lock_guard lock(mu_);
+  for (auto& t : targets_)
+    if (t->host == host && t->port == port) return t->path;
+  auto t = std::make_unique<Target>(Target{host, port, dir_ + "/" + std::to_string(targets_.size()) + ".sock", {}});
+  t->listener = FileDesc(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, t->path.c_str(), sizeof a.sun_path - 1);
+  if (!t->listener || ::bind(t->listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(t->listener.get(), 16) != 0)
+    throw std::runtime_error(std::string("--redis-tls: cannot listen on ") + t->path + ": " + std::strerror(errno));
+  std::string path = t->path;
+  targets_.push_back(std::move(t));
+  wake();  // the tunnel's poll takes the new socket in; a connect meanwhile waits in its backlog
+  return path;
 }
 
 std::string TlsTunnel::failure() const {
@@ -134,12 +148,18 @@ std::string TlsTunnel::failure() const {
 
 void TlsTunnel::run() {
   std::vector<std::unique_ptr<Pipe>> pipes;
-  Acceptor acceptor(listener_.get());  // the one accept step of the project (core/socket.hpp)
   std::string last_failure;
-  const std::string where = host_.find(':') != std::string::npos ? "[" + host_ + "]:" + std::to_string(port_)
-                                                                 : host_ + ":" + std::to_string(port_);
+  FileDesc reserve(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // the EMFILE trick's, for every socket
   while (!stop_.load()) {
-    std::vector<pollfd> fds = {{wake_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+    // The servers' sockets as they are now (a Target is never removed before the thread ends).
+    std::vector<Target*> targets;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& t : targets_) targets.push_back(t.get());
+    }
+    std::vector<pollfd> fds = {{wake_.get(), POLLIN, 0}};
+    for (Target* t : targets) fds.push_back({t->listener.get(), POLLIN, 0});
+    const size_t first_pipe = fds.size();
     for (auto& p : pipes) {
       short plain = static_cast<short>((p->to_tls.size() < kMaxPending ? POLLIN : 0) | (p->to_plain.empty() ? 0 : POLLOUT));
       short tcp = p->to_plain.size() < kMaxPending ? POLLIN : 0;
@@ -149,47 +169,55 @@ void TlsTunnel::run() {
       fds.push_back({p->tcp.get(), tcp, 0});
     }
     if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) return;
-    if (fds[0].revents) continue;  // stop_
+    if (fds[0].revents) {  // stop_, or a new server's socket
+      uint64_t n;
+      (void)!::read(wake_.get(), &n, sizeof n);
+      continue;
+    }
     std::vector<std::unique_ptr<Pipe>> kept;
     for (size_t i = 0; i < pipes.size(); ++i) {
-      short r = fds[2 + 2 * i].revents | fds[3 + 2 * i].revents;
+      short r = fds[first_pipe + 2 * i].revents | fds[first_pipe + 1 + 2 * i].revents;
       if (r == 0 || pipes[i]->pump()) kept.push_back(std::move(pipes[i]));
     }
     pipes = std::move(kept);
-    if (!(fds[1].revents & POLLIN)) continue;
-    while (true) {
-      FileDesc plain;
-      Endpoint peer;
-      if (acceptor.accept(plain, peer) != Acceptor::Result::accepted) break;
-      // The connect and the handshake block this thread briefly (a second at most each): the only
-      // connections here are the bridge's two, made together.
-      std::string why;
-      FileDesc tcp = tcp_connect(host_, port_, 1000, why);
-      std::unique_ptr<tls::Stream> tls;
-      if (tcp) {
-        try {
-          tls = start_client_tls(*ctx_, tcp.get(), host_, where, std::chrono::milliseconds(1000));
-        } catch (const std::exception& e) {
-          why = e.what();
+    for (size_t k = 0; k < targets.size(); ++k) {
+      if (!(fds[1 + k].revents & POLLIN)) continue;
+      const Target& t = *targets[k];
+      const std::string where = t.host.find(':') != std::string::npos ? "[" + t.host + "]:" + std::to_string(t.port)
+                                                                      : t.host + ":" + std::to_string(t.port);
+      Acceptor acceptor(t.listener.get(), reserve);  // the one accept step of the project (core/socket.hpp)
+      while (true) {
+        FileDesc plain;
+        Endpoint peer;
+        if (acceptor.accept(plain, peer) != Acceptor::Result::accepted) break;
+        // The connect and the handshake block this thread briefly (a second at most each): the
+        // only connections here are the bridge's, made a few at a time.
+        std::string why;
+        FileDesc tcp = tcp_connect(t.host, t.port, 1000, why);
+        std::unique_ptr<tls::Stream> tls;
+        if (tcp) {
+          try {
+            tls = start_client_tls(*ctx_, tcp.get(), t.host, where, std::chrono::milliseconds(1000));
+          } catch (const std::exception& e) {
+            why = e.what();
+          }
+        } else {
+          why = "cannot connect to " + where + ": " + why;  // start_client_tls's form
         }
-      } else {
-        why = "cannot connect to " + where + ": " + why;  // start_client_tls's form
-      }
-      if (!tls) {
-        if (why != last_failure && speak_.load()) outf("redis: {}", why);
-        last_failure = why;
-        {
+        if (!tls) {
+          if (why != last_failure && speak_.load()) outf("redis: {}", why);
+          last_failure = why;
           std::lock_guard lock(mu_);
           failure_ = why;
+          continue;  // closing `plain` tells hiredis
         }
-        continue;  // closing `plain` tells hiredis
+        last_failure.clear();
+        {
+          std::lock_guard lock(mu_);
+          failure_.clear();
+        }
+        pipes.push_back(std::make_unique<Pipe>(Pipe{std::move(plain), std::move(tcp), std::move(tls), {}, {}}));
       }
-      last_failure.clear();
-      {
-        std::lock_guard lock(mu_);
-        failure_.clear();
-      }
-      pipes.push_back(std::make_unique<Pipe>(Pipe{std::move(plain), std::move(tcp), std::move(tls), {}, {}}));
     }
   }
 }

@@ -9,11 +9,16 @@
 // other, so the bridge's link life (outage, back-off, reconnect) is unchanged. A handshake that
 // fails closes the hiredis connection at once and is logged once per reason
 // ("redis: cannot connect to HOST:PORT: tls: certificate verify failed (…)").
+//
+// Each server it reaches has a socket of its own (path_for): with --redis-sentinel the bridge
+// asks the sentinels over TLS, then connects to the master they name — after a failover another
+// one — each through its own socket, so which server a connection goes to never depends on timing.
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "clients/tls_client.hpp"
 #include "core/fd.hpp"
@@ -23,30 +28,38 @@ namespace concur::redis {
 class TlsTunnel {
  public:
   // Throws std::runtime_error (a CA, certificate or key that cannot be loaded, no temp dir).
-  TlsTunnel(const ClientTlsOptions& tls, std::string host, int port);
+  explicit TlsTunnel(const ClientTlsOptions& tls);
   ~TlsTunnel();
   TlsTunnel(const TlsTunnel&) = delete;
   TlsTunnel& operator=(const TlsTunnel&) = delete;
 
-  // Where hiredis connects (redisAsyncConnectUnix).
-  const std::string& path() const { return path_; }
+  // Where hiredis connects (redisConnectUnix) to reach host:port over TLS; the socket is made on
+  // the first call for that server and kept. Any thread. Throws std::runtime_error when it cannot
+  // listen.
+  std::string path_for(const std::string& host, int port);
   // The last failure ("" after a success). Failures are logged only after speak() (the server's
   // first line is its listening line); before, the bridge reports this one itself.
   std::string failure() const;
   void speak() { speak_.store(true); }
 
  private:
+  struct Target {
+    std::string host;
+    int port;
+    std::string path;
+    FileDesc listener;
+  };
   void run();
+  void wake();
 
-  const std::string host_;
-  const int port_;
   std::shared_ptr<tls::ClientContext> ctx_;
-  std::string dir_, path_;
-  FileDesc listener_, wake_;
+  std::string dir_;
+  FileDesc wake_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> speak_{false};
   mutable std::mutex mu_;
   std::string failure_;  // under mu_
+  std::vector<std::unique_ptr<Target>> targets_;  // under mu_; only ever added to
   std::thread thread_;
 };
 

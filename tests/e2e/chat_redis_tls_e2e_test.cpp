@@ -9,6 +9,7 @@
 #include "support/net.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
+#include "support/redis_sentinel.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tls_peer.hpp"
@@ -80,10 +81,46 @@ TEST(ChatRedisTls, ACaThatDoesNotSignRedisIsAClearErrorAndRetried) {
   EXPECT_EQ(alice.recv_line(), "[carol]");
 }
 
+// Sentinel over TLS (sentinels, master and replica all TLS, replicating over it): the sentinels
+// are asked over TLS, the master they name is reached over TLS, and after the master is killed
+// the room follows the failover to the replica's TLS port.
+TEST(ChatRedisTls, SentinelsAndTheMasterTheyNameOverTlsFollowAFailover) {
+  ASSERT_TRUE(have_redis_server()) << not_installed("redis-server");
+  TempDir dir;
+  TestCert cert = make_test_cert(dir, "redis");
+  SentinelGroup g("mymaster", SentinelTls{cert.cert, cert.key});
+  ASSERT_TRUE(g.ready()) << "the sentinels never knew each other";
+  auto old_master = g.master_port();
+  ASSERT_TRUE(old_master);
+  std::vector<std::string> args = {"chat-server", "--port", "0", "--bind", "127.0.0.1", "--redis-sentinel",
+                                   g.tls_sentinels(), "--redis-master", "mymaster", "--redis-tls", "--redis-tls-ca", cert.cert};
+  Server a(args), b(args);
+  const std::string at = "master mymaster (sentinels) at 127.0.0.1:";
+  ASSERT_TRUE(a.proc.wait_for_line("redis: connected to " + at + std::to_string(*old_master), Ms(8000)));
+  ASSERT_TRUE(b.proc.wait_for_line("redis: connected to " + at + std::to_string(*old_master), Ms(8000)));
+  TestClient alice(a.port), bob(b.port);
+  alice.send_all("[alice]\n");
+  ASSERT_TRUE(a.proc.wait_for_line("):[alice]"));
+  bob.send_all("[bob]\n");
+  ASSERT_TRUE(b.proc.wait_for_line("):[bob]"));
+  EXPECT_EQ(alice.recv_line(), "[bob]");
+
+  g.master().kill();
+  ASSERT_TRUE(wait_until([&] { auto p = g.master_port(); return p && *p != *old_master; }, Ms(30000)))
+      << "no failover within 30 s";
+  EXPECT_EQ(g.master_port(), g.replica_tls_port());
+  ASSERT_TRUE(a.proc.wait_for_line("redis: reconnected to " + at + std::to_string(g.replica_tls_port()), Ms(15000)));
+  ASSERT_TRUE(b.proc.wait_for_line("redis: reconnected to " + at + std::to_string(g.replica_tls_port()), Ms(15000)));
+  alice.send_all("after the failover\n");
+  std::optional<std::string> got;
+  while ((got = bob.recv_line(Ms(5000))) && got->rfind("[alice]after", 0) != 0) {
+  }
+  EXPECT_EQ(got, "[alice]after the failover");
+}
+
 TEST(ChatRedisTls, OptionsThatNeedEachOtherAreUsageErrors) {
   for (std::vector<std::string> bad : {std::vector<std::string>{"--redis", "127.0.0.1:1", "--redis-tls-ca", "x.pem"},
-                                       {"--redis", "127.0.0.1:1", "--redis-tls", "--redis-tls-key", "k.pem"},
-                                       {"--redis-sentinel", "127.0.0.1:1", "--redis-tls"}}) {
+                                       {"--redis", "127.0.0.1:1", "--redis-tls", "--redis-tls-key", "k.pem"}}) {
     std::vector<std::string> argv = {concur_binary(), "chat-server", "--port", "0"};
     argv.insert(argv.end(), bad.begin(), bad.end());
     Process p(argv);

@@ -38,10 +38,20 @@ std::optional<std::string> ask(int port, const std::vector<std::string>& args) {
 
 }  // namespace
 
-SentinelGroup::SentinelGroup(std::string master_name) : name_(std::move(master_name)) {
-  master_ = std::make_unique<RedisServer>();
-  replica_ = std::make_unique<RedisServer>(
-      std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(master_->port())});
+SentinelGroup::SentinelGroup(std::string master_name, std::optional<SentinelTls> tls) : name_(std::move(master_name)) {
+  // TLS: each server also listens for TLS on a port of its own, and replicates over it.
+  auto tls_args = [&](int port) -> std::vector<std::string> {
+    return {"--tls-port", std::to_string(port), "--tls-cert-file", tls->cert, "--tls-key-file", tls->key,
+            "--tls-ca-cert-file", tls->cert, "--tls-auth-clients", "no", "--tls-replication", "yes"};
+  };
+  int master_tls = tls ? free_port() : 0;
+  master_ = std::make_unique<RedisServer>(tls ? tls_args(master_tls) : std::vector<std::string>{});
+  std::vector<std::string> replica_args{"--replicaof", "127.0.0.1", std::to_string(tls ? master_tls : master_->port())};
+  if (tls) {
+    replica_tls_port_ = free_port();
+    for (auto& a : tls_args(replica_tls_port_)) replica_args.push_back(a);
+  }
+  replica_ = std::make_unique<RedisServer>(replica_args);
   // The replica in sync before the sentinels look, so their first INFO of the master finds it.
   if (!wait_until([&] {
         auto info = ask(replica_->port(), {"INFO", "replication"});
@@ -51,12 +61,17 @@ SentinelGroup::SentinelGroup(std::string master_name) : name_(std::move(master_n
   for (int i = 0; i < 3; ++i) {
     std::unique_ptr<Process> p;
     for (int tries = 0; tries < 5 && !p; ++tries) {
-      int port = free_port();
+      int port = free_port(), tls_port = tls ? free_port() : 0;
       std::string conf = dir_.file("sentinel" + std::to_string(i) + ".conf");
-      std::ofstream(conf) << "port " << port << "\nbind 127.0.0.1\nprotected-mode no\n"
-                          << "sentinel monitor " << name_ << " 127.0.0.1 " << master_->port() << " 2\n"
+      std::ofstream f(conf);
+      f << "port " << port << "\nbind 127.0.0.1\nprotected-mode no\n";
+      if (tls)
+        f << "tls-port " << tls_port << "\ntls-cert-file " << tls->cert << "\ntls-key-file " << tls->key
+          << "\ntls-ca-cert-file " << tls->cert << "\ntls-auth-clients no\ntls-replication yes\n";
+      f << "sentinel monitor " << name_ << " 127.0.0.1 " << (tls ? master_tls : master_->port()) << " 2\n"
                           << "sentinel down-after-milliseconds " << name_ << " 1000\n"
-                          << "sentinel failover-timeout " << name_ << " 10000\n";
+        << "sentinel failover-timeout " << name_ << " 10000\n";
+      f.close();
       p = std::make_unique<Process>(std::vector<std::string>{"redis-server", conf, "--sentinel"});
       if (!p->wait_for_line("+monitor master", Ms(5000))) {
         p->signal(SIGKILL);
@@ -65,6 +80,7 @@ SentinelGroup::SentinelGroup(std::string master_name) : name_(std::move(master_n
         continue;
       }
       ports_.push_back(port);
+      tls_ports_.push_back(tls_port);
     }
     if (!p) return;
     sentinels_.push_back(std::move(p));
@@ -89,6 +105,12 @@ SentinelGroup::~SentinelGroup() {
 std::string SentinelGroup::sentinels() const {
   std::string out;
   for (int port : ports_) out += (out.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port);
+  return out;
+}
+
+std::string SentinelGroup::tls_sentinels() const {
+  std::string out;
+  for (int port : tls_ports_) out += (out.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port);
   return out;
 }
 
