@@ -296,12 +296,6 @@ struct MqttSink::Client final : link::LinkProtocol {
     bool kick = sink.opts_.tls && r.out && !tls_kicked && !link.can_send();
     if (kick) tls_kicked = true;
     int rc = MOSQ_ERR_SUCCESS;
-    // mosquitto_loop_read (2.0) reads packets until one of its read() calls fails with EAGAIN,
-    // but it tests errno also after a packet read whole, where errno is still the EAGAIN of an
-    // earlier call (its wake-up byte to a socketpair nobody drains fails so on every publish): it
-    // then returns after ONE packet, and each PUBACK cost a poll() and a pass of the loop. errno
-    // cleared, one wake-up reads every PUBACK that is there (bench/results/mqtt_cost.md).
-    errno = 0;
     if (r.in || r.err || kick) rc = mosquitto_loop_read(mosq, 1);
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0 && mosquitto_want_write(mosq)) rc = mosquitto_loop_write(mosq, 1);
     // A failed TLS handshake returns from mosquitto_loop_read with the socket closed but without
