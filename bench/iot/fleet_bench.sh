@@ -13,7 +13,8 @@
 #        COLLECTORS="concur concur-db concur-mqtt" ROUNDS=3 MQTT_PORT=18883  (rows: medians over ROUNDS,
 #        the collectors interleaved round by round)
 #        COLLECTORS="concur concur-base floor python" BASE_BIN=/path/to/older/concur: `concur-base` is
-#        another build's collector (before/after in one run); `floor` is bench/iot/recv_floor.cpp
+#        another build's collector (before/after in one run; `concur-mqtt-base`: that build's --mqtt,
+#        checked like concur-mqtt); `floor` is bench/iot/recv_floor.cpp
 #        (built next to BIN, in bench/): epoll + one recv per reading + one stamped write per 10 ms
 #        pass, nothing else — what a readiness-based collector cannot avoid.
 # Devices are split over several `concur device --fleet` processes (PER_PROCESS each: a device
@@ -96,7 +97,7 @@ run_one() {
   local name=$1; shift
   local data="$WORK/data-$name.txt"
   rm -f "$data" "$WORK/readings.db"*
-  [[ $name == concur-mqtt ]] && start_mqtt
+  [[ $name == concur-mqtt* ]] && start_mqtt
   start_fleets
   local t0=$(date +%s.%N)
   "$@" --device-list "$WORK/devices.txt" --out "$data" --quiet 2> "$WORK/collector-$name.err" &
@@ -115,7 +116,7 @@ run_one() {
   sleep 3
   local prev=-1 cur; cur=$(wc -l < "$data")
   for (( t = 0; t < 60 && cur != prev; t++ )); do prev=$cur; sleep 1; cur=$(wc -l < "$data"); done
-  if [[ $name == concur-mqtt ]]; then  # and until the subscriber has it all
+  if [[ $name == concur-mqtt* ]]; then  # and until the subscriber has it all
     prev=-1; cur=$(grep -c '^{' "$WORK/sub.txt" || true)
     for (( t = 0; t < 60 && cur != prev; t++ )); do prev=$cur; sleep 1; cur=$(grep -c '^{' "$WORK/sub.txt" || true); done
   fi
@@ -138,7 +139,7 @@ run_one() {
       sqlite3 "$WORK/readings.db" "SELECT device, count(*) / 3 FROM readings GROUP BY device HAVING count(*) % 3 = 0" \
         | tr '|' ' ' | sort > "$WORK/sink-$name.txt"
       sink_mism=$(join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/sink-$name.txt" | awk '$2 != $3' | wc -l) ;;
-    concur-mqtt)
+    concur-mqtt*)
       grep -o '"device": "[^"]*"' "$WORK/sub.txt" | cut -d'"' -f4 | sort | uniq -c | awk '{print $2, $1}' | sort > "$WORK/sink-$name.txt"
       sink_mism=$(join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/sink-$name.txt" | awk '$2 != $3' | wc -l)
       stop_mqtt ;;
@@ -157,6 +158,7 @@ for (( round = 1; round <= ROUNDS; round++ )); do
       concur-db) run_one concur-db "$BIN" collect --db "$WORK/readings.db" ;;
       concur-mqtt) run_one concur-mqtt "$BIN" collect --mqtt "127.0.0.1:$MQTT_PORT" ;;
       concur-base) run_one concur-base "$BASE_BIN" collect ;;
+      concur-mqtt-base) run_one concur-mqtt-base "$BASE_BIN" collect --mqtt "127.0.0.1:$MQTT_PORT" ;;
       floor) run_one floor "$FLOOR_BIN" ;;
       python) run_one python python3 bench/iot/py_collector.py ;;
     esac
@@ -191,7 +193,7 @@ sort -k1,1 -k7,7n "$WORK/results.txt" | awk -v r="$ROUNDS" '
   done < "$WORK/medians.txt"
   if grep -q '^concur ' "$WORK/medians.txt"; then
     read -r _ _ _ _ _ _ f10k _ < <(grep '^concur ' "$WORK/medians.txt")
-    for c in concur-db concur-mqtt; do
+    for c in concur-db concur-mqtt concur-mqtt-base; do
       grep -q "^$c " "$WORK/medians.txt" || continue
       read -r _ _ _ _ _ _ s10k _ < <(grep "^$c " "$WORK/medians.txt")
       echo
@@ -212,6 +214,12 @@ sort -k1,1 -k7,7n "$WORK/results.txt" | awk -v r="$ROUNDS" '
     read -r _ _ _ _ _ _ b10k bhwm _ < <(grep '^concur-base ' "$WORK/medians.txt")
     echo
     echo "concur / concur-base ($BASE_BIN): CPU per line $(echo "scale=2; $a10k / $b10k" | bc)x, peak RSS $(echo "scale=2; $ahwm / $bhwm" | bc)x."
+  fi
+  if grep -q '^concur-mqtt ' "$WORK/medians.txt" && grep -q '^concur-mqtt-base ' "$WORK/medians.txt"; then
+    read -r _ _ _ _ _ _ a10k _ < <(grep '^concur-mqtt ' "$WORK/medians.txt")
+    read -r _ _ _ _ _ _ b10k _ < <(grep '^concur-mqtt-base ' "$WORK/medians.txt")
+    echo
+    echo "concur-mqtt / concur-mqtt-base ($BASE_BIN): CPU per line $(echo "scale=2; $a10k / $b10k" | bc)x."
   fi
   if grep -q '^concur ' "$WORK/medians.txt" && grep -q '^python ' "$WORK/medians.txt"; then
     read -r _ _ _ _ _ _ c10k chwm _ _ < <(grep '^concur ' "$WORK/medians.txt")

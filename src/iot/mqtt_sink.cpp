@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -30,8 +31,7 @@ using SteadyClock = std::chrono::steady_clock;
 std::string mqtt_topic(std::string_view prefix, std::string_view device) {
   std::string t;
   t.reserve(prefix.size() + 1 + device.size());
-  t.append(prefix).push_back('/');
-  for (char c : device) t.push_back(c == '+' || c == '#' || c == '/' ? '_' : c);
+  append_mqtt_topic(t, prefix, device);
   return t;
 }
 
@@ -41,16 +41,44 @@ std::string mqtt_payload(std::string_view reading, double unix_time) {
 }
 
 std::string mqtt_payload(const ParsedReading& reading, double unix_time) {
-  const ParsedReading* r = &reading;
-  std::string p = fmt::format("{{\"time\": {:.3f}, \"device\": \"", unix_time);
-  for (char c : r->name) {  // printable ASCII (valid_device_name): only these two need escaping
+  std::string p;
+  append_mqtt_payload(p, reading, unix_time);
+  return p;
+}
+
+void append_mqtt_payload(std::string& p, const ParsedReading& r, double unix_time) {
+  p.append("{\"time\": ");
+  // {:.3f}, without fmt's arbitrary-precision path (format_dragon, a few % of the sink's CPU) for
+  // the usual time: whole milliseconds (data.txt stamps are whole seconds), printed as integers.
+  double ms = unix_time * 1000.0;
+  if (!std::signbit(ms) && ms < 9e15 && ms == std::floor(ms)) {
+    auto whole = static_cast<uint64_t>(ms);
+    {
+      fmt::format_int i(whole / 1000);
+      p.append(i.data(), i.size());
+    }
+    char frac[4] = {'.', char('0' + whole / 100 % 10), char('0' + whole / 10 % 10), char('0' + whole % 10)};
+    p.append(frac, sizeof frac);
+  } else {
+    fmt::format_to(std::back_inserter(p), "{:.3f}", unix_time);
+  }
+  p.append(", \"device\": \"");
+  for (char c : r.name) {  // printable ASCII (valid_device_name): only these two need escaping
     if (c == '"' || c == '\\') p.push_back('\\');
     p.push_back(c);
   }
   p.push_back('"');
-  for (const Field& f : r->fields) fmt::format_to(std::back_inserter(p), ", \"{}\": {}", f.key, f.value);
+  for (const Field& f : r.fields) {
+    p.append(", \"").append(f.key).append("\": ");
+    fmt::format_int v(f.value);
+    p.append(v.data(), v.size());
+  }
   p.push_back('}');
-  return p;
+}
+
+void append_mqtt_topic(std::string& t, std::string_view prefix, std::string_view device) {
+  t.append(prefix).push_back('/');
+  for (char c : device) t.push_back(c == '+' || c == '#' || c == '/' ? '_' : c);
 }
 
 std::string mqtt_cursor_text(const LogPosition& at, std::string_view log_path) {
@@ -156,6 +184,7 @@ struct MqttSink::Client final : link::LinkProtocol {
   bool have_current = false;
   ParsedReading reading;  // the one at `at` (its fields' storage reused)
   ParsedReading peeked;   // batch_done_yet()'s
+  std::string payload, topic;  // pump()'s, reused (libmosquitto copies both)
   uint64_t dropped_at_outage = 0;
   bool closing = false;  // our own DISCONNECT: not an outage
   LogLimiter bad_publish{3, std::chrono::seconds(10)};
@@ -401,8 +430,10 @@ struct MqttSink::Client final : link::LinkProtocol {
         pending.push_back(Pending{std::move(pos), 0, false});
         continue;
       }
-      std::string payload = mqtt_payload(reading, time);
-      std::string topic = mqtt_topic(sink.opts_.topic_prefix, reading.name);
+      payload.clear();
+      append_mqtt_payload(payload, reading, time);
+      topic.clear();
+      append_mqtt_topic(topic, sink.opts_.topic_prefix, reading.name);
       int mid = 0;
       int rc = mosquitto_publish(mosq, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
       if (!refused_before_queueing(rc)) {
@@ -462,7 +493,11 @@ MqttSink::MqttSink(MqttOptions opts)
   mosquitto_connect_callback_set(c.mosq, [](mosquitto*, void* p, int rc) { static_cast<Client*>(p)->on_connect(rc); });
   mosquitto_disconnect_callback_set(c.mosq, [](mosquitto*, void* p, int rc) { static_cast<Client*>(p)->on_disconnect(rc); });
   mosquitto_publish_callback_set(c.mosq, [](mosquitto*, void* p, int mid) { static_cast<Client*>(p)->on_publish(mid); });
-  mosquitto_log_callback_set(c.mosq, [](mosquitto*, void* p, int level, const char* text) { static_cast<Client*>(p)->on_log(level, text); });
+  // libmosquitto formats a debug line for every packet sent or received (malloc, vsnprintf,
+  // free: two a reading) whenever a log callback is set; ours only keeps the reason of a failed
+  // TLS handshake, so plain TCP sets none.
+  if (opts_.tls)
+    mosquitto_log_callback_set(c.mosq, [](mosquitto*, void* p, int level, const char* text) { static_cast<Client*>(p)->on_log(level, text); });
   if (opts_.tls) {
     auto opt = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
     // No password callback: an encrypted key is refused (libmosquitto would prompt on the terminal).

@@ -69,7 +69,12 @@ struct MqttOptions {
   size_t follow_queue = 20000;     // with a cursor: readings taken from data.txt waiting for the broker
   bool tls = false;
   std::string ca, cert, key;       // PEM files; cert and key both or neither
-  unsigned window = 1000;          // published readings awaiting PUBACK
+  // Published readings awaiting PUBACK. libmosquitto (2.0) walks its whole list of
+  // unacknowledged messages on every publish and every PUBACK (message__release_to_inflight), so
+  // a larger window costs more per reading in a burst (1000: a third of the sink's CPU, 2,000
+  // devices at 1 Hz); a smaller one more round trips and wake-ups (128: 15x the context
+  // switches). 512 measured best (bench/results/mqtt_cost.md).
+  unsigned window = 512;
   Millis backoff_initial{500}, backoff_cap{5000};
   Millis connect_timeout{5000};
   int keepalive_s = 30;
@@ -81,6 +86,9 @@ std::string mqtt_topic(std::string_view prefix, std::string_view device);
 std::string mqtt_payload(std::string_view reading, double unix_time);
 struct ParsedReading;
 std::string mqtt_payload(const ParsedReading& reading, double unix_time);
+// The same, appended to `out` (the sink reuses one buffer for every reading).
+void append_mqtt_payload(std::string& out, const ParsedReading& reading, double unix_time);
+void append_mqtt_topic(std::string& out, std::string_view prefix, std::string_view device);
 
 class MqttSink final : public OffThreadSink {
  public:

@@ -1,5 +1,6 @@
 // MqttSink's pure parts (topic, JSON payload, cursor file) and its memory bound while no broker
 // answers, with and without a cursor.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -16,6 +17,27 @@ TEST(IotMqtt, PayloadIsTheSpecsJson) {
             R"({"time": 1700000000.250, "device": "Device1", "Temp": 20, "Humid": 50, "lilum": 100})");
   EXPECT_EQ(mqtt_payload("we\"ird\\: X=-3", 1.0), R"({"time": 1.000, "device": "we\"ird\\", "X": -3})");
   EXPECT_EQ(mqtt_payload("not a reading", 1.0), "");
+}
+
+// The payload's time is printed without fmt's {:.3f} for whole milliseconds: the same text as
+// {:.3f} for every time, those and the others.
+TEST(IotMqtt, PayloadTimeIsTheSameAsFixedThreeDecimals) {
+  ParsedReading r;
+  r.name = "D";
+  r.fields = {{"T", -7}, {"H", 9223372036854775807}};
+  const double times[] = {0.0, 0.001, 0.999, 1.0, 59.5, 1700000000.0, 1700000000.25, 1700000000.0004, 1700000000.0005,
+                          1700000000.123456, 4102444800.0, 8999999999999.999, 9e12, 1e300, -1.5, -0.0};
+  for (double t : times) {
+    std::string want = fmt::format(R"({{"time": {:.3f}, "device": "D", "T": -7, "H": 9223372036854775807}})", t);
+    EXPECT_EQ(mqtt_payload(r, t), want) << fmt::format("{:.17g}", t);
+    std::string appended = "x";
+    append_mqtt_payload(appended, r, t);
+    EXPECT_EQ(appended, "x" + want);
+  }
+  for (uint64_t s = 1600000000; s < 1600000000 + 100000; s += 7) {
+    double t = static_cast<double>(s) + static_cast<double>(s % 1000) / 1000.0;
+    ASSERT_EQ(mqtt_payload(r, t), fmt::format(R"({{"time": {:.3f}, "device": "D", "T": -7, "H": 9223372036854775807}})", t)) << s;
+  }
 }
 
 TEST(IotMqtt, TopicIsPrefixSlashDeviceWithoutWildcards) {
