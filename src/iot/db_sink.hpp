@@ -78,6 +78,7 @@ class DbSink final : public ReadingSink {
   // The rows of `batch`, inside a transaction already begun: 0 or fail()'s errno.
   int insert_rows(const Batch& batch, uint64_t& added);
   int flush_rows(uint64_t& added);
+  void set_cache_pages(int pages);  // grows PRAGMA cache_size (in pages) up to a bound, never shrinks
 
   std::string path_;
   sqlite3* db_ = nullptr;
@@ -93,6 +94,7 @@ class DbSink final : public ReadingSink {
   std::vector<Row> rows_buf_;
   std::string last_error_;
   uint64_t rows_ = 0;
+  int cache_pages_ = 0;
 };
 
 }  // namespace concur::iot
