@@ -23,9 +23,9 @@ constexpr int kWalCheckpointPages = 16384;
 // neighbours when it splits, the interior pages, the table's tail), grown to what the batches
 // show (kCachePagesPerDevice a device) and at most kMaxCachePages; SQLite's default (2 MiB) holds
 // ~500 pages, too few for a fleet, and every commit read its leaves back from the WAL.
-constexpr int kCachePagesPerDevice = 3;
+constexpr int kCachePagesPerDevice = 2;
 constexpr int kMinCachePages = 1024;
-constexpr int kMaxCachePages = 32768;
+constexpr int kMaxCachePages = 16384;
 }  // namespace
 
 DbSink::DbSink(std::string path, bool fsync, std::string log) : path_(std::move(path)), log_(std::move(log)) {
