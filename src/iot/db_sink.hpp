@@ -29,9 +29,10 @@
 // commit touches (2 a device seen in a batch, at most 16,384: ~9 KiB of RSS a device) and the WAL
 // is checkpointed every 16,384 pages instead of 1,000 (a checkpoint copied every commit again).
 // Measured (fleet_bench.sh, median of 3 interleaved rounds, CPU ms per 10k readings; data.txt
-// alone 45.0 / 32.9): 2,000 devices at 1 Hz 130.0 -> 100.0, 4,000 devices at 2 Hz 135.5 -> 90.1;
-// peak RSS 13.6 -> 22.6 / 17.4 -> 54.7 MiB. Still 2.2-2.7x data.txt alone (goal 1.5x): the rest
-// is the per-device index leaf of every commit (db_cost.md has what would remove it).
+// alone 45.0 / 32.9): 2,000 devices at 1 Hz 130.0 -> 100.0 (a second run: 130.0 -> 113.3),
+// 4,000 devices at 2 Hz 135.5 -> 90.1; peak RSS 13.6 -> 22.6 / 17.4 -> 54.7 MiB. Still 2.2-2.8x
+// data.txt alone (goal 1.5x): the rest is the per-device index leaf of every commit, and it grows
+// as the file ages (db_cost.md: what would remove it).
 //
 // Thread contract: one thread (the collector's loop).
 #include <string>
