@@ -17,6 +17,8 @@
 #        checked like concur-mqtt); `floor` is bench/iot/recv_floor.cpp
 #        (built next to BIN, in bench/): epoll + one recv per reading + one stamped write per 10 ms
 #        pass, nothing else — what a readiness-based collector cannot avoid.
+#        `concur-db-base` is BASE_BIN's collector with --db (the SQLite sink before/after in one run).
+#        `concur-both`: --db and --mqtt at once (both must be exact).
 # Devices are split over several `concur device --fleet` processes (PER_PROCESS each: a device
 # costs two descriptors, listener + registrant, and a process may hold 20,000).
 set -euo pipefail
@@ -97,7 +99,7 @@ run_one() {
   local name=$1; shift
   local data="$WORK/data-$name.txt"
   rm -f "$data" "$WORK/readings.db"*
-  [[ $name == concur-mqtt* ]] && start_mqtt
+  [[ $name == concur-mqtt* || $name == concur-both ]] && start_mqtt
   start_fleets
   local t0=$(date +%s.%N)
   "$@" --device-list "$WORK/devices.txt" --out "$data" --quiet 2> "$WORK/collector-$name.err" &
@@ -116,7 +118,7 @@ run_one() {
   sleep 3
   local prev=-1 cur; cur=$(wc -l < "$data")
   for (( t = 0; t < 60 && cur != prev; t++ )); do prev=$cur; sleep 1; cur=$(wc -l < "$data"); done
-  if [[ $name == concur-mqtt* ]]; then  # and until the subscriber has it all
+  if [[ $name == concur-mqtt* || $name == concur-both ]]; then  # and until the subscriber has it all
     prev=-1; cur=$(grep -c '^{' "$WORK/sub.txt" || true)
     for (( t = 0; t < 60 && cur != prev; t++ )); do prev=$cur; sleep 1; cur=$(grep -c '^{' "$WORK/sub.txt" || true); done
   fi
@@ -135,7 +137,7 @@ run_one() {
   # The other sink must hold exactly the same: every reading once, none twice, none torn.
   local sink_mism=-
   case $name in
-    concur-db)
+    concur-db|concur-db-base)
       sqlite3 "$WORK/readings.db" "SELECT device, count(*) / 3 FROM readings GROUP BY device HAVING count(*) % 3 = 0" \
         | tr '|' ' ' | sort > "$WORK/sink-$name.txt"
       sink_mism=$(join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/sink-$name.txt" | awk '$2 != $3' | wc -l) ;;
@@ -143,14 +145,23 @@ run_one() {
       grep -o '"device": "[^"]*"' "$WORK/sub.txt" | cut -d'"' -f4 | sort | uniq -c | awk '{print $2, $1}' | sort > "$WORK/sink-$name.txt"
       sink_mism=$(join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/sink-$name.txt" | awk '$2 != $3' | wc -l)
       stop_mqtt ;;
+    concur-both)  # both sinks must be exact: the devices wrong in either
+      sqlite3 "$WORK/readings.db" "SELECT device, count(*) / 3 FROM readings GROUP BY device HAVING count(*) % 3 = 0" \
+        | tr '|' ' ' | sort > "$WORK/sink-$name.txt"
+      grep -o '"device": "[^"]*"' "$WORK/sub.txt" | cut -d'"' -f4 | sort | uniq -c | awk '{print $2, $1}' | sort > "$WORK/sink2-$name.txt"
+      sink_mism=$( { join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/sink-$name.txt" | awk '$2 != $3 {print $1}'
+                     join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/sent-$name.txt" "$WORK/sink2-$name.txt" | awk '$2 != $3 {print $1}'; } | sort -u | wc -l)
+      stop_mqtt ;;
   esac
   local cpu_ms=$(( cpu_ticks * 1000 / TICK ))
   local per10k; per10k=$(echo "scale=1; $cpu_ms * 10000 / ($lines_at_sample + ($lines_at_sample == 0))" | bc)
   echo "$name $got_total $sent_total $mismatched $bad_lines $cpu_ms $per10k $hwm_kb $user_ms $sys_ms $sink_mism" >> "$WORK/results.txt"
+  echo "$name ${round:-1} $per10k $user_ms $sys_ms $hwm_kb" >> "$WORK/rounds.txt"
   echo "[$name] lines=$got_total sent=$sent_total devices_mismatched=$mismatched sink_devices_mismatched=$sink_mism bad_lines=$bad_lines cpu_ms=$cpu_ms (user $user_ms, sys $sys_ms) cpu_ms_per_10k=$per10k VmHWM_kB=$hwm_kb"
 }
 
 : > "$WORK/results.txt"
+: > "$WORK/rounds.txt"
 for (( round = 1; round <= ROUNDS; round++ )); do
   for c in $COLLECTORS; do
     case $c in
@@ -159,6 +170,8 @@ for (( round = 1; round <= ROUNDS; round++ )); do
       concur-mqtt) run_one concur-mqtt "$BIN" collect --mqtt "127.0.0.1:$MQTT_PORT" ;;
       concur-base) run_one concur-base "$BASE_BIN" collect ;;
       concur-mqtt-base) run_one concur-mqtt-base "$BASE_BIN" collect --mqtt "127.0.0.1:$MQTT_PORT" ;;
+      concur-db-base) run_one concur-db-base "$BASE_BIN" collect --db "$WORK/readings.db" ;;
+      concur-both) run_one concur-both "$BIN" collect --db "$WORK/readings.db" --mqtt "127.0.0.1:$MQTT_PORT" ;;
       floor) run_one floor "$FLOOR_BIN" ;;
       python) run_one python python3 bench/iot/py_collector.py ;;
     esac
@@ -191,9 +204,22 @@ sort -k1,1 -k7,7n "$WORK/results.txt" | awk -v r="$ROUNDS" '
   while read -r name got sent mism bad cpu per10k hwm user sys sink; do
     echo "| $name | $got | $sent | $mism | $sink | $bad | $cpu ($user + $sys) | $per10k | $(echo "scale=1; $hwm / 1024" | bc) |"
   done < "$WORK/medians.txt"
+  if (( ROUNDS > 1 )); then
+    echo
+    echo "Every round (in the order run), CPU ms / 10k lines (user + sys ms), peak RSS MiB:"
+    echo
+    echo "| collector | $(for (( r = 1; r <= ROUNDS; r++ )); do printf 'round %d | ' "$r"; done)median |"
+    echo "|---|$(for (( r = 1; r <= ROUNDS; r++ )); do printf -- '---|'; done)---|"
+    for c in $COLLECTORS; do
+      grep -q "^$c " "$WORK/rounds.txt" || continue
+      printf '| %s | ' "$c"
+      awk -v c="$c" '$1 == c {printf "%s (%s + %s), %.1f | ", $3, $4, $5, $6 / 1024}' "$WORK/rounds.txt"
+      awk -v c="$c" '$1 == c {print $7}' "$WORK/medians.txt" | sed 's/$/ |/'
+    done
+  fi
   if grep -q '^concur ' "$WORK/medians.txt"; then
     read -r _ _ _ _ _ _ f10k _ < <(grep '^concur ' "$WORK/medians.txt")
-    for c in concur-db concur-mqtt concur-mqtt-base; do
+    for c in concur-db concur-db-base concur-mqtt concur-mqtt-base concur-both; do
       grep -q "^$c " "$WORK/medians.txt" || continue
       read -r _ _ _ _ _ _ s10k _ < <(grep "^$c " "$WORK/medians.txt")
       echo
@@ -220,6 +246,12 @@ sort -k1,1 -k7,7n "$WORK/results.txt" | awk -v r="$ROUNDS" '
     read -r _ _ _ _ _ _ b10k _ < <(grep '^concur-mqtt-base ' "$WORK/medians.txt")
     echo
     echo "concur-mqtt / concur-mqtt-base ($BASE_BIN): CPU per line $(echo "scale=2; $a10k / $b10k" | bc)x."
+  fi
+  if grep -q '^concur-db ' "$WORK/medians.txt" && grep -q '^concur-db-base ' "$WORK/medians.txt"; then
+    read -r _ _ _ _ _ _ a10k ahwm _ < <(grep '^concur-db ' "$WORK/medians.txt")
+    read -r _ _ _ _ _ _ b10k bhwm _ < <(grep '^concur-db-base ' "$WORK/medians.txt")
+    echo
+    echo "concur-db / concur-db-base ($BASE_BIN): CPU per line $(echo "scale=2; $a10k / $b10k" | bc)x, peak RSS $(echo "scale=2; $ahwm / $bhwm" | bc)x."
   fi
   if grep -q '^concur ' "$WORK/medians.txt" && grep -q '^python ' "$WORK/medians.txt"; then
     read -r _ _ _ _ _ _ c10k chwm _ _ < <(grep '^concur ' "$WORK/medians.txt")

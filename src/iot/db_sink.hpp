@@ -20,7 +20,19 @@
 //
 // updated in the same transaction as the rows: after a kill -9 at any moment the database holds
 // exactly the readings before its cursor, each once, and the next start resumes from there by
-// reading data.txt. The rows of a transaction go in through multi-row prepared INSERTs.
+// reading data.txt. The rows of a transaction go in through multi-row prepared INSERTs, ordered
+// by device (a stable sort: per device in time order, a reading's fields in their order).
+//
+// Cost (issue 21, bench/results/db_cost.md): with thousands of devices a commit dirties about one
+// (device, time) index leaf per device, and that, not the rows, is most of the price. So the rows
+// go in by device (each leaf once per commit, in index order), the page cache holds the pages a
+// commit touches (2 a device seen in a batch, at most 16,384: ~9 KiB of RSS a device) and the WAL
+// is checkpointed every 16,384 pages instead of 1,000 (a checkpoint copied every commit again).
+// Measured (fleet_bench.sh, median of 3 interleaved rounds, CPU ms per 10k readings; data.txt
+// alone 45.0 / 32.9): 2,000 devices at 1 Hz 130.0 -> 100.0 (a second run: 130.0 -> 113.3),
+// 4,000 devices at 2 Hz 135.5 -> 90.1; peak RSS 13.6 -> 22.6 / 17.4 -> 54.7 MiB. Still 2.2-2.8x
+// data.txt alone (goal 1.5x): the rest is the per-device index leaf of every commit, and it grows
+// as the file ages (db_cost.md: what would remove it).
 //
 // Thread contract: one thread (the collector's loop).
 #include <string>
@@ -78,6 +90,7 @@ class DbSink final : public ReadingSink {
   // The rows of `batch`, inside a transaction already begun: 0 or fail()'s errno.
   int insert_rows(const Batch& batch, uint64_t& added);
   int flush_rows(uint64_t& added);
+  void set_cache_pages(int pages);  // grows PRAGMA cache_size (in pages) up to a bound, never shrinks
 
   std::string path_;
   sqlite3* db_ = nullptr;
@@ -93,6 +106,7 @@ class DbSink final : public ReadingSink {
   std::vector<Row> rows_buf_;
   std::string last_error_;
   uint64_t rows_ = 0;
+  int cache_pages_ = 0;
 };
 
 }  // namespace concur::iot

@@ -100,6 +100,47 @@ TEST_F(IotDbSink, NotADatabaseIsAClearError) {
   }
 }
 
+// A batch goes in ordered by device (index locality): every reading still whole, and within a
+// device the readings in time order and each reading's fields in their order (rowid order, as
+// the dashboard's history query reads them). More rows than the sink sorts at once (65,536),
+// from many devices interleaved as a fleet sends them.
+TEST_F(IotDbSink, AFleetsInterleavedBatchIsStoredWholePerDeviceInTimeAndFieldOrder) {
+  constexpr int kDevices = 6000, kPerDevice = 4;
+  std::vector<std::string> lines;
+  std::vector<double> times;
+  for (int r = 0; r < kPerDevice; ++r)
+    for (int d = kDevices - 1; d >= 0; --d) {  // names not in sorted order
+      int v = r * 10000 + d;
+      lines.push_back("Dev" + std::to_string(d) + ": Temp=" + std::to_string(v) + ", Humid=" + std::to_string(v + 1) +
+                      ", lilum=" + std::to_string(v + 2));
+      times.push_back(1700000000.0 + r + d * 1e-4);
+    }
+  Batch b;
+  for (size_t i = 0; i < lines.size(); ++i) b.add("Fri Mar 18 22:55:13 2021", lines[i], times[i]);
+  {
+    DbSink sink(path_, false);
+    ASSERT_EQ(sink.write_batch(b), 0);
+    EXPECT_EQ(sink.rows(), 3u * kDevices * kPerDevice);
+  }
+  test::SqliteDb db(path_);
+  EXPECT_EQ(db.rows("SELECT count(*) FROM readings"), std::vector<std::string>{std::to_string(3 * kDevices * kPerDevice)});
+  EXPECT_EQ(db.rows("SELECT count(*) FROM (SELECT device FROM readings GROUP BY device HAVING count(*) != " +
+                    std::to_string(3 * kPerDevice) + ")"),
+            std::vector<std::string>{"0"});
+  // Each device's rows in rowid order: readings by time, fields Temp, Humid, lilum, values exact.
+  EXPECT_EQ(db.rows("SELECT count(*) FROM readings a JOIN readings b ON b.rowid = (SELECT min(rowid) FROM readings "
+                    "WHERE device = a.device AND rowid > a.rowid) WHERE b.time < a.time OR (b.time = a.time AND "
+                    "b.value != a.value + 1)"),
+            std::vector<std::string>{"0"});
+  EXPECT_EQ(db.rows("SELECT group_concat(metric || '=' || CAST(value AS INT), ',') FROM (SELECT metric, value FROM "
+                    "readings WHERE device = 'Dev7' ORDER BY rowid)"),
+            std::vector<std::string>{"Temp=7,Humid=8,lilum=9,Temp=10007,Humid=10008,lilum=10009,Temp=20007,Humid=20008,"
+                                     "lilum=20009,Temp=30007,Humid=30008,lilum=30009"});
+  EXPECT_EQ(db.rows("SELECT metric, CAST(value AS INT) FROM readings WHERE time > 1700000003.1 ORDER BY time DESC, "
+                    "device, rowid LIMIT 3"),
+            (std::vector<std::string>{"Temp|35999", "Humid|36000", "lilum|36001"}));
+}
+
 TEST(IotBatch, DropOldestKeepsLinesAndTimesTogether) {
   Batch b;
   b.add("S", "D: A=1", 1);
