@@ -141,6 +141,7 @@ struct Collector::Impl {
   std::string log_id;    // its first line's id (empty while it has none)
   uint64_t log_end = 0;  // its size after the last write
   Clock::time_point next_lag_report{};
+  Clock::time_point next_lag_gauges{};
   // Rotation (--out-max-size): data.txt is generation gen_now; data.txt.k is generation
   // gen_now - k. `parts`: the rotated parts a following sink has not finished, oldest first, each
   // read through a descriptor opened before it was renamed (or found by its id at start).
@@ -511,6 +512,35 @@ struct Collector::Impl {
     return 0;
   }
 
+  // The part's reader, opened again if it was closed: by its name when the numbers still say the
+  // generations, else (or when that file is another) by its first-line id; nullptr when gone.
+  LogReader* open_part(Part& p) {
+    if (p.reader) return p.reader.get();
+    auto try_open = [&](unsigned k) -> std::unique_ptr<LogReader> {
+      try {
+        auto r = std::make_unique<LogReader>(rotated_path(log_sink->name(), k));
+        if (r->file_id() == p.id) return r;
+      } catch (const SysError&) {
+        // not there: looked for by id below
+      }
+      return nullptr;
+    };
+    if (names_known) p.reader = try_open(static_cast<unsigned>(gen_now - p.gen));
+    if (!p.reader)
+      if (unsigned k = find_part(p.id)) p.reader = try_open(k);
+    return p.reader.get();
+  }
+
+  // A part keeps a descriptor open only while some sink reads it: a sink down for long behind a
+  // small --out-max-size holds many parts on disk, not as many descriptors.
+  void close_idle_parts() {
+    for (Part& p : parts) {
+      bool read = false;
+      for (const Slot& f : slots) read = read || (f.follows && f.gen == p.gen);
+      if (!read) p.reader.reset();
+    }
+  }
+
   Part* part_of(int64_t gen) {
     for (Part& p : parts)
       if (p.gen == gen) return &p;
@@ -586,9 +616,15 @@ struct Collector::Impl {
         next_part(slot);  // that part is done: the next newer one from its beginning
         continue;
       }
-      LogReader& from = part ? *part->reader : *reader;
+      LogReader* from = part ? open_part(*part) : reader.get();
+      if (!from) {  // removed or replaced behind our back: nothing to read it from
+        errf("concur: {}: the rotated part {} is gone: its {} bytes not yet taken are lost", slot.sink->name(), part->id,
+             thousands(part->size - std::min(part->size, slot.taken)));
+        next_part(slot);
+        continue;
+      }
       chunk.clear();
-      uint64_t end = from.read(slot.taken, part ? part->size : log_end, kCatchUpChunk, chunk);
+      uint64_t end = from->read(slot.taken, part ? part->size : log_end, kCatchUpChunk, chunk);
       if (end == slot.taken) break;  // a read error: tried again at the next retry
       if (write_follower(slot, chunk, part ? part->id : log_id, end) != 0) return;
       slot.retry_at = now;  // more at the next pass
@@ -649,6 +685,9 @@ struct Collector::Impl {
   // fell back to reading data.txt, or it fails), not while it only waits for its write interval.
   void report_lag() {
     bool report = now >= next_lag_report;
+    // The gauges once a second: lag_bytes walks the parts a sink is behind by.
+    if (!report && now < next_lag_gauges) return;
+    next_lag_gauges = now + Millis(1000);
     bool said = false;
     for (Slot& slot : slots) {
       if (!slot.follows) continue;
@@ -728,6 +767,7 @@ struct Collector::Impl {
       }
     }
     while (!parts.empty() && parts.front().gen < oldest_needed) parts.pop_front();
+    close_idle_parts();
     if (!opts.out_max_size || !log_sink || !names_known) return;
     const std::string& path = log_sink->name();
     std::vector<std::string> held;

@@ -120,6 +120,7 @@ TEST(CollectRotation, ALockedDatabaseHoldsThePartsBackThenTakesEveryReadingAndTh
   Process c(concur_args({"collect", "--device-list", list, "--out", out, "--db", db, "--quiet", "--out-max-size", "16K",
                          "--out-keep", "2"}));
   ASSERT_TRUE(wait_until([&] { return rows_now(db) > 0; }, 4000ms)) << c.read_all_stderr(100ms);
+  int fds_before = count_fds(c.pid());
   {
     SqliteDb other(db);
     other.exec("BEGIN EXCLUSIVE");
@@ -128,6 +129,8 @@ TEST(CollectRotation, ALockedDatabaseHoldsThePartsBackThenTakesEveryReadingAndTh
     EXPECT_TRUE(c.wait_for_stderr("past --out-keep 2: " + db + " has not taken", 6000ms)) << c.read_all_stderr(100ms);
     // 15 parts are over two seconds of readings: more than the database's one-second commits hold back.
     EXPECT_TRUE(wait_until([&] { return parts_of(out).size() >= 15; }, 8000ms)) << parts_of(out).size();
+    // The held parts are on disk, not open: at most the one the database reads stays open.
+    EXPECT_LE(count_fds(c.pid()), fds_before + 2) << parts_of(out).size() << " parts held";
     other.exec("COMMIT");
   }
   EXPECT_TRUE(c.wait_for_stderr(db + ": caught up with " + out, 8000ms)) << c.read_all_stderr(100ms);
